@@ -1,0 +1,390 @@
+"""The CreateOTAUpdate API: its wire names and the one table of its constraints.
+
+Read by the construct (errors at synth), the Lambda handler (errors before any call) and the moto
+emulation (the service's InvalidRequestException). Imports only the standard library and
+botocore, so it travels into the Lambda asset beside the handler.
+
+Constraints come from botocore's service model (lengths, ranges, patterns, enums, required
+members) plus the documented rules the model does not state, kept in ``RULES`` below.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+# ---------------------------------------------------------------------------------------------
+# Wire names: the custom resource contract (Custom::OtaUpdate) and the API members it carries.
+# ---------------------------------------------------------------------------------------------
+RESOURCE_TYPE = "Custom::OtaUpdate"
+SERVICE_TOKEN = "ServiceToken"
+OTA_UPDATE_ID = "otaUpdateId"
+TAGS = "tags"
+TAG_KEY = "Key"
+TAG_VALUE = "Value"
+# DeleteOTAUpdate's flags, carried beside the request for teardown.
+DELETE_STREAM = "deleteStream"
+FORCE_DELETE_AWS_JOB = "forceDeleteAWSJob"
+TEARDOWN_FLAGS = (DELETE_STREAM, FORCE_DELETE_AWS_JOB)
+# Data (Fn::GetAtt) of the custom resource.
+ATTR_OTA_UPDATE_ID = "otaUpdateId"
+ATTR_OTA_UPDATE_ARN = "otaUpdateArn"
+ATTR_AWS_IOT_JOB_ID = "awsIotJobId"
+ATTR_AWS_IOT_JOB_ARN = "awsIotJobArn"
+ATTR_OTA_UPDATE_STATUS = "otaUpdateStatus"
+
+# The service names the job of an OTA update ``AFR_OTA-<otaUpdateId>`` (and the stream it creates
+# ``AFR_OTA-<uuid>``); IoT job ids are at most 64 characters (CreateJob's JobId shape).
+JOB_ID_PREFIX = "AFR_OTA-"
+STREAM_ID_PREFIX = "AFR_OTA-"
+JOB_ID_MAX_LENGTH = 64
+OTA_UPDATE_ID_MAX_LENGTH = JOB_ID_MAX_LENGTH - len(JOB_ID_PREFIX)
+
+# Tags this project's handler adds to every OTA update it creates, so that ownership can be
+# checked from the service itself (never from memory in the Lambda).
+OWNER_STACK_TAG = "cdk-ota-update:stack-id"
+OWNER_LOGICAL_ID_TAG = "cdk-ota-update:logical-id"
+REQUEST_HASH_TAG = "cdk-ota-update:request-sha256"
+OWNER_TAGS = (OWNER_STACK_TAG, OWNER_LOGICAL_ID_TAG, REQUEST_HASH_TAG)
+
+
+def job_id(ota_update_id: str) -> str:
+    """The id of the IoT job the service creates for an OTA update."""
+    return JOB_ID_PREFIX + ota_update_id
+
+
+# ---------------------------------------------------------------------------------------------
+# botocore's service model
+# ---------------------------------------------------------------------------------------------
+@cache
+def _service_model() -> Any:
+    from botocore.session import get_session
+
+    return get_session().get_service_model("iot")
+
+
+def operation_input(operation: str) -> StructureShape:
+    """The input shape of an IoT operation (``CreateOTAUpdate``, ``DeleteOTAUpdate``, ...)."""
+    shape: StructureShape = _service_model().operation_model(operation).input_shape
+    return shape
+
+
+def create_request_shape() -> StructureShape:
+    return operation_input("CreateOTAUpdate")
+
+
+def shape(name: str) -> Shape:
+    """A named shape of the IoT model (``AwsJobAbortCriteria``, ``OTAUpdateFile``, ...)."""
+    found: Shape = _service_model().shape_for(name)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The rules botocore's model does not state (from the API reference and developer guide).
+# Keys are member paths: ``a.b`` for structure members, ``[]`` for list items.
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    decimals: int | None = None
+    unique: bool = False
+    unique_key: str | None = None
+    exactly_one_of: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    forbidden_prefix: str | None = None
+    why: str | None = None
+
+
+RULES: Mapping[str, Rule] = {
+    "otaUpdateId": Rule(
+        max_length=OTA_UPDATE_ID_MAX_LENGTH,
+        why=f"the service creates the job {JOB_ID_PREFIX}<otaUpdateId> and job ids are at most "
+        f"{JOB_ID_MAX_LENGTH} characters",
+    ),
+    "protocols": Rule(unique=True),
+    "awsJobExecutionsRolloutConfig.exponentialRate.incrementFactor": Rule(
+        minimum=1.1, maximum=5, decimals=1
+    ),
+    "awsJobExecutionsRolloutConfig.exponentialRate.rateIncreaseCriteria": Rule(
+        exactly_one_of=("numberOfNotifiedThings", "numberOfSucceededThings"),
+        why="the rollout rate increases on one criterion: notified or succeeded things",
+    ),
+    "awsJobPresignedUrlConfig.expiresInSec": Rule(minimum=60, maximum=3600),
+    "awsJobAbortConfig.abortCriteriaList[].thresholdPercentage": Rule(decimals=2),
+    "awsJobTimeoutConfig.inProgressTimeoutInMinutes": Rule(minimum=1, maximum=10080),
+    "files[]": Rule(required=("fileLocation",)),
+    "files[].fileLocation": Rule(exactly_one_of=("stream", "s3Location")),
+    "files[].codeSigning": Rule(
+        exactly_one_of=("awsSignerJobId", "startSigningJobParameter", "customCodeSigning")
+    ),
+    "tags": Rule(unique_key=TAG_KEY),
+    "tags[].Key": Rule(forbidden_prefix="aws:", why="the aws: prefix is reserved for AWS"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Violation:
+    """One broken constraint: the member (as the API spells it), the bad value and what fits."""
+
+    path: str
+    value: Any
+    expected: str
+    why: str | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        text = f"{self.path} = {_show(self.value)} is invalid: it must be {self.expected}"
+        return f"{text} ({self.why})" if self.why else text
+
+
+class RequestInvalid(ValueError):
+    """Raised by :func:`check` with every violation of a request."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        self.violations = violations
+        super().__init__("; ".join(str(v) for v in violations))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+Skip = Callable[[Any], bool]
+
+
+def validate(
+    request: Mapping[str, Any], *, skip: Skip | None = None, shape: StructureShape | None = None
+) -> list[Violation]:
+    """Every violation of the CreateOTAUpdate constraints in ``request`` (API-typed values).
+
+    ``skip(value)`` tells values that cannot be checked yet (unresolved CDK tokens).
+    """
+    return list(_walk(request, shape or create_request_shape(), "", "", skip or _never))
+
+
+def check(request: Mapping[str, Any], *, skip: Skip | None = None) -> None:
+    """Raise :class:`RequestInvalid` when ``request`` breaks any constraint."""
+    violations = validate(request, skip=skip)
+    if violations:
+        raise RequestInvalid(violations)
+
+
+def _never(_value: Any) -> bool:
+    return False
+
+
+def _join(path: str, member: str) -> str:
+    return f"{path}.{member}" if path else member
+
+
+def _walk(value: Any, shp: Shape, path: str, key: str, skip: Skip) -> Iterator[Violation]:
+    """Check ``value`` at ``path`` (``key`` is the RULES key: the path without indices)."""
+    if skip(value):
+        return
+    rule = RULES.get(key, Rule())
+    kind = shp.type_name
+    if kind == "structure":
+        yield from _walk_structure(value, shp, path, key, rule, skip)
+    elif kind == "list":
+        yield from _walk_list(value, shp, path, key, rule, skip)
+    elif kind == "map":
+        yield from _walk_map(value, shp, path, key, skip)
+    elif kind == "string":
+        yield from _check_string(value, shp, path, rule)
+    elif kind in ("integer", "long", "double", "float"):
+        yield from _check_number(value, shp, path, rule)
+    elif kind == "blob":
+        if not isinstance(value, (bytes, bytearray)):
+            yield Violation(path, value, "binary data (bytes)")
+    elif kind == "boolean" and not isinstance(value, bool):
+        yield Violation(path, value, "a boolean (true or false)")
+
+
+def _walk_structure(
+    value: Any, shp: StructureShape, path: str, key: str, rule: Rule, skip: Skip
+) -> Iterator[Violation]:
+    if not isinstance(value, Mapping):
+        yield Violation(path, value, f"a {shp.name} structure")
+        return
+    members = shp.members
+    for name in value:
+        if name not in members:
+            yield Violation(
+                _join(path, name), value[name], f"absent: {shp.name} has no member {name!r} "
+                f"(its members are {', '.join(members)})"
+            )
+    for name in (*shp.required_members, *rule.required):
+        if value.get(name) is None:
+            yield Violation(_join(path, name), None, "given (it is required)")
+    if rule.exactly_one_of:
+        given = [m for m in rule.exactly_one_of if value.get(m) is not None]
+        if len(given) != 1:
+            yield Violation(
+                path, {m: value[m] for m in given} if given else value,
+                f"exactly one of {', '.join(rule.exactly_one_of)} (given: "
+                f"{', '.join(given) or 'none'})", rule.why,
+            )
+    for name, member in members.items():
+        if value.get(name) is not None:
+            yield from _walk(value[name], member, _join(path, name), _join(key, name), skip)
+
+
+def _walk_list(
+    value: Any, shp: ListShape, path: str, key: str, rule: Rule, skip: Skip
+) -> Iterator[Violation]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        yield Violation(path, value, "a list")
+        return
+    yield from _check_size(value, shp, path, "item")
+    if rule.unique:
+        plain = [v for v in value if not skip(v)]
+        if len(set(plain)) != len(plain):
+            yield Violation(path, value, "a list without repeated values")
+    if rule.unique_key:
+        keys = [v.get(rule.unique_key) for v in value if isinstance(v, Mapping)]
+        plain_keys = [k for k in keys if not skip(k)]
+        if len(set(plain_keys)) != len(plain_keys):
+            yield Violation(path, plain_keys, f"a list without repeated {rule.unique_key}s")
+    for index, item in enumerate(value):
+        yield from _walk(item, shp.member, f"{path}[{index}]", f"{key}[]", skip)
+
+
+def _walk_map(value: Any, shp: MapShape, path: str, key: str, skip: Skip) -> Iterator[Violation]:
+    if not isinstance(value, Mapping):
+        yield Violation(path, value, "a map of strings to strings")
+        return
+    for name, item in value.items():
+        yield from _walk(name, shp.key, f"{path} key", f"{key}{{}}", skip)
+        yield from _walk(item, shp.value, f"{path}[{name!r}]", f"{key}{{}}", skip)
+
+
+def _check_size(value: Any, shp: Shape, path: str, unit: str) -> Iterator[Violation]:
+    low, high = shp.metadata.get("min"), shp.metadata.get("max")
+    if (low is not None and len(value) < low) or (high is not None and len(value) > high):
+        yield Violation(path, value, _range_text(low, high, f"{unit}s"))
+
+
+def _range_text(low: float | None, high: float | None, unit: str = "") -> str:
+    suffix = f" {unit}" if unit else ""
+    if low is not None and high is not None:
+        return f"from {_num(low)} to {_num(high)}{suffix}"
+    if low is not None:
+        return f"at least {_num(low)}{suffix}"
+    return f"at most {_num(high)}{suffix}"
+
+
+def _num(value: float | None) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _check_string(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Violation]:
+    if not isinstance(value, str):
+        yield Violation(path, value, "a string")
+        return
+    low = shp.metadata.get("min")
+    high = min(
+        (h for h in (shp.metadata.get("max"), rule.max_length) if h is not None), default=None
+    )
+    if (low is not None and len(value) < low) or (high is not None and len(value) > high):
+        why = rule.why if rule.max_length is not None and len(value) > rule.max_length else None
+        yield Violation(path, value, f"{_range_text(low, high, 'characters')} long", why)
+    enum = shp.metadata.get("enum")
+    if enum and value not in enum:
+        yield Violation(path, value, f"one of {', '.join(enum)}")
+    pattern = shp.metadata.get("pattern")
+    if pattern and not _matches(pattern, value):
+        yield Violation(path, value, f"a string matching the pattern {pattern}")
+    if rule.forbidden_prefix and value.lower().startswith(rule.forbidden_prefix):
+        yield Violation(path, value, f"a string not starting with {rule.forbidden_prefix}",
+                        rule.why)
+
+
+_CATEGORY = re.compile(r"\\p\{(\w+)\}")
+
+
+def _matches(pattern: str, value: str) -> bool:
+    r"""Full match of a Java-style pattern from the model (``\p{C}`` Unicode categories included).
+
+    Python's ``re`` has no ``\p{..}``: each one becomes the value's own characters of that
+    category (the only characters the match can meet) plus one the value does not contain.
+    """
+
+    def expand(match: re.Match[str]) -> str:
+        category = match.group(1)
+        chars = {c for c in value if unicodedata.category(c).startswith(category)}
+        absent = next(c for c in ("\uffff", "\ufffe", "\ufdd0") if c not in value)
+        return "".join(re.escape(c) for c in sorted(chars | {absent}))
+
+    return re.fullmatch(_CATEGORY.sub(expand, pattern), value, re.DOTALL) is not None
+
+
+def _check_number(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Violation]:
+    integral = shp.type_name in ("integer", "long")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+        integral and not isinstance(value, int)
+    ):
+        yield Violation(path, value, "an integer" if integral else "a number")
+        return
+    low = rule.minimum if rule.minimum is not None else shp.metadata.get("min")
+    high = rule.maximum if rule.maximum is not None else shp.metadata.get("max")
+    if (low is not None and value < low) or (high is not None and value > high):
+        noun = "an integer" if integral else "a number"
+        yield Violation(path, value, f"{noun} {_range_text(low, high)}", rule.why)
+    if rule.decimals is not None and _decimals(value) > rule.decimals:
+        yield Violation(path, value, f"a number with at most {rule.decimals} digit"
+                        f"{'s' if rule.decimals > 1 else ''} after the decimal point")
+
+
+def _decimals(value: float) -> int:
+    exponent = Decimal(repr(value)).normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# CloudFormation delivers every scalar as a string: restore the API's types from the model.
+# ---------------------------------------------------------------------------------------------
+def from_cloudformation(value: Any, shp: Shape) -> Any:
+    """``value`` with each scalar turned into the type ``shp`` declares, where it converts.
+
+    Values that do not convert are left as they are, for :func:`validate` to report.
+    """
+    kind = shp.type_name
+    if kind == "structure" and isinstance(value, Mapping):
+        members = shp.members
+        return {
+            k: from_cloudformation(v, members[k]) if k in members else v for k, v in value.items()
+        }
+    if kind == "list" and isinstance(value, list):
+        return [from_cloudformation(v, shp.member) for v in value]
+    if kind == "map" and isinstance(value, Mapping):
+        return {k: from_cloudformation(v, shp.value) for k, v in value.items()}
+    if not isinstance(value, str):
+        return value
+    try:
+        if kind in ("integer", "long"):
+            return int(value)
+        if kind in ("double", "float"):
+            return float(Decimal(value))
+        if kind == "boolean" and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if kind == "blob":
+            return base64.b64decode(value, validate=True)
+    except (ValueError, InvalidOperation, binascii.Error):
+        return value
+    return value

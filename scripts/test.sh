@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, lints and type-checks the package, runs pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+export PATH="$PWD/.venv/bin:$PWD/node_modules/.bin:$PATH"
+ruff check constructs lambda_handler tests app.py benchmarks
+mypy constructs/cdk_ota_update lambda_handler
+exec python -m pytest "$@"
