@@ -1,0 +1,476 @@
+"""The OTA update lifecycle behind ``Custom::OtaUpdate``: plain functions over a boto3 IoT client.
+
+Each CloudFormation request becomes an :class:`Outcome` (the physical id, the data, whether the OTA
+update has settled) or a :class:`Failure` whose text is the Reason CloudFormation shows. Nothing
+here knows crhelper: ``index.py`` adapts these functions to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import time
+from base64 import b64encode
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from cdk_ota_update import api
+
+log = logging.getLogger(__name__)
+
+Client = Any  # boto3's IoT client
+Info = dict[str, Any]  # GetOTAUpdate's otaUpdateInfo
+T = TypeVar("T")
+
+TRANSIENT_ERRORS = frozenset(
+    {"ThrottlingException", "InternalFailureException", "ServiceUnavailableException"}
+)
+CREATING = frozenset({"CREATE_PENDING", "CREATE_IN_PROGRESS"})
+CREATE_COMPLETE = "CREATE_COMPLETE"
+DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+DELETE_FAILED = "DELETE_FAILED"
+# A failed creation is deleted with everything the service made for it.
+DISCARD_FLAGS = {api.DELETE_STREAM: True, api.FORCE_DELETE_AWS_JOB: True}
+
+# Polling GetOTAUpdate: every 1/20 of the time waited so far, between these bounds (seconds), so
+# that the answer follows the service within a few percent of its own duration while a long wait
+# costs few calls. Throttling while waiting doubles the interval (up to SLOWDOWN_MAX times).
+POLL_FRACTION = 0.05
+POLL_MIN = 0.5
+POLL_MAX = 10.0
+SLOWDOWN_MAX = 8.0
+# Backoff of retried calls: full jitter over BACKOFF_BASE * 2**attempt, at most BACKOFF_MAX.
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 8.0
+# A poller invocation (one per minute) waits at most this long, so that two never overlap.
+POLL_INVOCATION_SECONDS = 40.0
+
+
+def setting(name: str, default: float) -> float:
+    """A tunable from the environment (read at each use, so that tests can shorten it)."""
+    return float(os.environ.get(name, default))
+
+
+def retry_seconds() -> float:
+    """How long a throttled or failing service call is retried before the resource fails."""
+    return setting("OTA_RETRY_SECONDS", 40)
+
+
+class Failure(Exception):
+    """The resource fails; the text is the Reason shown in the deployment (essential part first)."""
+
+
+class GaveUp(Failure):
+    """Waiting for a status went past its bound."""
+
+
+class Unsettled(Exception):
+    """The OTA update is still changing when this invocation has to stop waiting."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When this invocation stops waiting (to answer or hand over to the poller, epoch seconds),
+    and when waiting for a status fails for good, over all invocations of the request."""
+
+    stop_at: float
+    give_up_at: float
+
+    @classmethod
+    def of(cls, remaining_ms: int, give_up_at: float | None, *, polling: bool) -> Budget:
+        now = time.time()
+        stop_at = now + remaining_ms / 1000 - setting("OTA_HANDOVER_MARGIN_SECONDS", 20)
+        if polling:
+            stop_at = min(stop_at, now + POLL_INVOCATION_SECONDS)
+        if give_up_at is None:
+            give_up_at = now + setting("OTA_MAX_WAIT_SECONDS", 1800)
+        return cls(stop_at, give_up_at)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer to a request: ``settled`` is False while the OTA update is still changing."""
+
+    physical_id: str
+    data: Mapping[str, str] = field(default_factory=dict)
+    settled: bool = True
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The resource a request is for: ownership of an OTA update is told by its tags."""
+
+    stack_id: str
+    logical_id: str
+
+    def tags(self, digest: str) -> list[dict[str, str]]:
+        values = {
+            api.OWNER_STACK_TAG: self.stack_id,
+            api.OWNER_LOGICAL_ID_TAG: self.logical_id,
+            api.REQUEST_HASH_TAG: digest,
+        }
+        return [{api.TAG_KEY: k, api.TAG_VALUE: v} for k, v in values.items()]
+
+    def owns(self, tags: Mapping[str, str], digest: str | None = None) -> bool:
+        """Whether ``tags`` name this resource (and, given ``digest``, this very request)."""
+        return (
+            tags.get(api.OWNER_STACK_TAG) == self.stack_id
+            and tags.get(api.OWNER_LOGICAL_ID_TAG) == self.logical_id
+            and (digest is None or tags.get(api.REQUEST_HASH_TAG) == digest)
+        )
+
+    def data(self, ota_id: str) -> dict[str, str]:
+        """The data of a complete OTA update of this stack, computed without a call."""
+        _, partition, _, region, account, _ = self.stack_id.split(":", 5)
+        iot = f"arn:{partition}:iot:{region}:{account}"
+        job = api.job_id(ota_id)
+        return {
+            api.ATTR_OTA_UPDATE_ID: ota_id,
+            api.ATTR_OTA_UPDATE_ARN: f"{iot}:otaupdate/{ota_id}",
+            api.ATTR_AWS_IOT_JOB_ID: job,
+            api.ATTR_AWS_IOT_JOB_ARN: f"{iot}:job/{job}",
+            api.ATTR_OTA_UPDATE_STATUS: CREATE_COMPLETE,
+        }
+
+
+@dataclass(frozen=True)
+class Request:
+    """A CreateOTAUpdate request restored from CloudFormation's properties (API types)."""
+
+    body: dict[str, Any]
+
+    @classmethod
+    def of(cls, properties: Mapping[str, Any], *, check: bool = True) -> Request:
+        """The request in ``properties``; with ``check``, :class:`Failure` names each bad field."""
+        ignored = (api.SERVICE_TOKEN, *api.TEARDOWN_FLAGS)
+        raw = {k: v for k, v in properties.items() if k not in ignored}
+        body: dict[str, Any] = api.from_cloudformation(raw, api.create_request_shape())
+        if check:
+            _raise_violations(api.validate(body))
+            teardown_flags(properties)
+        return cls(body)
+
+    @property
+    def ota_id(self) -> str:
+        ota_id: str = self.body[api.OTA_UPDATE_ID]
+        return ota_id
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the canonical request: equal requests, equal digests."""
+        text = json.dumps(self.body, sort_keys=True, separators=(",", ":"), default=_blob_text)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def teardown_flags(properties: Mapping[str, Any]) -> dict[str, bool]:
+    """DeleteOTAUpdate's flags given in ``properties``, as booleans (:class:`Failure` if not)."""
+    shape = api.operation_input("DeleteOTAUpdate")
+    given = {k: properties[k] for k in api.TEARDOWN_FLAGS if k in properties}
+    flags: dict[str, bool] = api.from_cloudformation(given, shape)
+    _raise_violations(
+        [v for v in api.validate(flags, shape=shape) if v.path != api.OTA_UPDATE_ID]
+    )
+    return flags
+
+
+def _raise_violations(violations: list[api.Violation]) -> None:
+    if violations:
+        raise Failure("Invalid properties: " + "; ".join(str(v) for v in violations))
+
+
+def _blob_text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not part of a CreateOTAUpdate request")
+
+
+# ---------------------------------------------------------------------------------------------
+# The lifecycle
+# ---------------------------------------------------------------------------------------------
+def create(client: Client, request: Request, owner: Owner, budget: Budget) -> Outcome:
+    """Create the OTA update (or find the one a repeated delivery already made) and wait for it."""
+    ota_id = request.ota_id
+    tags = [*request.body.get(api.TAGS, []), *owner.tags(request.digest)]
+    try:
+        response = _retrying(
+            "CreateOTAUpdate", ota_id, budget,
+            lambda: client.create_ota_update(**{**request.body, api.TAGS: tags}),
+        )
+        log.info("%s: CreateOTAUpdate accepted, %s", ota_id, response.get("otaUpdateStatus"))
+    except ClientError as error:
+        if _code(error) != "ResourceAlreadyExistsException":
+            raise Failure(_rejected("CreateOTAUpdate", ota_id, error)) from error
+        _claim(client, request, owner, budget)
+    return settle_creation(client, ota_id, budget)
+
+
+def update(
+    client: Client, new: Request, old: Request, physical_id: str, owner: Owner, budget: Budget
+) -> Outcome:
+    """A changed request replaces the OTA update; teardown flags alone change nothing."""
+    if new.body == old.body:
+        log.info("%s: only the teardown flags changed, nothing to call", physical_id)
+        return Outcome(physical_id, owner.data(physical_id))
+    if new.ota_id != physical_id:
+        log.info("%s: request changed, replacing it with %s", physical_id, new.ota_id)
+        return create(client, new, owner, budget)
+    info = _fetch_retrying(client, physical_id, budget)
+    if info and info["otaUpdateStatus"] == CREATE_COMPLETE and owner.owns(
+        _tags(client, info, budget), new.digest
+    ):
+        log.info("%s: already made from this request (rollback), nothing to call", physical_id)
+        return Outcome(physical_id, _data(info))
+    raise Failure(
+        f"otaUpdateId {physical_id} is unchanged but the request changed: OTA updates are "
+        "immutable, so give the OtaUpdate a new otaUpdateId (or omit it to have one derived)"
+    )
+
+
+def delete(
+    client: Client, physical_id: str, properties: Mapping[str, Any], owner: Owner, budget: Budget
+) -> Outcome:
+    """Delete the OTA update if this resource made it, and wait until it is gone.
+
+    Safe to call again for the same request (the poller does): it picks up where things are.
+    """
+    if api.validate({api.OTA_UPDATE_ID: physical_id}, shape=api.operation_input("DeleteOTAUpdate")):
+        log.info("%s: not an OTA update id (no OTA update was created), nothing to delete",
+                 physical_id)
+        return Outcome(physical_id)
+    info = _fetch_retrying(client, physical_id, budget)
+    if info is None:
+        log.info("%s: does not exist, nothing to delete", physical_id)
+        return Outcome(physical_id)
+    if not owner.owns(_tags(client, info, budget)):
+        log.info("%s: not created by this resource, left untouched", physical_id)
+        return Outcome(physical_id)
+    if info["otaUpdateStatus"] in CREATING:  # the service deletes only settled OTA updates
+        try:
+            info = wait(client, physical_id, _created, budget)
+        except Unsettled:
+            return Outcome(physical_id, settled=False)
+    if info and info["otaUpdateStatus"] != DELETE_IN_PROGRESS:
+        _start_deletion(client, physical_id, teardown_flags(properties), budget)
+    return settle_deletion(client, physical_id, budget)
+
+
+def settle_creation(client: Client, ota_id: str, budget: Budget) -> Outcome:
+    """Wait for the creation to end; a failed or endless one is deleted and fails the resource."""
+    try:
+        info = wait(client, ota_id, _created, budget)
+    except Unsettled:
+        return Outcome(ota_id, settled=False)
+    except GaveUp as error:
+        raise Failure(f"{error}; {_discard(client, ota_id, budget)}") from error
+    if info is None:
+        raise Failure(f"OTA update {ota_id} disappeared while it was being created")
+    if info["otaUpdateStatus"] != CREATE_COMPLETE:
+        reason = _error_message(info)
+        raise Failure(f"{reason}; {_discard(client, ota_id, budget)}")
+    return Outcome(ota_id, _data(info))
+
+
+def settle_deletion(client: Client, ota_id: str, budget: Budget) -> Outcome:
+    """Wait until the OTA update is gone; DELETE_FAILED fails the resource."""
+    try:
+        info = wait(client, ota_id, _deleted, budget)
+    except Unsettled:
+        return Outcome(ota_id, settled=False)
+    if info is not None:
+        raise Failure(_error_message(info))
+    return Outcome(ota_id)
+
+
+def _created(info: Info | None) -> bool:
+    return info is None or info["otaUpdateStatus"] not in CREATING
+
+
+def _deleted(info: Info | None) -> bool:
+    return info is None or info["otaUpdateStatus"] == DELETE_FAILED
+
+
+def _claim(client: Client, request: Request, owner: Owner, budget: Budget) -> None:
+    """Accept an existing OTA update only if this resource made it from this very request."""
+    ota_id = request.ota_id
+    info = _fetch_retrying(client, ota_id, budget)
+    if info is None or not owner.owns(_tags(client, info, budget), request.digest):
+        raise Failure(
+            f"ResourceAlreadyExists: otaUpdateId {ota_id} is taken by an OTA update that this "
+            "resource did not create from this request; it is left untouched: choose another "
+            "otaUpdateId"
+        )
+    log.info("%s: already created by this resource (repeated delivery), %s", ota_id,
+             info["otaUpdateStatus"])
+
+
+def _start_deletion(
+    client: Client, ota_id: str, flags: Mapping[str, bool], budget: Budget
+) -> None:
+    try:
+        _retrying("DeleteOTAUpdate", ota_id, budget,
+                  lambda: client.delete_ota_update(otaUpdateId=ota_id, **flags))
+    except ClientError as error:
+        if _code(error) != "ResourceNotFoundException":
+            raise Failure(_rejected("DeleteOTAUpdate", ota_id, error)) from error
+    log.info("%s: DeleteOTAUpdate accepted (%s)", ota_id,
+             ", ".join(f"{k}={v}" for k, v in flags.items()) or "default flags")
+
+
+def _discard(client: Client, ota_id: str, budget: Budget) -> str:
+    """Delete a failed creation of this resource; says how that went, for the Reason."""
+    try:
+        _start_deletion(client, ota_id, DISCARD_FLAGS, budget)
+        settle_deletion(client, ota_id, budget)
+    except Failure as failure:
+        log.error("%s: deleting the failed OTA update failed: %s", ota_id, failure)
+        return f"deleting it failed: {failure}"
+    return f"OTA update {ota_id} was deleted"
+
+
+# ---------------------------------------------------------------------------------------------
+# Waiting and calling
+# ---------------------------------------------------------------------------------------------
+def wait(
+    client: Client, ota_id: str, settled: Callable[[Info | None], bool], budget: Budget
+) -> Info | None:
+    """Poll GetOTAUpdate until ``settled(info)`` (info is None once the OTA update is gone).
+
+    Raises :class:`Unsettled` when the invocation's budget runs out first, :class:`GaveUp` past
+    the bound on waiting, :class:`Failure` when the service keeps failing.
+    """
+    started = time.time()
+    slowdown = 1.0
+    failing_since: float | None = None
+    status = "unknown"
+    while True:
+        try:
+            info = fetch(client, ota_id)
+        except (ClientError, ConnectionError, HTTPClientError) as error:
+            if not _transient(error):
+                raise Failure(_rejected("GetOTAUpdate", ota_id, error)) from error
+            failing_since = failing_since or time.time()
+            if time.time() - failing_since > retry_seconds():
+                raise Failure(
+                    _kept_failing("GetOTAUpdate", ota_id, error, failing_since)
+                ) from error
+            slowdown = min(2 * slowdown, SLOWDOWN_MAX)
+        else:
+            failing_since = None
+            status = info["otaUpdateStatus"] if info else "gone"
+            if settled(info):
+                log.info("%s: %s after %.1f s", ota_id, status, time.time() - started)
+                return info
+        now = time.time()
+        if now >= budget.give_up_at:
+            raise GaveUp(f"OTA update {ota_id} is still {status}: gave up waiting "
+                         f"(OTA_MAX_WAIT_SECONDS={setting('OTA_MAX_WAIT_SECONDS', 1800):.0f})")
+        delay = min(max(POLL_MIN, POLL_FRACTION * (now - started)), POLL_MAX) * slowdown
+        delay *= random.uniform(0.8, 1.2)
+        if now + delay >= budget.stop_at:
+            log.info("%s: still %s after %.1f s, handing over to the poller", ota_id, status,
+                     now - started)
+            raise Unsettled(status)
+        time.sleep(delay)
+
+
+def fetch(client: Client, ota_id: str) -> Info | None:
+    """GetOTAUpdate's otaUpdateInfo, or None when there is no such OTA update (one attempt)."""
+    try:
+        info: Info = client.get_ota_update(otaUpdateId=ota_id)["otaUpdateInfo"]
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            return None
+        raise
+    return info
+
+
+def _fetch_retrying(client: Client, ota_id: str, budget: Budget) -> Info | None:
+    try:
+        return _retrying("GetOTAUpdate", ota_id, budget, lambda: fetch(client, ota_id))
+    except ClientError as error:
+        raise Failure(_rejected("GetOTAUpdate", ota_id, error)) from error
+
+
+def _tags(client: Client, info: Info, budget: Budget) -> dict[str, str]:
+    """The tags of an OTA update (ListTagsForResource, all pages)."""
+    ota_id, arn = info["otaUpdateId"], info["otaUpdateArn"]
+    tags: dict[str, str] = {}
+    token: dict[str, str] = {}
+    while True:
+        try:
+            page = _retrying("ListTagsForResource", ota_id, budget,
+                             partial(client.list_tags_for_resource, resourceArn=arn, **token))
+        except ClientError as error:
+            raise Failure(_rejected("ListTagsForResource", ota_id, error)) from error
+        tags.update({t[api.TAG_KEY]: t.get(api.TAG_VALUE, "") for t in page.get("tags", [])})
+        if not page.get("nextToken"):
+            return tags
+        token = {"nextToken": page["nextToken"]}
+
+
+def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]) -> T:
+    """``call()``, retrying transient errors with exponential backoff and full jitter."""
+    started = time.time()
+    give_up_at = min(started + retry_seconds(), budget.stop_at)
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except (ClientError, ConnectionError, HTTPClientError) as error:
+            if not _transient(error):
+                raise
+            delay = random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
+            attempt += 1
+            if time.time() + delay > give_up_at:
+                raise Failure(_kept_failing(operation, ota_id, error, started)) from error
+            log.warning("%s: %s failed (%s), retry %d in %.1f s", ota_id, operation,
+                        _describe(error), attempt, delay)
+            time.sleep(delay)
+
+
+def _transient(error: Exception) -> bool:
+    return not isinstance(error, ClientError) or _code(error) in TRANSIENT_ERRORS
+
+
+def _code(error: ClientError) -> str:
+    code: str = error.response.get("Error", {}).get("Code", "")
+    return code
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return f"{_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
+    return str(error)
+
+
+def _rejected(operation: str, ota_id: str, error: Exception) -> str:
+    return f"{_describe(error)} ({operation} of OTA update {ota_id})"
+
+
+def _kept_failing(operation: str, ota_id: str, error: Exception, since: float) -> str:
+    return (f"{_describe(error)} ({operation} of OTA update {ota_id} still failing after "
+            f"{time.time() - since:.0f} s of retries; retry the deployment later)")
+
+
+def _error_message(info: Info) -> str:
+    """The service's errorInfo first, then what it is about."""
+    error = info.get("errorInfo") or {}
+    message = error.get("message") or "no error message from the service"
+    code = f" {error['code']}" if error.get("code") else ""
+    return f"{message} (OTA update {info['otaUpdateId']} is {info['otaUpdateStatus']}{code})"
+
+
+def _data(info: Info) -> dict[str, str]:
+    return {
+        api.ATTR_OTA_UPDATE_ID: info["otaUpdateId"],
+        api.ATTR_OTA_UPDATE_ARN: info["otaUpdateArn"],
+        api.ATTR_AWS_IOT_JOB_ID: info.get("awsIotJobId", ""),
+        api.ATTR_AWS_IOT_JOB_ARN: info.get("awsIotJobArn", ""),
+        api.ATTR_OTA_UPDATE_STATUS: info["otaUpdateStatus"],
+    }
