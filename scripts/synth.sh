@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-export PATH="$PWD/.venv/bin:$PATH"
+export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH"
 npx --no-install cdk synth --quiet --output cdk.out "$@"
 for template in cdk.out/*.template.json; do
   echo "Template: $PWD/$template"

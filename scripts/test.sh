@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-export PATH="$PWD/.venv/bin:$PWD/node_modules/.bin:$PATH"
+export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH"
 ruff check constructs lambda_handler tests app.py benchmarks
 mypy constructs/cdk_ota_update lambda_handler
 exec python -m pytest "$@"

@@ -27,6 +27,7 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 # ---------------------------------------------------------------------------------------------
 RESOURCE_TYPE = "Custom::OtaUpdate"
 SERVICE_TOKEN = "ServiceToken"
+SERVICE_TIMEOUT = "ServiceTimeout"  # CloudFormation's own property of custom resources
 OTA_UPDATE_ID = "otaUpdateId"
 TAGS = "tags"
 TAG_KEY = "Key"
@@ -48,6 +49,11 @@ JOB_ID_PREFIX = "AFR_OTA-"
 STREAM_ID_PREFIX = "AFR_OTA-"
 JOB_ID_MAX_LENGTH = 64
 OTA_UPDATE_ID_MAX_LENGTH = JOB_ID_MAX_LENGTH - len(JOB_ID_PREFIX)
+
+# crhelper's poller (the handler hands over to it when a wait outlasts an invocation) names its
+# EventBridge rule: this prefix, the LogicalResourceId cut to fit, 8 random characters.
+POLLER_RULE_PREFIX = "OtaUpdatePoll-"
+POLLER_RULE_MAX_LENGTH = 64  # EventBridge's limit on rule names
 
 # Tags this project's handler adds to every OTA update it creates, so that ownership can be
 # checked from the service itself (never from memory in the Lambda).
@@ -176,6 +182,14 @@ def validate(
     ``skip(value)`` tells values that cannot be checked yet (unresolved CDK tokens).
     """
     return list(_walk(request, shape or create_request_shape(), "", "", skip or _never))
+
+
+def validate_member(
+    member: str, value: Any, *, skip: Skip | None = None
+) -> list[Violation]:
+    """Every violation of one top-level request member (``tags``, ``files``, ...)."""
+    member_shape = create_request_shape().members[member]
+    return list(_walk(value, member_shape, member, member, skip or _never))
 
 
 def check(request: Mapping[str, Any], *, skip: Skip | None = None) -> None:
