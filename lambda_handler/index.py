@@ -6,8 +6,9 @@ runs short. What this module changes in crhelper, and why:
 
 * the poller is set up only on a hand-over (crhelper would set it up for every request once poll
   functions exist), so answers come within seconds of the service, not minutes;
-* the poller's rule and permission names use at most 56 characters of the LogicalResourceId
-  (crhelper appends 8 and EventBridge rule names are at most 64 characters);
+* the poller's rule and permission are named ``api.POLLER_RULE_PREFIX`` + the LogicalResourceId
+  cut to fit EventBridge's 64 characters (crhelper appends 8 random ones), so that long logical
+  ids work and the provider's policy can name the rules by prefix;
 * the event handed to the poller keeps only what polling needs (EventBridge inputs are at most
   8 KB, and OTA update properties can be larger);
 * Reasons are cut to crhelper's 256 characters here, keeping their beginning (crhelper keeps the
@@ -36,7 +37,8 @@ Handler = Callable[[Event, Context], "str | None"]
 
 # Event key, set on hand-over: when waiting fails for good (epoch seconds), across poller calls.
 GIVE_UP_AT = "OtaUpdateGiveUpAt"
-NAME_PREFIX_LENGTH = 56  # EventBridge rule names: at most 64 characters, crhelper appends 8
+# crhelper names the poller's rule (and permission) LogicalResourceId + 8 random characters.
+POLLER_NAME_LENGTH = api.POLLER_RULE_MAX_LENGTH - 8 - len(api.POLLER_RULE_PREFIX)
 REASON_LENGTH = 256  # crhelper keeps only the last 240 characters of a longer Reason
 POLLED_PROPERTIES = (api.OTA_UPDATE_ID, *api.TEARDOWN_FLAGS)
 
@@ -66,7 +68,7 @@ class OtaUpdateResource(CfnResource):
     def _short_logical_id(self) -> Iterator[None]:
         """crhelper names the rule and permission after the event's LogicalResourceId."""
         logical_id = self._event["LogicalResourceId"]
-        self._event["LogicalResourceId"] = logical_id[:NAME_PREFIX_LENGTH]
+        self._event["LogicalResourceId"] = api.POLLER_RULE_PREFIX + logical_id[:POLLER_NAME_LENGTH]
         try:
             yield
         finally:

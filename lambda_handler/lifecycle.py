@@ -89,7 +89,7 @@ class Budget:
         if polling:
             stop_at = min(stop_at, now + POLL_INVOCATION_SECONDS)
         if give_up_at is None:
-            give_up_at = now + setting("OTA_MAX_WAIT_SECONDS", 1800)
+            give_up_at = now + setting("OTA_MAX_WAIT_SECONDS", 900)
         return cls(stop_at, give_up_at)
 
 
@@ -148,7 +148,7 @@ class Request:
     @classmethod
     def of(cls, properties: Mapping[str, Any], *, check: bool = True) -> Request:
         """The request in ``properties``; with ``check``, :class:`Failure` names each bad field."""
-        ignored = (api.SERVICE_TOKEN, *api.TEARDOWN_FLAGS)
+        ignored = (api.SERVICE_TOKEN, api.SERVICE_TIMEOUT, *api.TEARDOWN_FLAGS)
         raw = {k: v for k, v in properties.items() if k not in ignored}
         body: dict[str, Any] = api.from_cloudformation(raw, api.create_request_shape())
         if check:

@@ -1,0 +1,52 @@
+"""A Lambda runtime for tests: ``python -I -S lambda_runtime.py ASSET_DIR BOTO3_DIR``.
+
+``sys.path`` holds only the Lambda asset folder, a folder with boto3 and its dependencies, and
+the standard library, as in AWS Lambda's Python runtime. Each line on stdin is one invocation,
+``{"event": ..., "timeout": seconds}``; ``index.handler`` runs it and a line on stdout says it
+returned. Also the home of :class:`LambdaContext`, which the in-process harness uses too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+
+FUNCTION_NAME = "OtaUpdateProvider"
+ACCOUNT = "123456789012"  # moto's default account
+REGION = "us-east-1"
+
+
+class LambdaContext:
+    """The parts of the Lambda context object handlers read."""
+
+    def __init__(self, timeout: float) -> None:
+        self._deadline = time.monotonic() + timeout
+        self.function_name = FUNCTION_NAME
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
+        self.memory_limit_in_mb = 256
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{FUNCTION_NAME}"
+        self.log_stream_name = "harness"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def main() -> None:
+    asset, runtime = sys.argv[1:3]
+    sys.path[0:1] = [asset, runtime]  # instead of this script's folder
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    import index  # the asset's handler
+
+    for line in sys.stdin:
+        invocation = json.loads(line)
+        index.handler(invocation["event"], LambdaContext(invocation["timeout"]))
+        print("returned", flush=True)
+
+
+if __name__ == "__main__":
+    main()
