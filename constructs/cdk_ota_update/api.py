@@ -175,13 +175,18 @@ Skip = Callable[[Any], bool]
 
 
 def validate(
-    request: Mapping[str, Any], *, skip: Skip | None = None, shape: StructureShape | None = None
+    request: Mapping[str, Any],
+    *,
+    skip: Skip | None = None,
+    shape: StructureShape | None = None,
+    rules: Mapping[str, Rule] = RULES,
 ) -> list[Violation]:
     """Every violation of the CreateOTAUpdate constraints in ``request`` (API-typed values).
 
-    ``skip(value)`` tells values that cannot be checked yet (unresolved CDK tokens).
+    ``skip(value)`` tells values that cannot be checked yet (unresolved CDK tokens). ``rules``
+    are keyed by member paths of ``shape``: pass another operation's own (or none) with its shape.
     """
-    return list(_walk(request, shape or create_request_shape(), "", "", skip or _never))
+    return list(_walk(request, shape or create_request_shape(), "", "", skip or _never, rules))
 
 
 def validate_member(
@@ -189,7 +194,7 @@ def validate_member(
 ) -> list[Violation]:
     """Every violation of one top-level request member (``tags``, ``files``, ...)."""
     member_shape = create_request_shape().members[member]
-    return list(_walk(value, member_shape, member, member, skip or _never))
+    return list(_walk(value, member_shape, member, member, skip or _never, RULES))
 
 
 def check(request: Mapping[str, Any], *, skip: Skip | None = None) -> None:
@@ -207,18 +212,20 @@ def _join(path: str, member: str) -> str:
     return f"{path}.{member}" if path else member
 
 
-def _walk(value: Any, shp: Shape, path: str, key: str, skip: Skip) -> Iterator[Violation]:
-    """Check ``value`` at ``path`` (``key`` is the RULES key: the path without indices)."""
+def _walk(
+    value: Any, shp: Shape, path: str, key: str, skip: Skip, rules: Mapping[str, Rule]
+) -> Iterator[Violation]:
+    """Check ``value`` at ``path`` (``key`` is the rules' key: the path without indices)."""
     if skip(value):
         return
-    rule = RULES.get(key, Rule())
+    rule = rules.get(key, Rule())
     kind = shp.type_name
     if kind == "structure":
-        yield from _walk_structure(value, shp, path, key, rule, skip)
+        yield from _walk_structure(value, shp, path, key, rule, skip, rules)
     elif kind == "list":
-        yield from _walk_list(value, shp, path, key, rule, skip)
+        yield from _walk_list(value, shp, path, key, rule, skip, rules)
     elif kind == "map":
-        yield from _walk_map(value, shp, path, key, skip)
+        yield from _walk_map(value, shp, path, key, skip, rules)
     elif kind == "string":
         yield from _check_string(value, shp, path, rule)
     elif kind in ("integer", "long", "double", "float"):
@@ -231,7 +238,8 @@ def _walk(value: Any, shp: Shape, path: str, key: str, skip: Skip) -> Iterator[V
 
 
 def _walk_structure(
-    value: Any, shp: StructureShape, path: str, key: str, rule: Rule, skip: Skip
+    value: Any, shp: StructureShape, path: str, key: str, rule: Rule, skip: Skip,
+    rules: Mapping[str, Rule],
 ) -> Iterator[Violation]:
     if not isinstance(value, Mapping):
         yield Violation(path, value, f"a {shp.name} structure")
@@ -256,11 +264,14 @@ def _walk_structure(
             )
     for name, member in members.items():
         if value.get(name) is not None:
-            yield from _walk(value[name], member, _join(path, name), _join(key, name), skip)
+            yield from _walk(
+                value[name], member, _join(path, name), _join(key, name), skip, rules
+            )
 
 
 def _walk_list(
-    value: Any, shp: ListShape, path: str, key: str, rule: Rule, skip: Skip
+    value: Any, shp: ListShape, path: str, key: str, rule: Rule, skip: Skip,
+    rules: Mapping[str, Rule],
 ) -> Iterator[Violation]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         yield Violation(path, value, "a list")
@@ -276,16 +287,18 @@ def _walk_list(
         if len(set(plain_keys)) != len(plain_keys):
             yield Violation(path, plain_keys, f"a list without repeated {rule.unique_key}s")
     for index, item in enumerate(value):
-        yield from _walk(item, shp.member, f"{path}[{index}]", f"{key}[]", skip)
+        yield from _walk(item, shp.member, f"{path}[{index}]", f"{key}[]", skip, rules)
 
 
-def _walk_map(value: Any, shp: MapShape, path: str, key: str, skip: Skip) -> Iterator[Violation]:
+def _walk_map(
+    value: Any, shp: MapShape, path: str, key: str, skip: Skip, rules: Mapping[str, Rule]
+) -> Iterator[Violation]:
     if not isinstance(value, Mapping):
         yield Violation(path, value, "a map of strings to strings")
         return
     for name, item in value.items():
-        yield from _walk(name, shp.key, f"{path} key", f"{key}{{}}", skip)
-        yield from _walk(item, shp.value, f"{path}[{name!r}]", f"{key}{{}}", skip)
+        yield from _walk(name, shp.key, f"{path} key", f"{key}{{}}", skip, rules)
+        yield from _walk(item, shp.value, f"{path}[{name!r}]", f"{key}{{}}", skip, rules)
 
 
 def _check_size(value: Any, shp: Shape, path: str, unit: str) -> Iterator[Violation]:
