@@ -20,12 +20,18 @@ from . import controls
 from .backend import OtaBackend, ota_backend
 from .exceptions import ServiceError, validation_error
 
+# The constraint table's rules are keyed by CreateOTAUpdate's member paths; other operations
+# share only its rules on tags (the same Tag shape).
+_TAG_RULES = {key: rule for key, rule in api.RULES.items() if key.split("[")[0] == api.TAGS}
+
 
 def _params(response: IoTResponse) -> dict[str, Any]:
     """The request's members, typed by the operation's model and validated."""
     response.parse_parameters(response.normalized_request)
     params: dict[str, Any] = dict(response.params)
-    violations = api.validate(params, shape=api.operation_input(response._get_action()))
+    operation = response._get_action()
+    rules = api.RULES if operation == "CreateOTAUpdate" else _TAG_RULES
+    violations = api.validate(params, shape=api.operation_input(operation), rules=rules)
     if violations:
         raise validation_error(violations)
     return params
