@@ -1,1 +1,92 @@
 """Shared pytest configuration."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from emulation_support import Aws, World, make_world
+from harness import CloudFormation, InProcess, ResponseServer, runtime_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# jsii runs aws-cdk-lib on Node.js: prefer the supported Node the project pins (package.json).
+_NODE_BIN = ROOT / "node_modules" / ".bin"
+if (_NODE_BIN / "node").exists():
+    os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The custom resource handler's tests (test_handler*.py, test_end_to_end.py): the emulated AWS
+# over HTTP, CloudFormation's HTTPS ResponseURL, and the lifecycle harness (tests/harness.py).
+# ---------------------------------------------------------------------------------------------
+HANDLER_DIR = ROOT / "lambda_handler"
+# Short bounds, so that faults fail in seconds (the handler reads them at each use).
+FAST_RETRIES = {"OTA_RETRY_SECONDS": "3"}
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[Aws]:
+    """A ThreadedMotoServer with the OTA update emulation, for the whole session."""
+    from cdk_ota_update import testing
+    from moto.server import ThreadedMotoServer
+
+    testing.install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield Aws(endpoint=f"http://{host}:{port}")
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def trusted_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Path]:
+    """A throwaway certificate authority, and its certificate's file (for SSL_CERT_FILE)."""
+    ca = trustme.CA()
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return ca, path
+
+
+@pytest.fixture(scope="session")
+def response_server(trusted_ca: tuple[trustme.CA, Path]) -> Iterator[ResponseServer]:
+    server = ResponseServer(trusted_ca[0])
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def lambda_env(
+    moto_server: Aws, trusted_ca: tuple[trustme.CA, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """A fresh emulated AWS; this process's boto3 (and the handler in it) pointed at it."""
+    from cdk_ota_update import testing
+
+    assert moto_server.endpoint
+    env = runtime_env(moto_server.endpoint, trusted_ca[1], **FAST_RETRIES)
+    for name, value in env.items():
+        if name != "PATH":
+            monkeypatch.setenv(name, value)
+    moto_server.reset()
+    yield env
+    testing.reset_controls()
+
+
+@pytest.fixture
+def cloudformation(lambda_env: dict[str, str], response_server: ResponseServer) -> CloudFormation:
+    """The harness, invoking ``lambda_handler/index.py`` in this process."""
+    if str(HANDLER_DIR) not in sys.path:
+        sys.path.insert(0, str(HANDLER_DIR))
+    import index  # crhelper builds its clients at import: after lambda_env set the endpoint
+
+    return CloudFormation(InProcess(index.handler), response_server)
+
+
+@pytest.fixture
+def world(cloudformation: CloudFormation, moto_server: Aws) -> World:
+    """A role, a firmware object and a fleet in the emulated AWS the handler talks to."""
+    return make_world(moto_server)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from aws_cdk import Aws
+from aws_cdk import Aws, Token
 
 from . import api
 from .policy import Grant, Resource
@@ -79,8 +79,16 @@ def service_role_grants(request: Mapping[str, Any]) -> Iterator[Grant]:
     """What the OTA update service does with its role for ``request``."""
     ota_id = request[api.OTA_UPDATE_ID]
     job = Resource(iot_arn(f"job/{api.job_id(ota_id)}"), OTA_JOBS)
-    targets = tuple(Resource.fixed(t) for t in request.get("targets") or ())
-    yield Grant(("iot:CreateJob",), (job, *targets))
+    targets = request.get("targets") or []
+    if Token.is_unresolved(targets):
+        yield Grant(
+            ("iot:CreateJob",),
+            (job, Resource.fixed(iot_arn("thing/*")), Resource.fixed(iot_arn("thinggroup/*"))),
+            reason="The targets are only known at deploy time (a list token); limited to things "
+            "and thing groups of this account and region.",
+        )
+    else:
+        yield Grant(("iot:CreateJob",), (job, *(Resource.fixed(t) for t in targets)))
     yield Grant(("iot:DescribeJob", "iot:DeleteJob"), (job,))
     yield from _read_objects(request)
     if any(o for o in _objects(request)) and "MQTT" in (request.get("protocols") or ["MQTT"]):

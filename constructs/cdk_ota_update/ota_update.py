@@ -232,6 +232,9 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def _unresolved(value: Any) -> bool:
+    """A token CDK resolves at deploy time (strings, numbers and lists of them)."""
+    if isinstance(value, list):
+        return all(isinstance(v, str) for v in value) and Token.is_unresolved(value)
     return isinstance(value, (str, int, float)) and Token.is_unresolved(value)
 
 

@@ -1,0 +1,45 @@
+"""Helpers for construct tests: small stacks and their templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Template
+from cdk_ota_update import CodeSigning, FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile
+
+ACCOUNT_ENV = cdk.Environment(account="123456789012", region="eu-west-1")
+
+
+def stack() -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "Test")
+
+
+def firmware(stack: cdk.Stack, key: str = "fw/v1/firmware.bin", **kwargs: Any) -> OtaUpdateFile:
+    bucket = stack.node.try_find_child("FirmwareBucket") or s3.Bucket.from_bucket_name(
+        stack, "FirmwareBucket", "firmware-bucket"
+    )
+    return OtaUpdateFile(
+        file_name="firmware.bin",
+        file_location=FileLocation.from_bucket(bucket, key, **kwargs),
+        code_signing=CodeSigning(aws_signer_job_id="signer-job-1"),
+    )
+
+
+def ota(stack: cdk.Stack, id: str = "Ota", **overrides: Any) -> OtaUpdate:
+    props: dict[str, Any] = {
+        "targets": [OtaTarget.thing_group("fleet")],
+        "files": [firmware(stack)],
+    }
+    props.update(overrides)
+    return OtaUpdate(stack, id, **props)
+
+
+def template(stack: cdk.Stack) -> Template:
+    return Template.from_stack(stack)
+
+
+def ota_properties(stack: cdk.Stack) -> list[dict[str, Any]]:
+    resources = template(stack).find_resources("Custom::OtaUpdate")
+    return [r["Properties"] for r in resources.values()]

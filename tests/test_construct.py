@@ -1,0 +1,549 @@
+"""The OtaUpdate construct, through aws_cdk.assertions.Template."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from typing import Any
+
+import aws_cdk as cdk
+import cdk_ota_update as lib
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_signer as signer
+from aws_cdk.assertions import Annotations, Match
+from botocore import xform_name
+from cdk_ota_update import (
+    AwsJobAbortConfig,
+    AwsJobAbortCriteria,
+    AwsJobExecutionsRolloutConfig,
+    AwsJobExponentialRolloutRate,
+    AwsJobPresignedUrlConfig,
+    AwsJobRateIncreaseCriteria,
+    AwsJobTimeoutConfig,
+    CodeSigning,
+    CodeSigningCertificateChain,
+    CodeSigningSignature,
+    CustomCodeSigning,
+    Destination,
+    FileLocation,
+    OtaTarget,
+    OtaUpdateFile,
+    S3Destination,
+    S3Location,
+    SigningProfileParameter,
+    StartSigningJobParameter,
+    Stream,
+    api,
+)
+
+from tests.cdk_support import ota, ota_properties, stack, template
+
+SIGNATURE = b"\x30\x45\x02\x20signature-bytes\xff"
+
+# Each dataclass and the API shape it mirrors.
+SHAPES = [
+    (lib.AwsJobExecutionsRolloutConfig, "AwsJobExecutionsRolloutConfig"),
+    (lib.AwsJobExponentialRolloutRate, "AwsJobExponentialRolloutRate"),
+    (lib.AwsJobRateIncreaseCriteria, "AwsJobRateIncreaseCriteria"),
+    (lib.AwsJobPresignedUrlConfig, "AwsJobPresignedUrlConfig"),
+    (lib.AwsJobAbortConfig, "AwsJobAbortConfig"),
+    (lib.AwsJobAbortCriteria, "AwsJobAbortCriteria"),
+    (lib.AwsJobTimeoutConfig, "AwsJobTimeoutConfig"),
+    (lib.OtaUpdateFile, "OTAUpdateFile"),
+    (lib.FileLocation, "FileLocation"),
+    (lib.Stream, "Stream"),
+    (lib.S3Location, "S3Location"),
+    (lib.CodeSigning, "CodeSigning"),
+    (lib.StartSigningJobParameter, "StartSigningJobParameter"),
+    (lib.SigningProfileParameter, "SigningProfileParameter"),
+    (lib.Destination, "Destination"),
+    (lib.S3Destination, "S3Destination"),
+    (lib.CustomCodeSigning, "CustomCodeSigning"),
+    (lib.CodeSigningSignature, "CodeSigningSignature"),
+    (lib.CodeSigningCertificateChain, "CodeSigningCertificateChain"),
+]
+
+
+@pytest.mark.parametrize(("cls", "shape_name"), SHAPES, ids=[s for _, s in SHAPES])
+def test_dataclass_mirrors_every_member_of_its_shape(cls: type, shape_name: str) -> None:
+    fields = {f.name for f in dataclasses.fields(cls)}
+    assert fields == {xform_name(m) for m in api.shape(shape_name).members}
+
+
+def test_construct_takes_every_request_member() -> None:
+    import inspect
+
+    params = set(inspect.signature(lib.OtaUpdate.__init__).parameters)
+    members = {xform_name(m) for m in api.create_request_shape().members} - {"role_arn"}
+    assert members | {"role"} <= params
+
+
+@pytest.mark.parametrize(
+    ("enum", "shape_name"),
+    [
+        (lib.Protocol, "Protocol"),
+        (lib.TargetSelection, "TargetSelection"),
+        (lib.AwsJobAbortCriteriaFailureType, "AwsJobAbortCriteriaFailureType"),
+        (lib.AwsJobAbortCriteriaAbortAction, "AwsJobAbortCriteriaAbortAction"),
+    ],
+)
+def test_enums_are_the_models_enums(enum: Any, shape_name: str) -> None:
+    assert [e.value for e in enum] == api.shape(shape_name).enum
+
+
+def full_request_stack() -> cdk.Stack:
+    s = stack()
+    ota(
+        s,
+        ota_update_id="fw-2024-06",
+        description="Every member",
+        targets=["arn:aws:iot:eu-west-1:123456789012:thing/device-1"],
+        protocols=["MQTT", lib.Protocol.HTTP],
+        target_selection=lib.TargetSelection.SNAPSHOT,
+        aws_job_executions_rollout_config=AwsJobExecutionsRolloutConfig(
+            maximum_per_minute=50,
+            exponential_rate=AwsJobExponentialRolloutRate(
+                base_rate_per_minute=2,
+                increment_factor=1.5,
+                rate_increase_criteria=AwsJobRateIncreaseCriteria(number_of_notified_things=5),
+            ),
+        ),
+        aws_job_presigned_url_config=AwsJobPresignedUrlConfig(expires_in_sec=600),
+        aws_job_abort_config=AwsJobAbortConfig(
+            abort_criteria_list=[AwsJobAbortCriteria("ALL", "CANCEL", 12.25, 3)]
+        ),
+        aws_job_timeout_config=AwsJobTimeoutConfig(in_progress_timeout_in_minutes=30),
+        files=[
+            OtaUpdateFile(
+                file_name="app.bin",
+                file_type=7,
+                file_version="2.0",
+                file_location=FileLocation(
+                    s3_location=S3Location(bucket="fw-bucket", key="app.bin", version="v3")
+                ),
+                code_signing=CodeSigning(
+                    custom_code_signing=CustomCodeSigning(
+                        signature=CodeSigningSignature(inline_document=SIGNATURE),
+                        certificate_chain=CodeSigningCertificateChain("cert", "Q0VSVA=="),
+                        hash_algorithm="SHA256",
+                        signature_algorithm="ECDSA",
+                    )
+                ),
+                attributes={"slot": "b"},
+            ),
+            OtaUpdateFile(
+                file_name="boot.bin",
+                file_location=FileLocation(stream=Stream(stream_id="boot-stream", file_id=0)),
+                code_signing=CodeSigning(
+                    start_signing_job_parameter=StartSigningJobParameter(
+                        signing_profile_parameter=SigningProfileParameter(
+                            certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+                            platform="AmazonFreeRTOS-Default",
+                            certificate_path_on_device="/cert.pem",
+                        ),
+                        signing_profile_name="profile",
+                        destination=Destination(S3Destination(bucket="signed", prefix="out/")),
+                    )
+                ),
+            ),
+        ],
+        additional_parameters={"key": "value"},
+        tags={"team": "firmware"},
+        delete_stream=False,
+        force_delete_aws_job=True,
+    )
+    return s
+
+
+def test_every_member_renders_under_its_api_name() -> None:
+    (props,) = ota_properties(full_request_stack())
+    props.pop("ServiceToken")
+    props.pop("ServiceTimeout")
+    props.pop("roleArn")
+    props.pop("targets")
+    assert props == {
+        "otaUpdateId": "fw-2024-06",
+        "description": "Every member",
+        "protocols": ["MQTT", "HTTP"],
+        "targetSelection": "SNAPSHOT",
+        "awsJobExecutionsRolloutConfig": {
+            "maximumPerMinute": 50,
+            "exponentialRate": {
+                "baseRatePerMinute": 2,
+                "incrementFactor": 1.5,
+                "rateIncreaseCriteria": {"numberOfNotifiedThings": 5},
+            },
+        },
+        "awsJobPresignedUrlConfig": {"expiresInSec": 600},
+        "awsJobAbortConfig": {
+            "abortCriteriaList": [
+                {
+                    "failureType": "ALL",
+                    "action": "CANCEL",
+                    "thresholdPercentage": 12.25,
+                    "minNumberOfExecutedThings": 3,
+                }
+            ]
+        },
+        "awsJobTimeoutConfig": {"inProgressTimeoutInMinutes": 30},
+        "files": [
+            {
+                "fileName": "app.bin",
+                "fileType": 7,
+                "fileVersion": "2.0",
+                "fileLocation": {
+                    "s3Location": {"bucket": "fw-bucket", "key": "app.bin", "version": "v3"}
+                },
+                "codeSigning": {
+                    "customCodeSigning": {
+                        "signature": {"inlineDocument": base64.b64encode(SIGNATURE).decode()},
+                        "certificateChain": {
+                            "certificateName": "cert",
+                            "inlineDocument": "Q0VSVA==",
+                        },
+                        "hashAlgorithm": "SHA256",
+                        "signatureAlgorithm": "ECDSA",
+                    }
+                },
+                "attributes": {"slot": "b"},
+            },
+            {
+                "fileName": "boot.bin",
+                "fileLocation": {"stream": {"streamId": "boot-stream", "fileId": 0}},
+                "codeSigning": {
+                    "startSigningJobParameter": {
+                        "signingProfileParameter": {
+                            "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+                            "platform": "AmazonFreeRTOS-Default",
+                            "certificatePathOnDevice": "/cert.pem",
+                        },
+                        "signingProfileName": "profile",
+                        "destination": {"s3Destination": {"bucket": "signed", "prefix": "out/"}},
+                    }
+                },
+            },
+        ],
+        "additionalParameters": {"key": "value"},
+        "tags": [{"Key": "team", "Value": "firmware"}],
+        "deleteStream": False,
+        "forceDeleteAWSJob": True,
+    }
+
+
+def test_targets_and_role_render_as_references() -> None:
+    s = stack()
+    ota(s, targets=["arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"])
+    template(s).has_resource_properties(
+        "Custom::OtaUpdate",
+        {
+            "ServiceToken": {
+                "Fn::GetAtt": [Match.string_like_regexp("OtaUpdateProviderFunction"), "Arn"]
+            },
+            "targets": ["arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"],
+            "roleArn": {"Fn::GetAtt": [Match.string_like_regexp("OtaUpdateServiceRole"), "Arn"]},
+            "deleteStream": True,
+            "forceDeleteAWSJob": False,
+        },
+    )
+
+
+def test_a_lost_answer_fails_the_deploy_in_minutes() -> None:
+    s = stack()
+    ota(s)
+    (props,) = ota_properties(s)
+    assert 0 < int(props["ServiceTimeout"]) <= 30 * 60
+
+
+def test_thing_and_thing_group_targets_are_arns_of_the_stack() -> None:
+    s = stack()
+    ota(s, targets=[OtaTarget.thing("dev-1"), OtaTarget.thing_group("fleet")])
+    (props,) = ota_properties(s)
+    joined = [
+        "".join(p if isinstance(p, str) else "{}" for p in t["Fn::Join"][1])
+        for t in props["targets"]
+    ]
+    assert joined == ["arn:{}:iot:{}:{}:thing/dev-1", "arn:{}:iot:{}:{}:thinggroup/fleet"]
+
+
+def test_three_ota_updates_share_one_provider_and_one_role() -> None:
+    s = stack()
+    for index in range(3):
+        ota(s, f"Ota{index}")
+    t = template(s)
+    t.resource_count_is("Custom::OtaUpdate", 3)
+    t.resource_count_is("AWS::Lambda::Function", 1)
+    t.resource_count_is("AWS::IAM::Role", 2)  # the provider's and the shared service role
+
+
+def test_provider_is_a_plain_custom_resource_on_a_current_python() -> None:
+    s = stack()
+    ota(s)
+    t = template(s)
+    t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Runtime": "python3.14", "Handler": "index.handler", "Timeout": Match.any_value()},
+    )
+    t.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": Match.any_value()})
+    assert not t.find_resources("AWS::CloudFormation::CustomResource")
+    assert not t.find_resources("AWS::StepFunctions::StateMachine")
+
+
+def _statements(t: Any) -> list[dict[str, Any]]:
+    statements = []
+    for policy in t.find_resources("AWS::IAM::Policy").values():
+        statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def test_no_wildcard_actions_and_no_pass_role_on_everything() -> None:
+    t = template(full_request_stack())
+    for statement in _statements(t):
+        assert not any(a.endswith("*") for a in _actions(statement)), statement
+        assert statement["Resource"] not in ("*", ["*"]), statement
+        if "iam:PassRole" in _actions(statement):
+            assert statement["Condition"] == {
+                "StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}
+            }
+
+
+def test_provider_may_call_the_ota_api_on_this_accounts_ota_updates_only() -> None:
+    s = stack()
+    ota(s)
+    statements = _statements(template(s))
+    (create,) = [st for st in statements if "iot:CreateOTAUpdate" in _actions(st)]
+    assert set(_actions(create)) >= {
+        "iot:CreateOTAUpdate",
+        "iot:GetOTAUpdate",
+        "iot:DeleteOTAUpdate",
+    }
+    (resource,) = create["Resource"]
+    assert resource["Fn::Join"][1][-1] == ":otaupdate/*"
+
+
+def test_service_role_is_trusted_by_iot_for_this_account_only() -> None:
+    s = stack()
+    ota(s)
+    template(s).has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "iot.amazonaws.com"},
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+                        },
+                    }
+                ]
+            }
+        },
+    )
+
+
+def _resources_of(t: Any, action: str) -> list[Any]:
+    found = []
+    for statement in _statements(t):
+        if action in _actions(statement):
+            found += statement["Resource"]
+    return found
+
+
+def _arn_text(resource: Any) -> str:
+    if isinstance(resource, str):
+        return resource
+    return "".join(p if isinstance(p, str) else "{}" for p in resource["Fn::Join"][1])
+
+
+def test_service_role_reads_exactly_the_firmware_object_and_version() -> None:
+    s = stack()
+    ota(s, files=[_bucket_file(s, "fw/v2/app.bin", version="abc")])
+    t = template(s)
+    assert [_arn_text(r) for r in _resources_of(t, "s3:GetObjectVersion")] == [
+        "arn:{}:s3:::firmware-bucket/fw/v2/app.bin"
+    ] * 2  # the service role and the provider
+    assert "arn:{}:s3:::firmware-bucket/fw/v2/app.bin" in {
+        _arn_text(r) for r in _resources_of(t, "s3:GetObject")
+    }
+
+
+def _bucket_file(s: cdk.Stack, key: str, **kwargs: Any) -> OtaUpdateFile:
+    bucket = s3.Bucket.from_bucket_name(s, f"B{key}", "firmware-bucket")
+    return OtaUpdateFile(file_location=FileLocation.from_bucket(bucket, key, **kwargs))
+
+
+def test_service_role_creates_exactly_its_job_on_its_targets() -> None:
+    s = stack()
+    ota(s, ota_update_id="fw-1", targets=["arn:aws:iot:eu-west-1:123456789012:thinggroup/g"])
+    created = {_arn_text(r) for r in _resources_of(template(s), "iot:CreateJob")}
+    assert created == {
+        "arn:{}:iot:{}:{}:job/AFR_OTA-fw-1",
+        "arn:aws:iot:eu-west-1:123456789012:thinggroup/g",
+    }
+
+
+def test_signing_profile_grants_exactly_that_profile_and_destination() -> None:
+    s = stack()
+    profile = signer.SigningProfile(s, "Profile", platform=signer.Platform.AMAZON_FREE_RTOS_DEFAULT)
+    destination = s3.Bucket(s, "Signed")
+    ota(
+        s,
+        files=[
+            OtaUpdateFile(
+                file_location=FileLocation.from_bucket(
+                    s3.Bucket.from_bucket_name(s, "Src", "src"), "a.bin"
+                ),
+                code_signing=CodeSigning.from_signing_profile(
+                    profile, destination=destination, prefix="signed/"
+                ),
+            )
+        ],
+    )
+    t = template(s)
+    (props,) = ota_properties(s)
+    job = props["files"][0]["codeSigning"]["startSigningJobParameter"]
+    assert job["signingProfileName"]["Fn::GetAtt"][1] == "ProfileName"
+    assert job["destination"]["s3Destination"]["prefix"] == "signed/"
+    started = [_arn_text(r) for r in _resources_of(t, "signer:StartSigningJob")]
+    assert started and all(a.startswith("arn:{}:signer:{}:{}:/signing-profiles/") for a in started)
+    written = [_arn_text(r) for r in _resources_of(t, "s3:PutObject")]
+    assert written == ["arn:{}:s3:::{}/signed/*"]
+
+
+def test_asset_firmware_is_uploaded_and_readable_exactly(tmp_path: Any) -> None:
+    image = tmp_path / "fw.bin"
+    image.write_bytes(b"\x7fFIRMWARE")
+    s = stack()
+    ota(s, files=[OtaUpdateFile(file_location=FileLocation.from_asset(str(image)))])
+    (props,) = ota_properties(s)
+    location = props["files"][0]["fileLocation"]["s3Location"]
+    assert location["key"].endswith(".bin")
+    assert location["key"] in {
+        _arn_text(r).rsplit("/", 1)[1] for r in _resources_of(template(s), "s3:GetObject")
+    }
+
+
+def test_a_given_role_is_used_and_granted_instead_of_the_shared_one() -> None:
+    s = stack()
+    role = iam.Role(s, "Mine", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
+    ota(s, role=role)
+    t = template(s)
+    (props,) = ota_properties(s)
+    assert props["roleArn"]["Fn::GetAtt"][0].startswith("Mine")
+    assert s.node.try_find_child("OtaUpdateServiceRole") is None
+    t.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": Match.string_like_regexp("Mine")}],
+            "PolicyDocument": {
+                "Statement": Match.array_with([Match.object_like({"Action": "iot:CreateJob"})])
+            },
+        },
+    )
+
+
+def test_teardown_flags_and_removal_policy_render() -> None:
+    s = stack()
+    ota(s, delete_stream=False, force_delete_aws_job=True, removal_policy=cdk.RemovalPolicy.RETAIN)
+    t = template(s)
+    t.has_resource("Custom::OtaUpdate", {"DeletionPolicy": "Retain"})
+    t.has_resource_properties(
+        "Custom::OtaUpdate", {"deleteStream": False, "forceDeleteAWSJob": True}
+    )
+
+
+def test_snapshot_removal_policy_is_refused() -> None:
+    with pytest.raises(lib.OtaUpdateValidationError, match="removal_policy"):
+        ota(stack(), removal_policy=cdk.RemovalPolicy.SNAPSHOT)
+
+
+def test_tags_of_adds_tags_to_the_ota_update() -> None:
+    s = stack()
+    update = ota(s, tags={"team": "fw"})
+    cdk.Tags.of(update).add("env", "prod")
+    (props,) = ota_properties(s)
+    assert props["tags"] == [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "fw"}]
+
+
+def test_a_bad_tag_added_by_tags_of_fails_synth() -> None:
+    s = stack()
+    update = ota(s)
+    cdk.Tags.of(update).add("aws:reserved", "x")
+    with pytest.raises(Exception, match=r"tags\[0\]\.Key"):
+        template(s)
+
+
+def test_derived_id_is_short_deterministic_and_follows_the_request() -> None:
+    ids = []
+    for description in ("one", "one", "two"):
+        s = stack()
+        ota(
+            s,
+            "AVeryLongConstructIdThatWouldNotFitIntoTheJobIdLimitOnItsOwn",
+            description=description,
+        )
+        (props,) = ota_properties(s)
+        ids.append(props["otaUpdateId"])
+    assert ids[0] == ids[1] != ids[2]
+    assert all(len(i) <= 56 and i.startswith("AVeryLong") for i in ids)
+
+
+def test_derived_id_differs_between_constructs_with_the_same_request() -> None:
+    s = stack()
+    ota(s, "A")
+    ota(s, "B")
+    first, second = ota_properties(s)
+    assert first["otaUpdateId"] != second["otaUpdateId"]
+
+
+def test_attributes_are_the_resources_data() -> None:
+    s = stack()
+    update = ota(s)
+    cdk.CfnOutput(s, "Arn", value=update.ota_update_arn)
+    cdk.CfnOutput(s, "Id", value=update.ota_update_id)
+    cdk.CfnOutput(s, "JobId", value=update.aws_iot_job_id)
+    cdk.CfnOutput(s, "JobArn", value=update.aws_iot_job_arn)
+    outputs = template(s).find_outputs("*")
+    assert {k: v["Value"]["Fn::GetAtt"][1] for k, v in outputs.items()} == {
+        "Arn": "otaUpdateArn",
+        "Id": "otaUpdateId",
+        "JobId": "awsIotJobId",
+        "JobArn": "awsIotJobArn",
+    }
+
+
+def test_hundreds_of_ota_updates_keep_both_policies_within_iams_limit() -> None:
+    s = stack()
+    bucket = s3.Bucket.from_bucket_name(s, "Fw", "firmware-bucket")
+    for index in range(400):
+        ota(
+            s,
+            f"Ota{index}",
+            files=[
+                OtaUpdateFile(
+                    file_location=FileLocation.from_bucket(
+                        bucket, f"fw/v{index % 4}/image-{index}.bin"
+                    )
+                )
+            ],
+        )
+    t = template(s)
+    import json
+
+    for name, policy in t.find_resources("AWS::IAM::Policy").items():
+        size = len(json.dumps(policy["Properties"]["PolicyDocument"], separators=(",", ":")))
+        assert size < 10_240, name
+    Annotations.from_stack(s).has_warning(
+        "/Test/OtaUpdateServiceRole/Policy", Match.string_like_regexp("grouped by bucket")
+    )
+    assert {_arn_text(r) for r in _resources_of(t, "s3:GetObject")} == {
+        f"arn:{{}}:s3:::firmware-bucket/fw/v{n}/*" for n in range(4)
+    }
