@@ -109,6 +109,7 @@ class Rule:
     exactly_one_of: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     forbidden_prefix: str | None = None
+    pattern: str | None = None
     why: str | None = None
 
 
@@ -117,6 +118,10 @@ RULES: Mapping[str, Rule] = {
         max_length=OTA_UPDATE_ID_MAX_LENGTH,
         why=f"the service creates the job {JOB_ID_PREFIX}<otaUpdateId> and job ids are at most "
         f"{JOB_ID_MAX_LENGTH} characters",
+    ),
+    "targets[]": Rule(
+        pattern=r"arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:(thing|thinggroup)/[a-zA-Z0-9:_-]+",
+        why="targets are ARNs of things or thing groups",
     ),
     "protocols": Rule(unique=True),
     "awsJobExecutionsRolloutConfig.exponentialRate.incrementFactor": Rule(
@@ -334,9 +339,9 @@ def _check_string(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Vio
     enum = shp.metadata.get("enum")
     if enum and value not in enum:
         yield Violation(path, value, f"one of {', '.join(enum)}")
-    pattern = shp.metadata.get("pattern")
-    if pattern and not _matches(pattern, value):
-        yield Violation(path, value, f"a string matching the pattern {pattern}")
+    for pattern, why in ((shp.metadata.get("pattern"), None), (rule.pattern, rule.why)):
+        if pattern and not _matches(pattern, value):
+            yield Violation(path, value, f"a string matching the pattern {pattern}", why)
     if rule.forbidden_prefix and value.lower().startswith(rule.forbidden_prefix):
         yield Violation(path, value, f"a string not starting with {rule.forbidden_prefix}",
                         rule.why)
