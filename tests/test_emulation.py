@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -10,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from cdk_ota_update import testing
 from emulation_support import REGION, Aws, World, error, make_world
 from moto import mock_aws
@@ -719,3 +721,34 @@ def test_importing_the_library_does_not_import_moto() -> None:
                             check=True, env={"PYTHONPATH": "constructs"})
 
     assert result.stdout.strip() == "False"
+
+
+def test_python_m_runs_a_moto_server_with_the_emulation(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "cdk_ota_update.testing", "-H", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": "constructs"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    iot = Aws(endpoint=f"http://127.0.0.1:{port}").client("iot")
+    try:
+        streams = _when_up(lambda: iot.list_streams()["streams"])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    assert streams == []
+
+
+def _when_up(call: Any, timeout: float = 60) -> Any:
+    """``call()`` once the server accepts connections (polled)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except EndpointConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
