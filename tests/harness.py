@@ -34,7 +34,7 @@ import trustme
 from lambda_runtime import ACCOUNT, FUNCTION_NAME, REGION, LambdaContext
 
 RESOURCE_TYPE = "Custom::OtaUpdate"
-SIGNATURE = "X-Amz-Signature=0123456789abcdef"  # stands for the secret part of a ResponseURL
+URL_SECRET = "X-Amz-Signature=0123456789abcdef"  # stands for the secret part of a ResponseURL
 RUNTIME = Path(__file__).with_name("lambda_runtime.py")
 
 Event = dict[str, Any]
@@ -93,7 +93,7 @@ class ResponseServer:
     def url(self, stack_id: str, logical_id: str, request_id: str) -> str:
         """A ResponseURL shaped like CloudFormation's pre-signed S3 URL."""
         path = quote(f"{stack_id}|{logical_id}|{request_id}", safe="")
-        return f"https://127.0.0.1:{self.port}/{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256&{SIGNATURE}"
+        return f"https://127.0.0.1:{self.port}/{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256&{URL_SECRET}"
 
     def _record(self, path: str, body: dict[str, Any]) -> None:
         with self._arrived:

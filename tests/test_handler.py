@@ -3,83 +3,13 @@ against the OTA update emulation over HTTP."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
-from cdk_ota_update import api, testing
-from emulation_support import World, make_world
+from cdk_ota_update import testing
+from emulation_support import World
+from handler_support import ID, LOGICAL_ID, SIGNATURE, exists, job, properties
 from harness import CloudFormation
-
-SIGNATURE = b"\x30\x45\x02\x21\x00signature-bytes"
-ID = "fw-1"
-LOGICAL_ID = "FirmwareOta"
-
-
-@pytest.fixture
-def world(cloudformation: CloudFormation, moto_server: Any) -> World:
-    """A role, a firmware object and a fleet in the (freshly reset) emulated AWS."""
-    return make_world(moto_server)
-
-
-def properties(world: World, ota_update_id: str = ID, **members: Any) -> dict[str, Any]:
-    """An OtaUpdate's properties, with every kind of scalar the API has."""
-    return {
-        **world.request(
-            ota_update_id,
-            description="Firmware 1.0",
-            targets=[world.group_arn],
-            protocols=["MQTT"],
-            targetSelection="SNAPSHOT",
-            awsJobExecutionsRolloutConfig={
-                "maximumPerMinute": 50,
-                "exponentialRate": {
-                    "baseRatePerMinute": 5,
-                    "incrementFactor": 1.5,
-                    "rateIncreaseCriteria": {"numberOfNotifiedThings": 10},
-                },
-            },
-            awsJobPresignedUrlConfig={"expiresInSec": 1800},
-            awsJobAbortConfig={"abortCriteriaList": [{
-                "failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 12.5,
-                "minNumberOfExecutedThings": 3,
-            }]},
-            awsJobTimeoutConfig={"inProgressTimeoutInMinutes": 90},
-            files=[{
-                **world.s3_file(),
-                "fileType": 2,
-                "fileVersion": "1.0",
-                "codeSigning": {"customCodeSigning": {
-                    "signature": {"inlineDocument": base64.b64encode(SIGNATURE).decode()},
-                    "certificateChain": {"certificateName": "ota.pem"},
-                    "hashAlgorithm": "SHA256",
-                    "signatureAlgorithm": "ECDSA",
-                }},
-                "attributes": {"board": "esp32"},
-            }],
-            additionalParameters={"release": "1.0"},
-            tags=[{"Key": "team", "Value": "firmware"}],
-        ),
-        api.DELETE_STREAM: True,
-        api.FORCE_DELETE_AWS_JOB: True,
-        **members,
-    }
-
-
-def exists(world: World, ota_update_id: str = ID) -> bool:
-    try:
-        world.info(ota_update_id)
-    except ClientError as caught:
-        if caught.response["Error"]["Code"] == "ResourceNotFoundException":
-            return False
-        raise
-    return True
-
-
-def job(world: World, ota_update_id: str = ID) -> dict[str, Any]:
-    found: dict[str, Any] = world.iot.describe_job(jobId=api.job_id(ota_update_id))["job"]
-    return found
 
 
 # ---------------------------------------------------------------------------------------------
