@@ -16,17 +16,6 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from cdk_ota_update import testing
 from emulation_support import REGION, Aws, World, error, make_world
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
-
-
-@pytest.fixture(scope="session")
-def server_url() -> Iterator[str]:
-    testing.install()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(params=["mock_aws", "server"])
@@ -42,7 +31,7 @@ def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iter
         with mock_aws():
             yield Aws(endpoint=None)
     else:
-        aws = Aws(endpoint=request.getfixturevalue("server_url"))
+        aws = request.getfixturevalue("moto_server")  # conftest's ThreadedMotoServer
         aws.reset()
         yield aws
     testing.reset_controls()
