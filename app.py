@@ -56,7 +56,6 @@ class FirmwareReleaseStack(cdk.Stack):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
         )
         cdk.Validations.of(access_logs).acknowledge(
             cdk.Acknowledgment(id="AwsSolutions-S1", reason="This is the access-log bucket itself.")
@@ -130,6 +129,7 @@ def build(app: cdk.App) -> FirmwareReleaseStack:
 
 
 if __name__ == "__main__":
-    app = cdk.App()
+    # Access logs are delivered under a bucket policy, not the legacy LogDeliveryWrite ACL.
+    app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
     build(app)
     app.synth()

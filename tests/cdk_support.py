@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -9,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 from cdk_ota_update import CodeSigning, FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile
 
-ACCOUNT_ENV = cdk.Environment(account="123456789012", region="eu-west-1")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def stack() -> cdk.Stack:

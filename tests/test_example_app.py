@@ -16,7 +16,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.conftest import ROOT
+from tests.cdk_support import ROOT
 
 STACK = "FirmwareRelease"
 
