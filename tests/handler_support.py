@@ -58,9 +58,10 @@ def properties(world: World, ota_update_id: str = ID, **members: Any) -> dict[st
     }
 
 
-def exists(world: World, ota_update_id: str = ID) -> bool:
+def exists(iot: Any, ota_update_id: str = ID) -> bool:
+    """Whether the emulated IoT (a boto3 client) has that OTA update."""
     try:
-        world.info(ota_update_id)
+        iot.get_ota_update(otaUpdateId=ota_update_id)
     except ClientError as caught:
         if caught.response["Error"]["Code"] == "ResourceNotFoundException":
             return False

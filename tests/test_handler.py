@@ -64,7 +64,7 @@ def test_force_delete_flag_string_deletes_a_running_job(
     deleted = cloudformation.delete(LOGICAL_ID, created.physical_id, properties(world))
 
     assert deleted.status == "SUCCESS"  # its job was IN_PROGRESS (see the next test)
-    assert not exists(world)
+    assert not exists(world.iot)
 
 
 def test_false_force_flag_leaves_the_running_job_and_fails(
@@ -127,7 +127,7 @@ def test_create_failed_leaves_no_ota_update_behind(
 
     cloudformation.create(LOGICAL_ID, properties(world))
 
-    assert not exists(world)
+    assert not exists(world.iot)
 
 
 def test_repeated_delivery_of_a_create_succeeds_with_one_ota_update(
@@ -256,7 +256,7 @@ def test_delete_waits_until_the_ota_update_is_gone(
 
     assert deleted.status == "SUCCESS"
     assert 1 <= deleted.seconds < 4
-    assert not exists(world)
+    assert not exists(world.iot)
 
 
 def test_delete_failed_fails_with_the_service_message_first(

@@ -48,7 +48,7 @@ def test_transient_fault_while_deleting_is_retried(
     deleted = cloudformation.delete(LOGICAL_ID, ID, properties(world))
 
     assert deleted.status == "SUCCESS"
-    assert not exists(world)
+    assert not exists(world.iot)
 
 
 @pytest.mark.parametrize(
