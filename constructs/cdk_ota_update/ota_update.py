@@ -22,11 +22,10 @@ from aws_cdk import (
     Token,
 )
 from aws_cdk import aws_iam as iam
-
 from constructs import Construct
 
 from . import api
-from ._jsii import Producer, Validation
+from ._cdk import Producer, Validation
 from .grants import provider_grants, service_role_grants
 from .policy import Grant
 from .props import (

@@ -15,10 +15,9 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, Annotations, Lazy, Names, Stack, Validations
 from aws_cdk import aws_iam as iam
-
 from constructs import Construct
 
-from ._jsii import Producer, Validation
+from ._cdk import Producer, Validation
 
 # IAM: "the aggregate of all inline policies attached to a role" (characters, no white space).
 ROLE_INLINE_POLICY_LIMIT = 10_240

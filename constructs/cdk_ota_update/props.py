@@ -18,7 +18,6 @@ from botocore.model import Shape
 if TYPE_CHECKING:
     from aws_cdk import aws_s3 as s3
     from aws_cdk import aws_signer as signer
-
     from constructs import Construct
 
 

@@ -20,19 +20,17 @@ from aws_cdk import (
     DockerImage,
     Duration,
     ILocalBundling,
-    Stack,
 )
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-
 from constructs import Construct
 
 from . import api
+from ._cdk import StackSingleton
 from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES
 from .policy import Grant, Resource, ScopedPolicy
 
-PROVIDER_ID = "OtaUpdateProvider"
 # The handler waits for the service inside one invocation and hands over to crhelper's poller
 # only when this runs short; CloudFormation gives up on a lost answer after SERVICE_TIMEOUT.
 FUNCTION_TIMEOUT = Duration.minutes(5)
@@ -90,17 +88,10 @@ def code() -> lambda_.Code:
     )
 
 
-class OtaUpdateProvider(Construct):
-    """The stack's provider of ``Custom::OtaUpdate``; use :meth:`of` to get it."""
+class OtaUpdateProvider(StackSingleton):
+    """The stack's provider of ``Custom::OtaUpdate``; ``OtaUpdateProvider.of(scope)`` gets it."""
 
-    @staticmethod
-    def of(scope: Construct) -> OtaUpdateProvider:
-        """The provider of ``scope``'s stack, created on first use."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(PROVIDER_ID)
-        if isinstance(existing, OtaUpdateProvider):
-            return existing
-        return OtaUpdateProvider(stack, PROVIDER_ID)
+    ID = "OtaUpdateProvider"
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)

@@ -7,27 +7,19 @@ and use exactly the signing profiles in use: tighter than the managed AmazonFree
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
-
 from constructs import Construct
 
+from ._cdk import StackSingleton
 from .grants import IOT_SERVICE, PASSED_TO_IOT
 from .policy import Grant, Resource, ScopedPolicy
 
-ROLE_ID = "OtaUpdateServiceRole"
 
+class OtaUpdateServiceRole(StackSingleton):
+    """The stack's shared service role; ``OtaUpdateServiceRole.of(scope)`` gets it."""
 
-class OtaUpdateServiceRole(Construct):
-    """The stack's shared service role; use :meth:`of` to get it."""
-
-    @staticmethod
-    def of(scope: Construct) -> OtaUpdateServiceRole:
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(ROLE_ID)
-        if isinstance(existing, OtaUpdateServiceRole):
-            return existing
-        return OtaUpdateServiceRole(stack, ROLE_ID)
+    ID = "OtaUpdateServiceRole"
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
