@@ -21,6 +21,8 @@ import aws_cdk as cdk  # noqa: E402
 from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk import aws_signer as signer  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
+from constructs import Construct  # noqa: E402
+
 from cdk_ota_update import (  # noqa: E402
     AwsJobAbortConfig,
     AwsJobAbortCriteria,
@@ -38,8 +40,6 @@ from cdk_ota_update import (  # noqa: E402
     Protocol,
     TargetSelection,
 )
-
-from constructs import Construct  # noqa: E402
 
 FIRMWARE = HERE / "firmware" / "sensor-fw.bin"
 

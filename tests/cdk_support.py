@@ -8,6 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
+
 from cdk_ota_update import CodeSigning, FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,13 +7,14 @@ import dataclasses
 from typing import Any
 
 import aws_cdk as cdk
-import cdk_ota_update as lib
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
 from aws_cdk.assertions import Annotations, Match
 from botocore import xform_name
+
+import cdk_ota_update as lib
 from cdk_ota_update import (
     AwsJobAbortConfig,
     AwsJobAbortCriteria,
@@ -37,7 +38,6 @@ from cdk_ota_update import (
     Stream,
     api,
 )
-
 from tests.cdk_support import ota, ota_properties, stack, template
 
 SIGNATURE = b"\x30\x45\x02\x20signature-bytes\xff"

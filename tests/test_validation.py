@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+
 from cdk_ota_update import (
     AwsJobAbortConfig,
     AwsJobAbortCriteria,
@@ -26,7 +27,6 @@ from cdk_ota_update import (
     S3Location,
     Stream,
 )
-
 from tests.cdk_support import ota, ota_properties, stack
 
 S3 = FileLocation(s3_location=S3Location(bucket="b", key="k"))
