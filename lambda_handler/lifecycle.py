@@ -40,10 +40,17 @@ DISCARD_FLAGS = {api.DELETE_STREAM: True, api.FORCE_DELETE_AWS_JOB: True}
 
 # Polling GetOTAUpdate: every 1/20 of the time waited so far, between these bounds (seconds), so
 # that the answer follows the service within a few percent of its own duration while a long wait
-# costs few calls. Throttling while waiting doubles the interval (up to SLOWDOWN_MAX times).
+# costs few calls ...
 POLL_FRACTION = 0.05
 POLL_MIN = 0.5
 POLL_MAX = 10.0
+# ... but never faster than a fair share of POLL_BUDGET_TPS among all the OTA updates of the
+# account that are changing (each has a handler waiting for it), counted with ListOTAUpdates every
+# RECOUNT_SECONDS: GetOTAUpdate's quota is 10 TPS per account (L-74CF42C0), half of it is left to
+# everything else. Throttling while waiting doubles the interval (up to SLOWDOWN_MAX times).
+POLL_BUDGET_TPS = 5.0
+RECOUNT_SECONDS = 30.0
+CHANGING = ("CREATE_PENDING", "CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
 SLOWDOWN_MAX = 8.0
 # Backoff of retried calls: full jitter over BACKOFF_BASE * 2**attempt, at most BACKOFF_MAX.
 BACKOFF_BASE = 0.5
@@ -55,6 +62,11 @@ POLL_INVOCATION_SECONDS = 40.0
 def setting(name: str, default: float) -> float:
     """A tunable from the environment (read at each use, so that tests can shorten it)."""
     return float(os.environ.get(name, default))
+
+
+def max_wait_seconds() -> float:
+    """How long waiting for a status may take, over all invocations of a request."""
+    return setting("OTA_MAX_WAIT_SECONDS", 900)
 
 
 def retry_seconds() -> float:
@@ -89,7 +101,7 @@ class Budget:
         if polling:
             stop_at = min(stop_at, now + POLL_INVOCATION_SECONDS)
         if give_up_at is None:
-            give_up_at = now + setting("OTA_MAX_WAIT_SECONDS", 900)
+            give_up_at = now + max_wait_seconds()
         return cls(stop_at, give_up_at)
 
 
@@ -344,8 +356,7 @@ def wait(
     Raises :class:`Unsettled` when the invocation's budget runs out first, :class:`GaveUp` past
     the bound on waiting, :class:`Failure` when the service keeps failing.
     """
-    started = time.time()
-    slowdown = 1.0
+    pace = _Pace(client)
     failing_since: float | None = None
     status = "unknown"
     while True:
@@ -359,24 +370,53 @@ def wait(
                 raise Failure(
                     _kept_failing("GetOTAUpdate", ota_id, error, failing_since)
                 ) from error
-            slowdown = min(2 * slowdown, SLOWDOWN_MAX)
+            pace.slowdown = min(2 * pace.slowdown, SLOWDOWN_MAX)
         else:
             failing_since = None
             status = info["otaUpdateStatus"] if info else "gone"
             if settled(info):
-                log.info("%s: %s after %.1f s", ota_id, status, time.time() - started)
+                log.info("%s: %s after %.1f s", ota_id, status, time.time() - pace.started)
                 return info
         now = time.time()
         if now >= budget.give_up_at:
             raise GaveUp(f"OTA update {ota_id} is still {status}: gave up waiting "
-                         f"(OTA_MAX_WAIT_SECONDS={setting('OTA_MAX_WAIT_SECONDS', 1800):.0f})")
-        delay = min(max(POLL_MIN, POLL_FRACTION * (now - started)), POLL_MAX) * slowdown
-        delay *= random.uniform(0.8, 1.2)
+                         f"(OTA_MAX_WAIT_SECONDS={max_wait_seconds():.0f})")
+        delay = pace.delay(now)
         if now + delay >= budget.stop_at:
             log.info("%s: still %s after %.1f s, handing over to the poller", ota_id, status,
-                     now - started)
+                     now - pace.started)
             raise Unsettled(status)
         time.sleep(delay)
+
+
+@dataclass
+class _Pace:
+    """The interval between two polls (see POLL_FRACTION and POLL_BUDGET_TPS)."""
+
+    client: Client
+    started: float = field(default_factory=time.time)
+    slowdown: float = 1.0
+    changing: int = 0  # OTA updates of the account being created or deleted, when last counted
+    counted_at: float = 0.0
+
+    def delay(self, now: float) -> float:
+        if now - self.counted_at > RECOUNT_SECONDS:
+            self.changing, self.counted_at = _count_changing(self.client), now
+        own = max(POLL_MIN, min(POLL_FRACTION * (now - self.started), POLL_MAX))
+        fair_share = self.changing / POLL_BUDGET_TPS
+        return max(own, fair_share) * self.slowdown * random.uniform(0.8, 1.2)
+
+
+def _count_changing(client: Client) -> int:
+    """How many OTA updates of the account are being created or deleted (ListOTAUpdates)."""
+    try:
+        return sum(
+            len(client.list_ota_updates(otaUpdateStatus=status, maxResults=250)["otaUpdates"])
+            for status in CHANGING
+        )
+    except (ClientError, ConnectionError, HTTPClientError) as error:
+        log.warning("ListOTAUpdates failed (%s): polling as if alone", _describe(error))
+        return 1
 
 
 def fetch(client: Client, ota_id: str) -> Info | None:
