@@ -26,8 +26,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import lifecycle
-from cdk_ota_update import api
 from crhelper import CfnResource
+
+from cdk_ota_update import api
 
 log = logging.getLogger(__name__)
 

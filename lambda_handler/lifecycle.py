@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
 from cdk_ota_update import api
 
 log = logging.getLogger(__name__)

@@ -32,8 +32,9 @@ FAST_RETRIES = {"OTA_RETRY_SECONDS": "3"}
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[Aws]:
     """A ThreadedMotoServer with the OTA update emulation, for the whole session."""
-    from cdk_ota_update import testing
     from moto.server import ThreadedMotoServer
+
+    from cdk_ota_update import testing
 
     testing.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -6,8 +6,9 @@ import base64
 from typing import Any
 
 from botocore.exceptions import ClientError
-from cdk_ota_update import api
 from emulation_support import World
+
+from cdk_ota_update import api
 
 SIGNATURE = b"\x30\x45\x02\x21\x00signature-bytes"
 ID = "fw-1"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cdk_ota_update import api
 from emulation_support import Aws
 from handler_support import exists
 from harness import (
@@ -26,6 +25,8 @@ from harness import (
     ResponseServer,
     boto3_runtime,
 )
+
+from cdk_ota_update import api
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "FirmwareRelease"

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cdk_ota_update import testing
 from emulation_support import World
 from handler_support import ID, LOGICAL_ID, SIGNATURE, exists, job, properties
 from harness import CloudFormation
+
+from cdk_ota_update import testing
 
 
 # ---------------------------------------------------------------------------------------------

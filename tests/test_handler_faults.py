@@ -12,10 +12,11 @@ from typing import Any
 
 import boto3
 import pytest
-from cdk_ota_update import api, testing
 from emulation_support import World
 from handler_support import ID, LOGICAL_ID, exists, properties
 from harness import URL_SECRET, CloudFormation, Event, Response
+
+from cdk_ota_update import api, testing
 
 TRANSIENT = ("ThrottlingException", "InternalFailureException", "ServiceUnavailableException")
 # A CDK logical id: path segments plus a hash, longer than crhelper's rule names allow.
