@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cdk_ota_update import api
 
 VALID = {

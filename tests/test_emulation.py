@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from cdk_ota_update import testing
 from emulation_support import REGION, Aws, World, error, make_world
 from moto import mock_aws
+
+from cdk_ota_update import testing
 
 
 @pytest.fixture(params=["mock_aws", "server"])

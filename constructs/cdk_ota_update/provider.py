@@ -32,8 +32,10 @@ from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES
 from .policy import Grant, Resource, ScopedPolicy
 
 # The handler waits for the service inside one invocation and hands over to crhelper's poller
-# only when this runs short; CloudFormation gives up on a lost answer after SERVICE_TIMEOUT.
+# only when this runs short. It gives up (FAILED, with a Reason) after MAX_WAIT; CloudFormation
+# gives up on a lost answer after SERVICE_TIMEOUT, a few minutes later.
 FUNCTION_TIMEOUT = Duration.minutes(5)
+MAX_WAIT = Duration.minutes(15)
 SERVICE_TIMEOUT = Duration.minutes(20)
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
@@ -115,6 +117,7 @@ class OtaUpdateProvider(StackSingleton):
             memory_size=256,
             role=self.role,
             log_group=log_group,
+            environment={"OTA_MAX_WAIT_SECONDS": str(int(MAX_WAIT.to_seconds()))},
         )
         self.service_token = self.function.function_arn
         function = Resource.fixed(self.function.function_arn)
@@ -130,6 +133,12 @@ class OtaUpdateProvider(StackSingleton):
                     (Resource.fixed(OTA_UPDATES),),
                     reason="OTA update ids are derived at synth from the request and can change "
                     "on every deploy (a replacement); limited to this account and region.",
+                ),
+                Grant(
+                    ("iot:ListOTAUpdates",),
+                    (Resource.fixed("*"),),
+                    reason="ListOTAUpdates has no resource-level permissions; the handler counts "
+                    "the OTA updates in progress to share GetOTAUpdate's request rate.",
                 ),
                 Grant(
                     ("iot:DescribeJob", "iot:DeleteJob"),
