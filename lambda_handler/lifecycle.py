@@ -40,11 +40,11 @@ DELETE_FAILED = "DELETE_FAILED"
 DISCARD_FLAGS = {api.DELETE_STREAM: True, api.FORCE_DELETE_AWS_JOB: True}
 
 # Polling GetOTAUpdate: every 1/20 of the time waited so far, between these bounds (seconds), so
-# that the answer follows the service within a few percent of its own duration while a long wait
-# costs few calls ...
+# that the answer follows the service within a few percent of its own duration, and never more
+# than about 2 s after it, while a long wait costs fewer calls ...
 POLL_FRACTION = 0.05
 POLL_MIN = 0.5
-POLL_MAX = 10.0
+POLL_MAX = 2.0
 # ... but never faster than a fair share of POLL_BUDGET_TPS among all the OTA updates of the
 # account that are changing (each has a handler waiting for it), counted with ListOTAUpdates every
 # RECOUNT_SECONDS: GetOTAUpdate's quota is 10 TPS per account (L-74CF42C0), half of it is left to
