@@ -244,7 +244,7 @@ def test_targets_and_role_render_as_references() -> None:
             "targets": ["arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"],
             "roleArn": {"Fn::GetAtt": [Match.string_like_regexp("OtaUpdateServiceRole"), "Arn"]},
             "deleteStream": True,
-            "forceDeleteAWSJob": False,
+            "forceDeleteAWSJob": True,
         },
     )
 
@@ -456,11 +456,11 @@ def test_a_given_role_is_used_and_granted_instead_of_the_shared_one() -> None:
 
 def test_teardown_flags_and_removal_policy_render() -> None:
     s = stack()
-    ota(s, delete_stream=False, force_delete_aws_job=True, removal_policy=cdk.RemovalPolicy.RETAIN)
+    ota(s, delete_stream=False, force_delete_aws_job=False, removal_policy=cdk.RemovalPolicy.RETAIN)
     t = template(s)
     t.has_resource("Custom::OtaUpdate", {"DeletionPolicy": "Retain"})
     t.has_resource_properties(
-        "Custom::OtaUpdate", {"deleteStream": False, "forceDeleteAWSJob": True}
+        "Custom::OtaUpdate", {"deleteStream": False, "forceDeleteAWSJob": False}
     )
 
 

@@ -77,7 +77,7 @@ class OtaUpdate(Construct):
         additional_parameters: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         delete_stream: bool = True,
-        force_delete_aws_job: bool = False,
+        force_delete_aws_job: bool = True,
         removal_policy: RemovalPolicy | None = None,
     ) -> None:
         """
@@ -100,8 +100,11 @@ class OtaUpdate(Construct):
         :param tags: tags of the OTA update; ``Tags.of(...)`` adds to them. Default: - none.
         :param delete_stream: on teardown, delete the stream the service created for the update
             (DeleteOTAUpdate's deleteStream). Default: true.
-        :param force_delete_aws_job: on teardown, delete the job even while executions are
-            IN_PROGRESS (forceDeleteAWSJob). Default: false - the delete fails instead.
+        :param force_delete_aws_job: on teardown (stack deletion, or replacement by a changed
+            request), delete the job even while executions are IN_PROGRESS, cancelling them
+            (forceDeleteAWSJob). ``False`` makes the delete fail instead, saying so, while the
+            job runs: a CONTINUOUS job always runs, so the stack could not be deleted and a
+            replaced OTA update would keep rolling out. Default: true.
         :param removal_policy: RETAIN keeps the OTA update when the resource leaves the stack.
             Default: RemovalPolicy.DESTROY.
         """
