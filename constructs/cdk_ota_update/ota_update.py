@@ -94,8 +94,9 @@ class OtaUpdate(Construct):
         :param aws_job_presigned_url_config: Default: - URLs valid for 1800 seconds.
         :param aws_job_abort_config: Default: - the job never aborts.
         :param aws_job_timeout_config: Default: - executions never time out.
-        :param role: the service role (roleArn). Default: - a least-privilege role shared by the
-            stack's OtaUpdates, allowed exactly the objects, jobs and profiles in use.
+        :param role: the service role (roleArn); it gets the statements this OTA update needs
+            (none for an imported, immutable role). Default: - a least-privilege role shared by
+            the stack's OtaUpdates, allowed exactly the objects, jobs and profiles in use.
         :param additional_parameters: Default: - none.
         :param tags: tags of the OTA update; ``Tags.of(...)`` adds to them. Default: - none.
         :param delete_stream: on teardown, delete the stream the service created for the update
