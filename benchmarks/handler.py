@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import os
 import statistics
 import subprocess
@@ -27,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "constructs"), str(ROOT / "lambda_handler")]
+# jsii (imported with cdk_ota_update) runs on the Node.js the project pins, as in the tests.
+os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
 
 import trustme  # noqa: E402
 from emulation_support import Aws, World, make_world  # noqa: E402
@@ -46,6 +49,7 @@ def median(values: list[float]) -> float:
 
 def start_emulation() -> tuple[Aws, ResponseServer]:
     testing.install()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
