@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
@@ -370,8 +371,8 @@ def _check_number(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Vio
     integral = shp.type_name in ("integer", "long")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
         integral and not isinstance(value, int)
-    ):
-        yield Violation(path, value, "an integer" if integral else "a number")
+    ) or not math.isfinite(value):
+        yield Violation(path, value, "an integer" if integral else "a finite number")
         return
     low = rule.minimum if rule.minimum is not None else shp.metadata.get("min")
     high = rule.maximum if rule.maximum is not None else shp.metadata.get("max")
