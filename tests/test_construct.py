@@ -13,6 +13,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
 from aws_cdk.assertions import Annotations, Match
 from botocore import xform_name
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
 
 import cdk_ota_update as lib
 from cdk_ota_update import (
@@ -551,3 +553,9 @@ def test_hundreds_of_ota_updates_keep_both_policies_within_iams_limit() -> None:
     assert {_arn_text(r) for r in _resources_of(t, "s3:GetObject")} == {
         f"arn:{{}}:s3:::firmware-bucket/fw/v{n}/*" for n in range(4)
     }
+
+
+def test_full_request_template_matches_the_snapshot(snapshot: SnapshotAssertion) -> None:
+    assert template(full_request_stack()).to_json() == snapshot(
+        extension_class=JSONSnapshotExtension
+    )
