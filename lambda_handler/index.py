@@ -11,6 +11,8 @@ runs short. What this module changes in crhelper, and why:
   ids work and the provider's policy can name the rules by prefix;
 * the event handed to the poller keeps only what polling needs (EventBridge inputs are at most
   8 KB, and OTA update properties can be larger);
+* the poller's lambda and events clients are built when a hand-over needs them, not at import
+  (crhelper builds them, and a logs client it never uses, in ``CfnResource.__init__``);
 * Reasons are cut to crhelper's 256 characters here, keeping their beginning (crhelper keeps the
   end); the log level stays INFO (at DEBUG crhelper logs the ResponseURL) and there is no sleep on
   Delete.
@@ -51,6 +53,37 @@ class OtaUpdateResource(CfnResource):
     """
 
     _event: Event
+    _region: str | None
+    _ssl_verify: Any
+    _sam_local: str | None
+
+    def __init__(self, **options: Any) -> None:
+        # crhelper builds lambda, events and logs clients here (about half of the cold start),
+        # though only a hand-over to the poller uses them; it skips them for SAM local
+        # invocations, so it is told it is one during __init__, and the clients below are built
+        # on first use instead.
+        sam_local = os.environ.pop("AWS_SAM_LOCAL", None)
+        os.environ["AWS_SAM_LOCAL"] = "true"
+        try:
+            super().__init__(**options)
+        finally:
+            os.environ.pop("AWS_SAM_LOCAL")
+            if sam_local is not None:
+                os.environ["AWS_SAM_LOCAL"] = sam_local
+        self._sam_local = sam_local
+
+    @functools.cached_property
+    def _lambda_client(self) -> Any:
+        return self._client("lambda")
+
+    @functools.cached_property
+    def _events_client(self) -> Any:
+        return self._client("events")
+
+    def _client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=self._region, verify=self._ssl_verify)
 
     def _poll_enabled(self) -> bool:
         return "CrHelperPoll" in self._event or GIVE_UP_AT in self._event
