@@ -13,7 +13,6 @@ import logging
 import os
 import random
 import time
-from base64 import b64encode
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -177,7 +176,7 @@ class Request:
     @property
     def digest(self) -> str:
         """sha256 of the canonical request: equal requests, equal digests."""
-        text = json.dumps(self.body, sort_keys=True, separators=(",", ":"), default=_blob_text)
+        text = json.dumps(api.to_cloudformation(self.body), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -195,12 +194,6 @@ def teardown_flags(properties: Mapping[str, Any]) -> dict[str, bool]:
 def _raise_violations(violations: list[api.Violation]) -> None:
     if violations:
         raise Failure("Invalid properties: " + "; ".join(str(v) for v in violations))
-
-
-def _blob_text(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return b64encode(value).decode()
-    raise TypeError(f"{type(value).__name__} is not part of a CreateOTAUpdate request")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -421,3 +421,15 @@ def from_cloudformation(value: Any, shp: Shape) -> Any:
     except (ValueError, InvalidOperation, binascii.Error):
         return value
     return value
+
+
+def to_cloudformation(value: Any) -> Any:
+    """A request as resource properties, the inverse of :func:`from_cloudformation`: blobs (the
+    signature) as base64 strings, everything else as it is."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Mapping):
+        return {k: to_cloudformation(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_cloudformation(v) for v in value]
+    return value

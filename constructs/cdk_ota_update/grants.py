@@ -91,7 +91,7 @@ def service_role_grants(request: Mapping[str, Any]) -> Iterator[Grant]:
         yield Grant(("iot:CreateJob",), (job, *(Resource.fixed(t) for t in targets)))
     yield Grant(("iot:DescribeJob", "iot:DeleteJob"), (job,))
     yield from _read_objects(request)
-    if any(o for o in _objects(request)) and "MQTT" in (request.get("protocols") or ["MQTT"]):
+    if any(_objects(request)) and "MQTT" in (request.get("protocols") or ["MQTT"]):
         yield Grant(
             ("iot:CreateStream", "iot:DeleteStream"),
             (Resource.fixed(OTA_STREAMS),),

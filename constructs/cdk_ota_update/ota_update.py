@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -160,7 +159,7 @@ class OtaUpdate(Construct):
             service_token=provider.service_token,
             resource_type=api.RESOURCE_TYPE,
             properties={
-                **_to_cloudformation(request),
+                **api.to_cloudformation(request),
                 api.DELETE_STREAM: delete_stream,
                 api.FORCE_DELETE_AWS_JOB: force_delete_aws_job,
             },
@@ -247,13 +246,3 @@ def _raise_for(scope: Construct, violations: Sequence[api.Violation]) -> None:
             "\n".join(f"{scope.node.path}: {violation}" for violation in violations)
         )
 
-
-def _to_cloudformation(value: Any) -> Any:
-    """The request as resource properties: blobs (the signature) as base64 strings."""
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, Mapping):
-        return {k: _to_cloudformation(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_cloudformation(v) for v in value]
-    return value
