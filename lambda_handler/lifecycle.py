@@ -164,7 +164,7 @@ class Request:
         raw = {k: v for k, v in properties.items() if k not in ignored}
         body: dict[str, Any] = api.from_cloudformation(raw, api.create_request_shape())
         if check:
-            _raise_violations(api.validate(body))
+            _raise_violations(api.validate(body, rules=api.RESOURCE_RULES))
             teardown_flags(properties)
         return cls(body)
 

@@ -62,6 +62,10 @@ OWNER_STACK_TAG = "cdk-ota-update:stack-id"
 OWNER_LOGICAL_ID_TAG = "cdk-ota-update:logical-id"
 REQUEST_HASH_TAG = "cdk-ota-update:request-sha256"
 OWNER_TAGS = (OWNER_STACK_TAG, OWNER_LOGICAL_ID_TAG, REQUEST_HASH_TAG)
+OWNER_TAG_PREFIX = "cdk-ota-update:"
+# IoT allows 50 tags per resource; the handler's ownership tags take some of them.
+MAX_TAGS_PER_RESOURCE = 50
+USER_TAG_BUDGET = MAX_TAGS_PER_RESOURCE - len(OWNER_TAGS)
 
 
 def job_id(ota_update_id: str) -> str:
@@ -104,12 +108,13 @@ class Rule:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None
+    max_items: int | None = None
     decimals: int | None = None
     unique: bool = False
     unique_key: str | None = None
     exactly_one_of: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
-    forbidden_prefix: str | None = None
+    forbidden_prefixes: tuple[tuple[str, str], ...] = ()  # (prefix, why it is reserved)
     pattern: str | None = None
     why: str | None = None
 
@@ -121,8 +126,8 @@ RULES: Mapping[str, Rule] = {
         f"{JOB_ID_MAX_LENGTH} characters",
     ),
     "targets[]": Rule(
-        pattern=r"arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:(thing|thinggroup)/[a-zA-Z0-9:_-]+",
-        why="targets are ARNs of things or thing groups",
+        pattern=r"arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:(thing|thinggroup)/[a-zA-Z0-9:_-]{1,128}",
+        why="targets are ARNs of things or thing groups, whose names are 1-128 of [a-zA-Z0-9:_-]",
     ),
     "protocols": Rule(unique=True),
     "awsJobExecutionsRolloutConfig.exponentialRate.incrementFactor": Rule(
@@ -137,11 +142,50 @@ RULES: Mapping[str, Rule] = {
     "awsJobTimeoutConfig.inProgressTimeoutInMinutes": Rule(minimum=1, maximum=10080),
     "files[]": Rule(required=("fileLocation",)),
     "files[].fileLocation": Rule(exactly_one_of=("stream", "s3Location")),
+    "files[].fileLocation.s3Location": Rule(
+        required=("bucket", "key"), why="the service reads the file from that bucket and key"
+    ),
+    "files[].fileLocation.stream": Rule(
+        required=("streamId", "fileId"), why="the service sends that file of that stream"
+    ),
+    "files[].codeSigning.startSigningJobParameter": Rule(
+        required=("signingProfileName", "destination"),
+        why="AWS Signer signs with a named profile and writes the signed file to a destination",
+    ),
+    "files[].codeSigning.startSigningJobParameter.destination": Rule(
+        required=("s3Destination",), why="signed files are written to S3"
+    ),
+    "files[].codeSigning.startSigningJobParameter.destination.s3Destination": Rule(
+        required=("bucket",), why="signed files are written to that bucket"
+    ),
     "files[].codeSigning": Rule(
         exactly_one_of=("awsSignerJobId", "startSigningJobParameter", "customCodeSigning")
     ),
-    "tags": Rule(unique_key=TAG_KEY),
-    "tags[].Key": Rule(forbidden_prefix="aws:", why="the aws: prefix is reserved for AWS"),
+    "tags": Rule(
+        unique_key=TAG_KEY,
+        max_items=MAX_TAGS_PER_RESOURCE,
+        why=f"IoT allows {MAX_TAGS_PER_RESOURCE} tags per resource",
+    ),
+    "tags[].Key": Rule(forbidden_prefixes=(("aws:", "the aws: prefix is reserved for AWS"),)),
+}
+
+# What an OtaUpdate of this library accepts: the service's rules, less what the handler's own
+# ownership tags take (checked by the construct at synth and by the handler before any call).
+RESOURCE_RULES: Mapping[str, Rule] = {
+    **RULES,
+    "tags": Rule(
+        unique_key=TAG_KEY,
+        max_items=USER_TAG_BUDGET,
+        why=f"IoT allows {MAX_TAGS_PER_RESOURCE} tags per resource and the handler adds its own "
+        f"{len(OWNER_TAGS)} ownership tags",
+    ),
+    "tags[].Key": Rule(
+        forbidden_prefixes=(
+            *RULES["tags[].Key"].forbidden_prefixes,
+            (OWNER_TAG_PREFIX, f"the {OWNER_TAG_PREFIX} prefix is reserved for the library's "
+             "ownership tags"),
+        )
+    ),
 }
 
 
@@ -174,7 +218,7 @@ def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 Skip = Callable[[Any], bool]
@@ -196,11 +240,11 @@ def validate(
 
 
 def validate_member(
-    member: str, value: Any, *, skip: Skip | None = None
+    member: str, value: Any, *, skip: Skip | None = None, rules: Mapping[str, Rule] = RULES
 ) -> list[Violation]:
     """Every violation of one top-level request member (``tags``, ``files``, ...)."""
     member_shape = create_request_shape().members[member]
-    return list(_walk(value, member_shape, member, member, skip or _never, RULES))
+    return list(_walk(value, member_shape, member, member, skip or _never, rules))
 
 
 def check(request: Mapping[str, Any], *, skip: Skip | None = None) -> None:
@@ -248,7 +292,7 @@ def _walk_structure(
     rules: Mapping[str, Rule],
 ) -> Iterator[Violation]:
     if not isinstance(value, Mapping):
-        yield Violation(path, value, f"a {shp.name} structure")
+        yield Violation(path, value, f"a structure ({shp.name}: {', '.join(shp.members)})")
         return
     members = shp.members
     for name in value:
@@ -259,7 +303,8 @@ def _walk_structure(
             )
     for name in (*shp.required_members, *rule.required):
         if value.get(name) is None:
-            yield Violation(_join(path, name), None, "given (it is required)")
+            why = rule.why if name in rule.required else None
+            yield Violation(_join(path, name), None, "given (it is required)", why)
     if rule.exactly_one_of:
         given = [m for m in rule.exactly_one_of if value.get(m) is not None]
         if len(given) != 1:
@@ -283,6 +328,9 @@ def _walk_list(
         yield Violation(path, value, "a list")
         return
     yield from _check_size(value, shp, path, "item")
+    if rule.max_items is not None and len(value) > rule.max_items:
+        yield Violation(path, value, f"at most {rule.max_items} items (given: {len(value)})",
+                        rule.why)
     if rule.unique:
         plain = [v for v in value if not skip(v)]
         if len(set(plain)) != len(plain):
@@ -343,9 +391,9 @@ def _check_string(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Vio
     for pattern, why in ((shp.metadata.get("pattern"), None), (rule.pattern, rule.why)):
         if pattern and not _matches(pattern, value):
             yield Violation(path, value, f"a string matching the pattern {pattern}", why)
-    if rule.forbidden_prefix and value.lower().startswith(rule.forbidden_prefix):
-        yield Violation(path, value, f"a string not starting with {rule.forbidden_prefix}",
-                        rule.why)
+    for prefix, why in rule.forbidden_prefixes:
+        if value.lower().startswith(prefix):
+            yield Violation(path, value, f"a string not starting with {prefix}", why)
 
 
 _CATEGORY = re.compile(r"\\p\{(\w+)\}")

@@ -6,11 +6,13 @@ import dataclasses
 import hashlib
 import json
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import jsii
 from aws_cdk import (
+    Aws,
     CustomResource,
     ITaggable,
     Lazy,
@@ -25,13 +27,15 @@ from constructs import Construct
 
 from . import api
 from ._cdk import Producer, Validation
-from .grants import provider_grants, service_role_grants
+from .errors import OtaUpdateValidationError
+from .grants import IOT_SERVICE, provider_grants, service_role_grants
 from .policy import Grant
 from .props import (
     AwsJobAbortConfig,
     AwsJobExecutionsRolloutConfig,
     AwsJobPresignedUrlConfig,
     AwsJobTimeoutConfig,
+    FileLocation,
     OtaUpdateFile,
     Protocol,
     TargetSelection,
@@ -41,10 +45,6 @@ from .provider import SERVICE_TIMEOUT, OtaUpdateProvider
 from .role import OtaUpdateServiceRole
 
 _DIGEST_LENGTH = 16
-
-
-class OtaUpdateValidationError(ValueError):
-    """Props that break the CreateOTAUpdate constraints, each named with its construct path."""
 
 
 @jsii.implements(ITaggable)
@@ -109,42 +109,39 @@ class OtaUpdate(Construct):
             Default: RemovalPolicy.DESTROY.
         """
         super().__init__(scope, id)
-        if removal_policy not in (None, RemovalPolicy.DESTROY, RemovalPolicy.RETAIN):
-            raise OtaUpdateValidationError(
-                f"{self.node.path}: removal_policy = {removal_policy} is invalid: it must be "
-                "RemovalPolicy.DESTROY or RemovalPolicy.RETAIN (an OTA update has no snapshot)"
-            )
-        self._tags = TagManager(TagType.KEY_VALUE, api.RESOURCE_TYPE, dict(tags or {}))
+        _check_removal_policy(self, removal_policy)
+        self._tags = TagManager(TagType.KEY_VALUE, api.RESOURCE_TYPE, _tag_map(self, tags))
         provider = OtaUpdateProvider.of(self)
         shared_role = None if role is not None else OtaUpdateServiceRole.of(self)
         role_arn = role.role_arn if role is not None else shared_role.role.role_arn  # type: ignore[union-attr]
-        bound_files = [
-            _bind_file(self, index, file) for index, file in enumerate(files)
-        ]
         request = render_structure(
             dict(
                 ota_update_id=ota_update_id,
                 description=description,
-                targets=list(targets),
-                protocols=list(protocols) if protocols is not None else None,
+                targets=targets,
+                protocols=protocols,
                 target_selection=target_selection,
                 aws_job_executions_rollout_config=aws_job_executions_rollout_config,
                 aws_job_presigned_url_config=aws_job_presigned_url_config,
                 aws_job_abort_config=aws_job_abort_config,
                 aws_job_timeout_config=aws_job_timeout_config,
-                files=bound_files,
+                files=_bind_files(self, files),
                 role_arn=role_arn,
                 additional_parameters=additional_parameters,
-                tags=_tag_list(tags) if tags else None,
+                tags=_tag_list(self._tags.tag_values()) or None,
             ),
             api.create_request_shape(),
         )
         if ota_update_id is None:
             derived = Lazy.string(Producer(lambda: self._derived_id(request)))
             request = {api.OTA_UPDATE_ID: derived, **request}
-        _raise_for(self, api.validate(request, skip=_unresolved))
+        else:
+            _claim_fixed_id(self, ota_update_id)
+        _raise_for(self, _violations(request))
         # Tags.of(...) adds tags after the constructor: check the final set at synth.
         self.node.add_validation(Validation(self._check_tags))
+        if role is not None:
+            self.node.add_validation(Validation(lambda: _check_trust(role)))
 
         request[api.TAGS] = Lazy.any(Producer(self._rendered_tags), omit_empty_array=True)
         if shared_role is not None:
@@ -199,22 +196,137 @@ class OtaUpdate(Construct):
 
     def _check_tags(self) -> list[str]:
         tags = self._rendered_tags() or []
-        return [str(v) for v in api.validate_member(api.TAGS, tags, skip=_unresolved)]
+        return [str(v) for v in api.validate_member(api.TAGS, tags, skip=_unresolved,
+                                                    rules=api.RESOURCE_RULES)]
 
     def _derived_id(self, request: Mapping[str, Any]) -> str:
         """``<construct id>-<digest of path and request>``: same app, same id; new request, new
-        id."""
+        id. Tags are not part of it: they change in place (a public contract, pinned by tests:
+        changing it would replace every user's OTA updates on upgrade)."""
         stack = Stack.of(self)
-        body = {k: v for k, v in request.items() if k != api.OTA_UPDATE_ID}
+        body = {k: v for k, v in request.items() if k not in (api.OTA_UPDATE_ID, api.TAGS)}
+        resolved = stack.resolve(api.to_cloudformation(body))
         digest = hashlib.sha256(
-            json.dumps([self.node.path, stack.resolve(body)], sort_keys=True).encode()
+            json.dumps([self.node.path, resolved], sort_keys=True).encode()
         ).hexdigest()[:_DIGEST_LENGTH]
         slug = re.sub(r"[^a-zA-Z0-9_-]", "", self.node.id)
         return f"{slug[: api.OTA_UPDATE_ID_MAX_LENGTH - _DIGEST_LENGTH - 1]}-{digest}".lstrip("-")
 
 
-def _bind_file(scope: Construct, index: int, file: OtaUpdateFile) -> OtaUpdateFile:
-    return dataclasses.replace(file, file_location=file.file_location.bind(scope, f"File{index}"))
+def _check_removal_policy(scope: Construct, removal_policy: RemovalPolicy | None) -> None:
+    if removal_policy not in (None, RemovalPolicy.DESTROY, RemovalPolicy.RETAIN):
+        raise OtaUpdateValidationError(
+            f"{scope.node.path}: removal_policy = {removal_policy} is invalid: it must be "
+            "RemovalPolicy.DESTROY or RemovalPolicy.RETAIN (an OTA update has no snapshot)"
+        )
+
+
+def _tag_map(scope: Construct, tags: Mapping[str, str] | None) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise OtaUpdateValidationError(
+            f"{scope.node.path}: tags = {tags!r} is invalid: it must be a mapping of tag keys to "
+            'values, for example {"team": "firmware"}'
+        )
+    return dict(tags)
+
+
+def _bind_files(scope: Construct, files: Sequence[OtaUpdateFile]) -> Any:
+    """The files with their locations bound (assets created); anything else left for
+    validation to name."""
+    if not isinstance(files, (list, tuple)):
+        return files
+    return [
+        dataclasses.replace(file, file_location=file.file_location.bind(scope, f"File{index}"))
+        if isinstance(file, OtaUpdateFile) and isinstance(file.file_location, FileLocation)
+        else file
+        for index, file in enumerate(files)
+    ]
+
+
+# Fixed otaUpdateIds of each stack, and the path of the OtaUpdate that has each.
+_FIXED_IDS: weakref.WeakKeyDictionary[Stack, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _claim_fixed_id(scope: Construct, ota_update_id: str) -> None:
+    if not isinstance(ota_update_id, str) or _unresolved(ota_update_id):
+        return
+    taken = _FIXED_IDS.setdefault(Stack.of(scope), {})
+    if ota_update_id in taken:
+        raise OtaUpdateValidationError(
+            f"{scope.node.path}: otaUpdateId = {ota_update_id!r} is invalid: it must be unique "
+            f"in the stack, and {taken[ota_update_id]} has it already (the second deploy would "
+            "fail): give each OtaUpdate its own id, or omit it to have one derived"
+        )
+    taken[ota_update_id] = scope.node.path
+
+
+def _check_trust(role: iam.IRole) -> list[str]:
+    """A role of the app must be assumable by the OTA update service (imports are not checked)."""
+    document = getattr(role, "assume_role_policy", None)
+    if document is None:
+        return []
+    statements = Stack.of(role).resolve(document.to_json()).get("Statement", [])
+    if any(_admits_iot(statement) for statement in statements):
+        return []
+    return [
+        f"role = {role.node.path} is invalid: its trust policy must allow sts:AssumeRole to the "
+        f"service principal {IOT_SERVICE} (the OTA update service acts with the role): create it "
+        f"with assumed_by=iam.ServicePrincipal({IOT_SERVICE!r})"
+    ]
+
+
+def _admits_iot(statement: Mapping[str, Any]) -> bool:
+    actions = statement.get("Action", [])
+    principal = statement.get("Principal", {})
+    services = principal.get("Service", []) if isinstance(principal, Mapping) else []
+    return (
+        statement.get("Effect") == "Allow"
+        and bool({"sts:AssumeRole", "sts:*", "*"} & set(_as_list(actions)))
+        and (principal == "*" or IOT_SERVICE in _as_list(services))
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# Pseudo parameters stand for values like these, so that the literal parts of a string around
+# them (OtaTarget's ARNs) are checked at synth; strings with other tokens are skipped.
+_SAMPLES = {
+    Aws.PARTITION: ("aws", "${AWS::Partition}"),
+    Aws.REGION: ("us-east-1", "${AWS::Region}"),
+    Aws.ACCOUNT_ID: ("123456789012", "${AWS::AccountId}"),
+    Aws.URL_SUFFIX: ("amazonaws.com", "${AWS::URLSuffix}"),
+}
+
+
+def _violations(request: Mapping[str, Any]) -> list[api.Violation]:
+    """The request's violations, pseudo parameters checked as samples and shown by name."""
+    shown: dict[str, str] = {}
+    violations = api.validate(
+        _sampled(request, shown), skip=_unresolved, rules=api.RESOURCE_RULES
+    )
+    return [
+        dataclasses.replace(v, value=shown[v.value])
+        if isinstance(v.value, str) and v.value in shown else v
+        for v in violations
+    ]
+
+
+def _sampled(value: Any, shown: dict[str, str]) -> Any:
+    if isinstance(value, str) and _unresolved(value):
+        sample, name = value, value
+        for token, (sample_value, display) in _SAMPLES.items():
+            sample, name = sample.replace(token, sample_value), name.replace(token, display)
+        shown[sample] = name
+        return sample
+    if isinstance(value, Mapping):
+        return {k: _sampled(v, shown) for k, v in value.items()}
+    if isinstance(value, list) and not _is_list_token(value):
+        return [_sampled(v, shown) for v in value]
+    return value
 
 
 def _grant_to(role: iam.IRole, grants: Iterable[Grant]) -> None:
@@ -233,11 +345,22 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{api.TAG_KEY: k, api.TAG_VALUE: v} for k, v in tags.items()]
 
 
+# How CDK encodes tokens in strings and in lists of strings (stable parts of its contract).
+_STRING_TOKEN = "${Token["
+_LIST_TOKEN = "#{Token["
+
+
 def _unresolved(value: Any) -> bool:
     """A token CDK resolves at deploy time (strings, numbers and lists of them)."""
+    if isinstance(value, str):
+        return _STRING_TOKEN in value
     if isinstance(value, list):
-        return all(isinstance(v, str) for v in value) and Token.is_unresolved(value)
-    return isinstance(value, (str, int, float)) and Token.is_unresolved(value)
+        return _is_list_token(value)
+    return isinstance(value, float) and Token.is_unresolved(value)
+
+
+def _is_list_token(value: list[Any]) -> bool:
+    return len(value) == 1 and isinstance(value[0], str) and value[0].startswith(_LIST_TOKEN)
 
 
 def _raise_for(scope: Construct, violations: Sequence[api.Violation]) -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Aws
 from botocore import xform_name
 from botocore.model import Shape
+
+from .errors import OtaUpdateValidationError
 
 if TYPE_CHECKING:
     from aws_cdk import aws_s3 as s3
@@ -203,6 +206,13 @@ class AssetFileLocation(FileLocation):
     def bind(self, scope: Construct, id: str) -> FileLocation:
         from aws_cdk import aws_s3_assets as s3_assets
 
+        if Path(self.path).is_dir():
+            raise OtaUpdateValidationError(
+                f"{scope.node.path}/{id}: fileLocation = FileLocation.from_asset({self.path!r}) "
+                "is invalid: it must be a file, not a directory (CDK would upload the directory "
+                "as a zip archive, which devices would receive as firmware): give the path of "
+                "the firmware image"
+            )
         asset = s3_assets.Asset(scope, id, path=self.path)
         return FileLocation(s3_location=S3Location(asset.s3_bucket_name, asset.s3_object_key))
 
@@ -343,8 +353,14 @@ class OtaTarget:
 
 
 def render(value: Any, shape: Shape) -> Any:
-    """``value`` (dataclasses, sequences, mappings, enums) as the API's dict, by the model."""
+    """``value`` (dataclasses, sequences, mappings, enums) as the API's dict, by the model.
+
+    A value of the wrong kind (a dataclass of another shape, a string where a list belongs) is
+    left as it is, for :func:`cdk_ota_update.api.validate` to name it.
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if not _mirrors(type(value), shape):
+            return value
         return render_structure(
             {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, shape
         )
@@ -355,6 +371,13 @@ def render(value: Any, shape: Shape) -> Any:
     if isinstance(value, Mapping) and shape.type_name == "map":
         return {key: render(item, shape.value) for key, item in value.items()}
     return value
+
+
+def _mirrors(cls: type, shape: Shape) -> bool:
+    """Whether the dataclass ``cls`` is the one of the structure ``shape``."""
+    if shape.type_name != "structure":
+        return False
+    return {f.name for f in dataclasses.fields(cls)} <= {xform_name(m) for m in shape.members}
 
 
 def render_structure(values: Mapping[str, Any], shape: Shape) -> dict[str, Any]:

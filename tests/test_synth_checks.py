@@ -1,0 +1,218 @@
+"""Input the README invites, checked at synth: wrong shapes, helper names around tokens, ids
+unique in a stack, the tag budget, firmware that is not a file, a role IoT cannot assume."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+
+from cdk_ota_update import (
+    AwsJobPresignedUrlConfig,
+    CodeSigning,
+    FileLocation,
+    OtaTarget,
+    OtaUpdateFile,
+    OtaUpdateValidationError,
+    S3Location,
+    api,
+)
+from tests.cdk_support import firmware, ota, ota_properties, stack, template
+
+GROUP_ARN = "arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"
+PSEUDO_ARN = r"'arn:\$\{AWS::Partition\}:iot:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
+
+
+def _file(location: FileLocation) -> OtaUpdateFile:
+    return OtaUpdateFile(file_location=location, code_signing=CodeSigning(aws_signer_job_id="j"))
+
+
+def _tags(count: int) -> dict[str, str]:
+    return {f"k{i}": "v" for i in range(count)}
+
+
+def _firmware_dir(s: cdk.Stack, tmp_path: Path) -> dict[str, Any]:
+    (tmp_path / "fw.bin").write_bytes(b"firmware")
+    return {"files": [_file(FileLocation.from_asset(str(tmp_path)))]}
+
+
+# (case, props given the stack and a temporary folder, the message's pattern: field, value, fix)
+BAD: list[tuple[str, Callable[[cdk.Stack, Path], dict[str, Any]], str]] = [
+    (
+        "thing group name with a space",
+        lambda s, _: {"targets": [OtaTarget.thing_group("my group!")]},
+        rf"targets\[0\] = {PSEUDO_ARN}thinggroup/my group!' is invalid: .*names are 1-128 of",
+    ),
+    (
+        "empty thing group name",
+        lambda s, _: {"targets": [OtaTarget.thing_group("")]},
+        rf"targets\[0\] = {PSEUDO_ARN}thinggroup/' is invalid",
+    ),
+    (
+        "thing group name with a slash",
+        lambda s, _: {"targets": [OtaTarget.thing_group("a/b")]},
+        rf"targets\[0\] = {PSEUDO_ARN}thinggroup/a/b' is invalid",
+    ),
+    (
+        "thing name too long",
+        lambda s, _: {"targets": [OtaTarget.thing("t" * 129)]},
+        rf"targets\[0\] = {PSEUDO_ARN}thing/t+' is invalid",
+    ),
+    (
+        "S3 location without a key",
+        lambda s, _: {"files": [_file(FileLocation(s3_location=S3Location(bucket="b")))]},
+        r"files\[0\]\.fileLocation\.s3Location\.key = None is invalid: it must be given \(it is "
+        r"required\) \(the service reads the file from that bucket and key\)$",
+    ),
+    (
+        "targets as one string",
+        lambda s, _: {"targets": GROUP_ARN},
+        rf"targets = '{GROUP_ARN}' is invalid: it must be a list$",
+    ),
+    (
+        "protocols as one string",
+        lambda s, _: {"protocols": "MQTT"},
+        r"protocols = 'MQTT' is invalid: it must be a list$",
+    ),
+    (
+        "a FileLocation where an OtaUpdateFile belongs",
+        lambda s, _: {"files": [FileLocation(stream=None, s3_location=S3Location("b", "k"))]},
+        r"files\[0\] = FileLocation\(.*\) is invalid: it must be a structure \(OTAUpdateFile: "
+        r"fileName, fileType",
+    ),
+    (
+        "one OtaUpdateFile instead of a list",
+        lambda s, _: {"files": _file(FileLocation(s3_location=S3Location("b", "k")))},
+        r"files = OtaUpdateFile\(file_location=.* is invalid: it must be a list$",
+    ),
+    (
+        "a config of another shape",
+        lambda s, _: {"aws_job_timeout_config": AwsJobPresignedUrlConfig(60)},
+        r"awsJobTimeoutConfig = AwsJobPresignedUrlConfig\(expires_in_sec=60\) is invalid: it "
+        r"must be a structure \(AwsJobTimeoutConfig: inProgressTimeoutInMinutes\)",
+    ),
+    (
+        "tags as a list",
+        lambda s, _: {"tags": [{"Key": "k", "Value": "v"}]},
+        r"tags = \[\{'Key': 'k', 'Value': 'v'\}\] is invalid: it must be a mapping of tag keys",
+    ),
+    (
+        "more user tags than IoT leaves beside the ownership tags",
+        lambda s, _: {"tags": _tags(api.USER_TAG_BUDGET + 1)},
+        rf"tags = .* is invalid: it must be at most {api.USER_TAG_BUDGET} items \(given: "
+        rf"{api.USER_TAG_BUDGET + 1}\) \(IoT allows 50 tags per resource and the handler adds",
+    ),
+    (
+        "a tag key in the library's ownership namespace",
+        lambda s, _: {"tags": {"cdk-ota-update:owner": "me"}},
+        r"tags\[0\]\.Key = 'cdk-ota-update:owner' is invalid: it must be a string not starting "
+        r"with cdk-ota-update: \(the cdk-ota-update: prefix is reserved",
+    ),
+    (
+        "a directory as firmware",
+        _firmware_dir,
+        r"^Test/Ota/File0: fileLocation = FileLocation\.from_asset\('.*'\) is invalid: it must "
+        r"be a file, not a directory .*give the path of the firmware image",
+    ),
+]
+
+
+@pytest.mark.parametrize(("props", "pattern"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_is_refused_with_path_field_value_and_fix(
+    props: Callable[[cdk.Stack, Path], dict[str, Any]], pattern: str, tmp_path: Path
+) -> None:
+    s = stack()
+    with pytest.raises(OtaUpdateValidationError) as raised:
+        ota(s, **props(s, tmp_path))
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("Test/Ota")
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_a_user_tag_budget_of_exactly_the_free_tags_passes() -> None:
+    s = stack()
+    ota(s, tags=_tags(api.USER_TAG_BUDGET))
+    (props,) = ota_properties(s)
+    assert len(props["tags"]) == api.USER_TAG_BUDGET == 50 - len(api.OWNER_TAGS)
+
+
+def test_tags_of_past_the_budget_fails_synth() -> None:
+    s = stack()
+    ota(s, tags=_tags(api.USER_TAG_BUDGET))
+    cdk.Tags.of(s).add("cost-center", "42")
+    with pytest.raises(Exception, match=rf"tags = .* at most {api.USER_TAG_BUDGET} items"):
+        template(s)
+
+
+def test_a_fixed_id_is_unique_in_its_stack() -> None:
+    s = stack()
+    ota(s, "First", ota_update_id="fw-1")
+    with pytest.raises(
+        OtaUpdateValidationError,
+        match=r"^Test/Second: otaUpdateId = 'fw-1' is invalid: it must be unique in the stack, "
+        r"and Test/First has it already",
+    ):
+        ota(s, "Second", ota_update_id="fw-1")
+
+
+def test_the_same_fixed_id_in_two_stacks_and_distinct_ids_in_one_pass() -> None:
+    app = cdk.App()
+    first, second = cdk.Stack(app, "A"), cdk.Stack(app, "B")
+    ota(first, "Ota", ota_update_id="fw-1")
+    ota(first, "Other", ota_update_id="fw-2")
+    ota(second, "Ota", ota_update_id="fw-1")
+    assert [p["otaUpdateId"] for p in ota_properties(first)] == ["fw-1", "fw-2"]
+    assert [p["otaUpdateId"] for p in ota_properties(second)] == ["fw-1"]
+
+
+def test_helper_names_around_tokens_pass_and_token_names_are_left_to_deploy() -> None:
+    s = stack()
+    name = cdk.CfnParameter(s, "Group").value_as_string
+    ota(s, targets=[OtaTarget.thing_group("fleet-eu_1:a"), OtaTarget.thing_group(name),
+                    OtaTarget.thing("device-1")])
+    (props,) = ota_properties(s)
+    assert len(props["targets"]) == 3
+
+
+def test_a_role_iot_cannot_assume_fails_synth() -> None:
+    s = stack()
+    role = iam.Role(s, "LambdaRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    ota(s, role=role)
+    with pytest.raises(
+        Exception,
+        match=r"role = Test/LambdaRole is invalid: its trust policy must allow sts:AssumeRole to "
+        r"the service principal iot\.amazonaws\.com .*assumed_by=iam\.ServicePrincipal",
+    ):
+        template(s)
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        pytest.param(lambda: iam.ServicePrincipal("iot.amazonaws.com"), id="iot"),
+        pytest.param(
+            lambda: iam.CompositePrincipal(
+                iam.ServicePrincipal("lambda.amazonaws.com"),
+                iam.ServicePrincipal("iot.amazonaws.com"),
+            ),
+            id="composite",
+        ),
+    ],
+)
+def test_a_role_iot_can_assume_passes(principal: Callable[[], iam.IPrincipal]) -> None:
+    s = stack()
+    ota(s, role=iam.Role(s, "Role", assumed_by=principal()))
+    assert len(ota_properties(s)) == 1
+
+
+def test_an_imported_role_is_not_judged_by_its_trust() -> None:
+    s = stack()
+    role = iam.Role.from_role_arn(s, "Imported", "arn:aws:iam::123456789012:role/ota-service")
+    ota(s, role=role, files=[firmware(s)])
+    assert len(ota_properties(s)) == 1
