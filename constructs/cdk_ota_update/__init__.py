@@ -1,6 +1,7 @@
 """cdk-ota-update: AWS IoT OTA updates (iot:CreateOTAUpdate) declared as AWS CDK constructs."""
 
-from .ota_update import OtaUpdate, OtaUpdateValidationError
+from .errors import OtaUpdateValidationError
+from .ota_update import OtaUpdate
 from .props import (
     AwsJobAbortConfig,
     AwsJobAbortCriteria,
