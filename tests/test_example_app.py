@@ -78,9 +78,10 @@ def test_lambda_asset_holds_the_handler_crhelper_and_the_api_table_only(assembly
         "cdk_ota_update/api.py",
     } <= files
     assert not [f for f in files if f.endswith(".pyc") or "__pycache__" in f]
-    assert (asset / "cdk_ota_update" / "api.py").read_bytes() == (
-        ROOT / "constructs" / "cdk_ota_update" / "api.py"
-    ).read_bytes()
+    for contract in ("__init__.py", "api.py"):  # the contract exactly as the wheel has it
+        assert (asset / "cdk_ota_update" / contract).read_bytes() == (
+            ROOT / "constructs" / "cdk_ota_update" / contract
+        ).read_bytes()
 
 
 def test_cdk_nag_aws_solutions_passes_with_only_justified_acknowledgements(

@@ -40,6 +40,8 @@ SERVICE_TIMEOUT = Duration.minutes(20)
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 _HERE = Path(__file__).resolve().parent
+# The API contract the handler imports (``cdk_ota_update.api``); neither imports aws_cdk or jsii.
+CONTRACT_FILES = ("__init__.py", "api.py")
 
 
 def handler_dir() -> Path:
@@ -59,7 +61,7 @@ def _copy_sources(source: Path, target: Path) -> None:
 
 
 def bundle(output_dir: Path) -> None:
-    """Lay out the Lambda asset: the handler, crhelper and the API table."""
+    """Lay out the Lambda asset: the handler, crhelper and the API contract."""
     _copy_sources(handler_dir(), output_dir)
     spec = importlib.util.find_spec("crhelper")
     if spec is None or not spec.submodule_search_locations:
@@ -67,8 +69,8 @@ def bundle(output_dir: Path) -> None:
     _copy_sources(Path(next(iter(spec.submodule_search_locations))), output_dir / "crhelper")
     package = output_dir / "cdk_ota_update"
     package.mkdir(exist_ok=True)
-    (package / "__init__.py").write_text('"""cdk-ota-update\'s API table, for the handler."""\n')
-    shutil.copyfile(_HERE / "api.py", package / "api.py")
+    for contract in CONTRACT_FILES:  # as they are in the wheel
+        shutil.copyfile(_HERE / contract, package / contract)
 
 
 @jsii.implements(ILocalBundling)

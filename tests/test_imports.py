@@ -1,0 +1,57 @@
+"""The API contract, the handler and the moto emulation import without the CDK: no aws_cdk, jsii
+or constructs (and so no Node.js process) for a plain boto3 test or in the Lambda."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.cdk_support import ROOT
+
+CDK_MODULES = ("aws_cdk", "jsii", "constructs")
+PATH = os.pathsep.join(str(ROOT / p) for p in ("constructs", "lambda_handler"))
+
+
+def _loaded_after(statement: str) -> list[str]:
+    """The top-level modules a fresh interpreter holds after ``statement``."""
+    code = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    output = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": PATH},
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return [m for m in json.loads(output) if "." not in m]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import cdk_ota_update",
+        "from cdk_ota_update import api",
+        "from cdk_ota_update import testing",
+        "from cdk_ota_update import testing; testing.install()",
+        "import index",
+    ],
+)
+def test_the_contract_handler_and_emulation_import_no_cdk(statement: str) -> None:
+    loaded = _loaded_after(statement)
+    assert not [m for m in loaded if m in CDK_MODULES]
+
+
+def test_the_constructs_still_import_from_the_package() -> None:
+    loaded = _loaded_after("from cdk_ota_update import OtaUpdate, OtaTarget, testing")
+    assert {"aws_cdk", "jsii", "constructs"} <= set(loaded)
+
+
+def test_importing_the_package_never_imports_moto() -> None:
+    assert "moto" not in _loaded_after("from cdk_ota_update import OtaUpdate")
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    import cdk_ota_update
+
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        cdk_ota_update.Nope  # noqa: B018
