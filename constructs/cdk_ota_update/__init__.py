@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .base import IOtaUpdate
     from .errors import OtaUpdateValidationError
     from .ota_update import OtaUpdate
     from .props import (
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 # Each public name and the module that defines it.
 _MODULES = {
+    "IOtaUpdate": "base",
     "OtaUpdateValidationError": "errors",
     "OtaUpdate": "ota_update",
     "OtaUpdateProvider": "provider",
@@ -78,6 +80,7 @@ __all__ = [
     "CustomCodeSigning",
     "Destination",
     "FileLocation",
+    "IOtaUpdate",
     "OtaTarget",
     "OtaUpdate",
     "OtaUpdateFile",

@@ -73,6 +73,25 @@ def job_id(ota_update_id: str) -> str:
     return JOB_ID_PREFIX + ota_update_id
 
 
+# IoT's ARNs: ``arn:<partition>:iot:<region>:<account>:<resource>``.
+IOT_ARN_PATTERN = r"arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:"
+OTA_UPDATE_RESOURCE = "otaupdate"
+JOB_RESOURCE = "job"
+
+
+def iot_arn(partition: str, region: str, account: str, resource: str) -> str:
+    return f"arn:{partition}:iot:{region}:{account}:{resource}"
+
+
+def ota_update_resource(ota_update_id: str) -> str:
+    return f"{OTA_UPDATE_RESOURCE}/{ota_update_id}"
+
+
+def job_resource(ota_update_id: str) -> str:
+    """The resource part of the ARN of an OTA update's job."""
+    return f"{JOB_RESOURCE}/{job_id(ota_update_id)}"
+
+
 # ---------------------------------------------------------------------------------------------
 # botocore's service model
 # ---------------------------------------------------------------------------------------------
@@ -126,7 +145,7 @@ RULES: Mapping[str, Rule] = {
         f"{JOB_ID_MAX_LENGTH} characters",
     ),
     "targets[]": Rule(
-        pattern=r"arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:(thing|thinggroup)/[a-zA-Z0-9:_-]{1,128}",
+        pattern=IOT_ARN_PATTERN + r"(thing|thinggroup)/[a-zA-Z0-9:_-]{1,128}",
         why="targets are ARNs of things or thing groups, whose names are 1-128 of [a-zA-Z0-9:_-]",
     ),
     "protocols": Rule(unique=True),

@@ -27,6 +27,7 @@ from constructs import Construct
 
 from . import api
 from ._cdk import Producer, Validation
+from .base import ImportedOtaUpdate, IOtaUpdate, grant_read
 from .errors import OtaUpdateValidationError
 from .grants import IOT_SERVICE, provider_grants, service_role_grants
 from .policy import Grant
@@ -168,6 +169,16 @@ class OtaUpdate(Construct):
         if shared_role is not None:
             self._resource.node.add_dependency(shared_role.policy)
 
+    @staticmethod
+    def from_ota_update_id(scope: Construct, id: str, ota_update_id: str) -> IOtaUpdate:
+        """An existing OTA update of the stack's account and Region, by its id."""
+        return ImportedOtaUpdate.of_id(scope, id, ota_update_id)
+
+    @staticmethod
+    def from_ota_update_arn(scope: Construct, id: str, ota_update_arn: str) -> IOtaUpdate:
+        """An existing OTA update, by its ARN (any account and Region)."""
+        return ImportedOtaUpdate.of_arn(scope, id, ota_update_arn)
+
     @property
     def tags(self) -> TagManager:
         """The OTA update's tags (``Tags.of(ota).add(k, v)`` works too)."""
@@ -190,6 +201,11 @@ class OtaUpdate(Construct):
     @property
     def aws_iot_job_arn(self) -> str:
         return self._resource.get_att_string(api.ATTR_AWS_IOT_JOB_ARN)
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` watch the rollout: GetOTAUpdate on this OTA update, DescribeJob and
+        ListJobExecutionsForJob on exactly its job."""
+        return grant_read(grantee, self)
 
     def _rendered_tags(self) -> Any:
         return self._tags.render_tags() or None
