@@ -62,6 +62,8 @@ OWNER_STACK_TAG = "cdk-ota-update:stack-id"
 OWNER_LOGICAL_ID_TAG = "cdk-ota-update:logical-id"
 REQUEST_HASH_TAG = "cdk-ota-update:request-sha256"
 OWNER_TAGS = (OWNER_STACK_TAG, OWNER_LOGICAL_ID_TAG, REQUEST_HASH_TAG)
+# IoT resources have at most this many tags (the ownership tags included); the model states none.
+MAX_TAGS_PER_RESOURCE = 50
 
 
 def job_id(ota_update_id: str) -> str:
