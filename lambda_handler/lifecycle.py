@@ -175,9 +175,17 @@ class Request:
 
     @property
     def digest(self) -> str:
-        """sha256 of the canonical request: equal requests, equal digests."""
-        text = json.dumps(api.to_cloudformation(self.body), sort_keys=True, separators=(",", ":"))
+        """sha256 of the canonical request without its tags: requests that differ only in their
+        tags (which change in place) have equal digests."""
+        untagged = {k: v for k, v in self.body.items() if k != api.TAGS}
+        text = json.dumps(api.to_cloudformation(untagged), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def user_tags(self) -> dict[str, str]:
+        """The request's tags as a mapping (the ownership tags are never the user's)."""
+        return _user_tags({t[api.TAG_KEY]: t.get(api.TAG_VALUE, "")
+                           for t in self.body.get(api.TAGS, [])})
 
 
 def teardown_flags(properties: Mapping[str, Any]) -> dict[str, bool]:
@@ -219,23 +227,22 @@ def create(client: Client, request: Request, owner: Owner, budget: Budget) -> Ou
 def update(
     client: Client, new: Request, old: Request, physical_id: str, owner: Owner, budget: Budget
 ) -> Outcome:
-    """A changed request replaces the OTA update; teardown flags alone change nothing."""
+    """A changed request replaces the OTA update; changed tags alone are changed in place (as
+    is a rollback to the request the OTA update was made from); teardown flags change nothing."""
     if new.body == old.body:
         log.info("%s: only the teardown flags changed, nothing to call", physical_id)
         return Outcome(physical_id, owner.data(physical_id))
     if new.ota_id != physical_id:
         log.info("%s: request changed, replacing it with %s", physical_id, new.ota_id)
         return create(client, new, owner, budget)
-    info = _fetch_retrying(client, physical_id, budget)
-    if info and info["otaUpdateStatus"] == CREATE_COMPLETE and owner.owns(
-        _tags(client, info, budget), new.digest
-    ):
-        log.info("%s: already made from this request (rollback), nothing to call", physical_id)
-        return Outcome(physical_id, _data(info))
-    raise Failure(
-        f"otaUpdateId {physical_id} is unchanged but the request changed: OTA updates are "
-        "immutable, so give the OtaUpdate a new otaUpdateId (or omit it to have one derived)"
-    )
+    info, tags = _owned(client, physical_id, owner, budget)
+    if info["otaUpdateStatus"] != CREATE_COMPLETE or not owner.owns(tags, new.digest):
+        raise Failure(
+            f"otaUpdateId {physical_id} is unchanged but the request changed: OTA updates are "
+            "immutable, so give the OtaUpdate a new otaUpdateId (or omit it to have one derived)"
+        )
+    _retag(client, info, tags, new.user_tags, budget)
+    return Outcome(physical_id, _data(info))
 
 
 def delete(
@@ -305,7 +312,8 @@ def _claim(client: Client, request: Request, owner: Owner, budget: Budget) -> No
     """Accept an existing OTA update only if this resource made it from this very request."""
     ota_id = request.ota_id
     info = _fetch_retrying(client, ota_id, budget)
-    if info is None or not owner.owns(_tags(client, info, budget), request.digest):
+    tags = _tags(client, info, budget) if info else {}
+    if info is None or not owner.owns(tags, request.digest):
         raise Failure(
             f"ResourceAlreadyExists: otaUpdateId {ota_id} is taken by an OTA update that this "
             "resource did not create from this request; it is left untouched: choose another "
@@ -313,6 +321,62 @@ def _claim(client: Client, request: Request, owner: Owner, budget: Budget) -> No
         )
     log.info("%s: already created by this resource (repeated delivery), %s", ota_id,
              info["otaUpdateStatus"])
+    _retag(client, info, tags, request.user_tags, budget)
+
+
+def _owned(
+    client: Client, ota_id: str, owner: Owner, budget: Budget
+) -> tuple[Info, dict[str, str]]:
+    """The OTA update this resource made under ``ota_id`` and its tags; :class:`Failure` when it
+    is gone or someone else's (which is left untouched)."""
+    info = _fetch_retrying(client, ota_id, budget)
+    if info is None:
+        raise Failure(
+            f"OTA update {ota_id} does not exist (deleted outside CloudFormation?): give the "
+            "OtaUpdate a new otaUpdateId to have it created again"
+        )
+    tags = _tags(client, info, budget)
+    if not owner.owns(tags):
+        raise Failure(
+            f"OTA update {ota_id} was not created by this resource ({owner.logical_id} of stack "
+            f"{owner.stack_id}): it is left untouched, its tags too"
+        )
+    return info, tags
+
+
+def _retag(
+    client: Client, info: Info, tags: Mapping[str, str], wanted: Mapping[str, str],
+    budget: Budget,
+) -> None:
+    """Give an OTA update of this resource the user tags ``wanted`` (TagResource for added or
+    changed keys, UntagResource for removed ones); its ownership tags stay as they are."""
+    ota_id, arn = info["otaUpdateId"], info["otaUpdateArn"]
+    have = _user_tags(tags)
+    put = [{api.TAG_KEY: k, api.TAG_VALUE: v} for k, v in wanted.items() if have.get(k) != v]
+    drop = [k for k in have if k not in wanted]
+    calls: list[tuple[str, Callable[[], Any]]] = []
+    if put:
+        calls.append(("TagResource", partial(client.tag_resource, resourceArn=arn, tags=put)))
+    if drop:
+        calls.append(("UntagResource",
+                      partial(client.untag_resource, resourceArn=arn, tagKeys=drop)))
+    if not calls:
+        return
+    # Tagging first leaves the tags as they were when it is refused, unless the removed keys
+    # must go first for the tags to stay within the service's limit.
+    if len(tags) + len(wanted.keys() - tags.keys()) > api.MAX_TAGS_PER_RESOURCE:
+        calls.reverse()
+    for operation, call in calls:
+        try:
+            _retrying(operation, ota_id, budget, call)
+        except ClientError as error:
+            raise Failure(_rejected(operation, ota_id, error)) from error
+    log.info("%s: tags changed in place, set: %s; removed: %s", ota_id,
+             ", ".join(t[api.TAG_KEY] for t in put) or "none", ", ".join(drop) or "none")
+
+
+def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k not in api.OWNER_TAGS}
 
 
 def _start_deletion(

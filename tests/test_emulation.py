@@ -17,6 +17,7 @@ from emulation_support import REGION, Aws, World, error, make_world
 from moto import mock_aws
 
 from cdk_ota_update import testing
+from cdk_ota_update.api import MAX_TAGS_PER_RESOURCE
 
 
 @pytest.fixture(params=["mock_aws", "server"])
@@ -326,6 +327,80 @@ def test_tag_and_untag_resource(world: World) -> None:
 
     assert world.iot.list_tags_for_resource(resourceArn=arn)["tags"] == [
         {"Key": "stage", "Value": "prod"}
+    ]
+
+
+def tag_list(count: int, prefix: str = "k") -> list[dict[str, str]]:
+    return [{"Key": f"{prefix}{i}", "Value": f"v{i}"} for i in range(count)]
+
+
+def test_creation_with_more_tags_than_a_resource_keeps_is_invalid(world: World) -> None:
+    with pytest.raises(ClientError) as caught:
+        world.create(tags=tag_list(MAX_TAGS_PER_RESOURCE + 1))
+
+    assert error(caught.value) == ("InvalidRequestException", 400)
+    assert caught.value.response["Error"]["Message"] == (
+        f"The resource arn:aws:iot:{REGION}:123456789012:otaupdate/ota-1 would have 51 tags: a "
+        "resource can have at most 50 tags, the tags it has and those of the request counted "
+        "together"
+    )
+    assert world.iot.list_ota_updates()["otaUpdates"] == []
+
+
+def test_tagging_past_the_limit_with_existing_tags_is_invalid_and_changes_nothing(
+    world: World,
+) -> None:
+    arn = world.create(tags=tag_list(MAX_TAGS_PER_RESOURCE - 1))["otaUpdateArn"]
+
+    with pytest.raises(ClientError) as caught:
+        world.iot.tag_resource(resourceArn=arn, tags=tag_list(2, prefix="new"))
+
+    assert error(caught.value) == ("InvalidRequestException", 400)
+    assert "would have 51 tags" in caught.value.response["Error"]["Message"]
+    assert len(world.iot.list_tags_for_resource(resourceArn=arn)["tags"]) == 49
+
+
+def test_a_resource_at_the_limit_can_change_its_values_and_untag(world: World) -> None:
+    arn = world.create(tags=tag_list(MAX_TAGS_PER_RESOURCE))["otaUpdateArn"]
+
+    world.iot.tag_resource(resourceArn=arn, tags=[{"Key": "k0", "Value": "changed"}])
+    world.iot.untag_resource(resourceArn=arn, tagKeys=["k1"])
+    world.iot.tag_resource(resourceArn=arn, tags=[{"Key": "last", "Value": "fits"}])
+
+    tags = {t["Key"]: t["Value"] for t in world.iot.list_tags_for_resource(resourceArn=arn)["tags"]}
+    assert (len(tags), tags["k0"], tags["last"], "k1" in tags) == (50, "changed", "fits", False)
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [
+        ({"Key": "aws:cost-center", "Value": "42"},
+         "Value 'aws:cost-center' at 'tags[0].Key' failed to satisfy constraint: Member must be "
+         "a string not starting with aws: (the aws: prefix is reserved for AWS)"),
+        ({"Key": "k" * 129, "Value": "v"},
+         f"Value '{'k' * 129}' at 'tags[0].Key' failed to satisfy constraint: Member must be "
+         "from 1 to 128 characters long"),
+        ({"Key": "cost#center", "Value": "v"},
+         "Value 'cost#center' at 'tags[0].Key' failed to satisfy constraint: Member must be a "
+         "string matching the pattern ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$"),
+        ({"Key": "k", "Value": "v" * 257},
+         f"Value '{'v' * 257}' at 'tags[0].Value' failed to satisfy constraint: Member must be "
+         "from 0 to 256 characters long"),
+    ],
+    ids=["reserved-prefix", "long-key", "key-pattern", "long-value"],
+)
+def test_tag_resource_refuses_what_the_tag_shapes_refuse(
+    world: World, tag: dict[str, str], message: str
+) -> None:
+    arn = world.create(tags=[{"Key": "team", "Value": "fw"}])["otaUpdateArn"]
+
+    with pytest.raises(ClientError) as caught:
+        world.iot.tag_resource(resourceArn=arn, tags=[tag])
+
+    assert error(caught.value) == ("InvalidRequestException", 400)
+    assert caught.value.response["Error"]["Message"] == f"1 validation error detected: {message}"
+    assert world.iot.list_tags_for_resource(resourceArn=arn)["tags"] == [
+        {"Key": "team", "Value": "fw"}
     ]
 
 

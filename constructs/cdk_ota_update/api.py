@@ -63,7 +63,7 @@ OWNER_LOGICAL_ID_TAG = "cdk-ota-update:logical-id"
 REQUEST_HASH_TAG = "cdk-ota-update:request-sha256"
 OWNER_TAGS = (OWNER_STACK_TAG, OWNER_LOGICAL_ID_TAG, REQUEST_HASH_TAG)
 OWNER_TAG_PREFIX = "cdk-ota-update:"
-# IoT allows 50 tags per resource; the handler's ownership tags take some of them.
+# IoT resources have at most this many tags (the ownership tags included); the model states none.
 MAX_TAGS_PER_RESOURCE = 50
 USER_TAG_BUDGET = MAX_TAGS_PER_RESOURCE - len(OWNER_TAGS)
 

@@ -131,7 +131,7 @@ class OtaUpdateProvider(StackSingleton):
             [
                 Grant(
                     ("iot:CreateOTAUpdate", "iot:GetOTAUpdate", "iot:DeleteOTAUpdate",
-                     "iot:TagResource", "iot:ListTagsForResource"),
+                     "iot:TagResource", "iot:UntagResource", "iot:ListTagsForResource"),
                     (Resource.fixed(OTA_UPDATES),),
                     reason="OTA update ids are derived at synth from the request and can change "
                     "on every deploy (a replacement); limited to this account and region.",

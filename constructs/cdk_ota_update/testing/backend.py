@@ -5,7 +5,9 @@ What the emulation checks, and when (following what AWS documents, see docs/test
 - synchronously, as errors of the call: the request's constraints (InvalidRequestException, from
   :func:`cdk_ota_update.api.validate`), a duplicate id (ResourceAlreadyExistsException), target
   ARNs naming no existing thing or thing group, and stream file locations naming an unknown stream
-  or file id (ResourceNotFoundException): IoT checks its own resources itself;
+  or file id (ResourceNotFoundException): IoT checks its own resources itself; more than
+  ``api.MAX_TAGS_PER_RESOURCE`` tags on a resource, its tags and the request's together
+  (InvalidRequestException);
 - asynchronously, as CREATE_FAILED with an ``errorInfo``: what the service only learns by acting
   with the OTA update's role: a role missing from IAM, an S3 object (or version) that cannot be
   read, a job ``AFR_OTA-<otaUpdateId>`` that still exists (an earlier OTA update's job still being
@@ -273,6 +275,7 @@ class OtaBackend:
                     f"Stream {stream['streamId']} with a file of id {stream['fileId']} "
                     "does not exist"
                 )
+        self._check_tag_count(arn, request.get("tags"))
         ota = OtaUpdate(request, arn, f"{self.arn_prefix}job/{api.job_id(ota_update_id)}")
         failure = controls.take_creation_failure() or self._creation_problem(ota)
         self.ota_updates[ota_update_id] = ota
@@ -347,6 +350,7 @@ class OtaBackend:
                 f"Stream {stream_id} already exists", stream_id, arn
             )
         self._check_file_ids(files)
+        self._check_tag_count(arn, tags)
         stream = self.streams[stream_id] = Stream(stream_id, arn, files, role_arn, description)
         self.tags.tag_resource(arn, tags)
         return stream
@@ -396,6 +400,7 @@ class OtaBackend:
 
     def tag_resource(self, arn: str, tags: list[dict[str, str]]) -> None:
         self._check_taggable(arn)
+        self._check_tag_count(arn, tags)
         self.tags.tag_resource(arn, tags)
 
     def untag_resource(self, arn: str, keys: list[str]) -> None:
@@ -419,6 +424,16 @@ class OtaBackend:
         ids = [file["fileId"] for file in files]
         if len(set(ids)) != len(ids):
             raise InvalidRequestException(f"The file ids of a stream must be unique, not {ids}")
+
+    def _check_tag_count(self, arn: str, tags: list[dict[str, str]] | None) -> None:
+        """A resource keeps at most api.MAX_TAGS_PER_RESOURCE tags, old and new ones together."""
+        keys = set(self.tags.get_tag_dict_for_resource(arn)) | {t[api.TAG_KEY] for t in tags or []}
+        if len(keys) > api.MAX_TAGS_PER_RESOURCE:
+            raise InvalidRequestException(
+                f"The resource {arn} would have {len(keys)} tags: a resource can have at most "
+                f"{api.MAX_TAGS_PER_RESOURCE} tags, the tags it has and those of the request "
+                "counted together"
+            )
 
     def _check_taggable(self, arn: str) -> None:
         known = {ota.arn for ota in self.ota_updates.values()} | {
