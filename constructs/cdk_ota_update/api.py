@@ -180,11 +180,7 @@ RULES: Mapping[str, Rule] = {
     "files[].codeSigning": Rule(
         exactly_one_of=("awsSignerJobId", "startSigningJobParameter", "customCodeSigning")
     ),
-    "tags": Rule(
-        unique_key=TAG_KEY,
-        max_items=MAX_TAGS_PER_RESOURCE,
-        why=f"IoT allows {MAX_TAGS_PER_RESOURCE} tags per resource",
-    ),
+    "tags": Rule(unique_key=TAG_KEY),  # at most MAX_TAGS_PER_RESOURCE, with the existing ones
     "tags[].Key": Rule(forbidden_prefixes=(("aws:", "the aws: prefix is reserved for AWS"),)),
 }
 
