@@ -180,16 +180,19 @@ def test_helper_names_around_tokens_pass_and_token_names_are_left_to_deploy() ->
     assert len(props["targets"]) == 3
 
 
-def test_a_role_iot_cannot_assume_fails_synth() -> None:
+def test_a_role_iot_cannot_assume_fails_synth_once_naming_its_users() -> None:
     s = stack()
     role = iam.Role(s, "LambdaRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     ota(s, role=role)
-    with pytest.raises(
-        Exception,
-        match=r"role = Test/LambdaRole is invalid: its trust policy must allow sts:AssumeRole to "
-        r"the service principal iot\.amazonaws\.com .*assumed_by=iam\.ServicePrincipal",
-    ):
+    ota(s, "Second", role=role)
+    with pytest.raises(Exception) as raised:
         template(s)
+    message = str(raised.value)
+    assert message.count("LambdaRole is invalid") == 1
+    assert re.search(
+        r"Test/Ota \(and 1 other OtaUpdates\): role = Test/LambdaRole is invalid: its trust policy "
+        r"must allow sts:AssumeRole to the service principal iot\.amazonaws\.com .*"
+        r"assumed_by=iam\.ServicePrincipal", message), message
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import jsii
-from aws_cdk import IStableAnyProducer, IStableStringProducer, Stack
+from aws_cdk import Aws, IStableAnyProducer, IStableStringProducer, Stack
 from constructs import Construct, IValidation
 
 _T = TypeVar("_T", bound="StackSingleton")
@@ -34,6 +36,23 @@ class Validation:
         return self._validate()
 
 
+def add_stack_validation(scope: Construct, check: Callable[[], list[str]]) -> None:
+    """Run ``check()`` at synth, with the other checks of ``scope``'s stack, in one validation
+    of the stack (one jsii callback per stack instead of one per construct); its errors name
+    their construct paths themselves."""
+    stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+    checks = _CHECKS.get(stack)
+    if checks is None:
+        checks = _CHECKS[stack] = []
+        stack.node.add_validation(Validation(lambda: [e for c in checks for e in c()]))
+    checks.append(check)
+
+
+_CHECKS: weakref.WeakKeyDictionary[Stack, list[Callable[[], list[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class StackSingleton(Construct):
     """A construct of which each stack has one, directly under the stack, under ``ID``."""
 
@@ -41,7 +60,39 @@ class StackSingleton(Construct):
 
     @classmethod
     def of(cls: type[_T], scope: Construct) -> _T:
-        """The one of ``scope``'s stack, created on first use."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(cls.ID)
-        return existing if isinstance(existing, cls) else cls(stack, cls.ID)
+        """The one of ``scope``'s stack (a stack itself, or a construct in it), created on first
+        use; kept on the Python side, so that finding it again costs no jsii call."""
+        stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+        singletons = _SINGLETONS.setdefault(stack, {})
+        found = singletons.get(cls.ID)
+        if not isinstance(found, cls):
+            existing = stack.node.try_find_child(cls.ID)
+            found = existing if isinstance(existing, cls) else cls(stack, cls.ID)
+            singletons[cls.ID] = found
+        return found
+
+
+_SINGLETONS: weakref.WeakKeyDictionary[Stack, dict[str, Construct]] = weakref.WeakKeyDictionary()
+
+
+class Pseudo:
+    """The pseudo parameters' tokens, read from jsii once per process (they never change)."""
+
+    @functools.cached_property
+    def partition(self) -> str:
+        return Aws.PARTITION
+
+    @functools.cached_property
+    def region(self) -> str:
+        return Aws.REGION
+
+    @functools.cached_property
+    def account_id(self) -> str:
+        return Aws.ACCOUNT_ID
+
+    @functools.cached_property
+    def url_suffix(self) -> str:
+        return Aws.URL_SUFFIX
+
+
+PSEUDO = Pseudo()

@@ -26,7 +26,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from . import api
-from ._cdk import Producer, Validation
+from ._cdk import Producer, add_stack_validation
 from .base import ImportedOtaUpdate, IOtaUpdate, grant_read
 from .errors import OtaUpdateValidationError
 from .grants import IOT_SERVICE, provider_grants, service_role_grants
@@ -110,10 +110,12 @@ class OtaUpdate(Construct):
             Default: RemovalPolicy.DESTROY.
         """
         super().__init__(scope, id)
+        self._stack = Stack.of(self)
         _check_removal_policy(self, removal_policy)
-        self._tags = TagManager(TagType.KEY_VALUE, api.RESOURCE_TYPE, _tag_map(self, tags))
-        provider = OtaUpdateProvider.of(self)
-        shared_role = None if role is not None else OtaUpdateServiceRole.of(self)
+        user_tags = _tag_map(self, tags)
+        self._tags = TagManager(TagType.KEY_VALUE, api.RESOURCE_TYPE, user_tags)
+        provider = OtaUpdateProvider.of(self._stack)
+        shared_role = None if role is not None else OtaUpdateServiceRole.of(self._stack)
         role_arn = role.role_arn if role is not None else shared_role.role.role_arn  # type: ignore[union-attr]
         request = render_structure(
             dict(
@@ -129,20 +131,20 @@ class OtaUpdate(Construct):
                 files=_bind_files(self, files),
                 role_arn=role_arn,
                 additional_parameters=additional_parameters,
-                tags=_tag_list(self._tags.tag_values()) or None,
+                tags=_tag_list(user_tags) or None,
             ),
             api.create_request_shape(),
         )
         if ota_update_id is None:
-            derived = Lazy.string(Producer(lambda: self._derived_id(request)))
+            derived = Lazy.string(Producer(lambda: self._derived_id(id, request)))
             request = {api.OTA_UPDATE_ID: derived, **request}
         else:
             _claim_fixed_id(self, ota_update_id)
         _raise_for(self, _violations(request))
         # Tags.of(...) adds tags after the constructor: check the final set at synth.
-        self.node.add_validation(Validation(self._check_tags))
+        add_stack_validation(self._stack, self._check_tags)
         if role is not None:
-            self.node.add_validation(Validation(lambda: _check_trust(role)))
+            _check_trust_at_synth(self, role)
 
         request[api.TAGS] = Lazy.any(Producer(self._rendered_tags), omit_empty_array=True)
         if shared_role is not None:
@@ -165,9 +167,9 @@ class OtaUpdate(Construct):
             service_timeout=SERVICE_TIMEOUT,
         )
         # The grants exist before the create and until after the delete.
-        self._resource.node.add_dependency(provider.policy)
-        if shared_role is not None:
-            self._resource.node.add_dependency(shared_role.policy)
+        self._resource.node.add_dependency(
+            provider.policy, *([shared_role.policy] if shared_role is not None else [])
+        )
 
     @staticmethod
     def from_ota_update_id(scope: Construct, id: str, ota_update_id: str) -> IOtaUpdate:
@@ -212,20 +214,20 @@ class OtaUpdate(Construct):
 
     def _check_tags(self) -> list[str]:
         tags = self._rendered_tags() or []
-        return [str(v) for v in api.validate_member(api.TAGS, tags, skip=_unresolved,
-                                                    rules=api.RESOURCE_RULES)]
+        violations = api.validate_member(api.TAGS, tags, skip=_unresolved,
+                                         rules=api.RESOURCE_RULES)
+        return [f"{self.node.path}: {v}" for v in violations]
 
-    def _derived_id(self, request: Mapping[str, Any]) -> str:
+    def _derived_id(self, id: str, request: Mapping[str, Any]) -> str:
         """``<construct id>-<digest of path and request>``: same app, same id; new request, new
         id. Tags are not part of it: they change in place (a public contract, pinned by tests:
         changing it would replace every user's OTA updates on upgrade)."""
-        stack = Stack.of(self)
         body = {k: v for k, v in request.items() if k not in (api.OTA_UPDATE_ID, api.TAGS)}
-        resolved = stack.resolve(api.to_cloudformation(body))
+        resolved = self._stack.resolve(api.to_cloudformation(body))
         digest = hashlib.sha256(
             json.dumps([self.node.path, resolved], sort_keys=True).encode()
         ).hexdigest()[:_DIGEST_LENGTH]
-        slug = re.sub(r"[^a-zA-Z0-9_-]", "", self.node.id)
+        slug = re.sub(r"[^a-zA-Z0-9_-]", "", id)
         return f"{slug[: api.OTA_UPDATE_ID_MAX_LENGTH - _DIGEST_LENGTH - 1]}-{digest}".lstrip("-")
 
 
@@ -278,7 +280,22 @@ def _claim_fixed_id(scope: Construct, ota_update_id: str) -> None:
     taken[ota_update_id] = scope.node.path
 
 
-def _check_trust(role: iam.IRole) -> list[str]:
+# The OtaUpdates of each stack that were given each role (a role's trust is checked once).
+_ROLE_USERS: weakref.WeakKeyDictionary[Stack, dict[iam.IRole, list[Construct]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _check_trust_at_synth(ota: Construct, role: iam.IRole) -> None:
+    stack = Stack.of(ota)
+    users = _ROLE_USERS.setdefault(stack, {})
+    if role not in users:
+        users[role] = []
+        add_stack_validation(stack, lambda: _check_trust(role, users[role]))
+    users[role].append(ota)
+
+
+def _check_trust(role: iam.IRole, users: Sequence[Construct]) -> list[str]:
     """A role of the app must be assumable by the OTA update service (imports are not checked)."""
     document = getattr(role, "assume_role_policy", None)
     if document is None:
@@ -286,10 +303,11 @@ def _check_trust(role: iam.IRole) -> list[str]:
     statements = Stack.of(role).resolve(document.to_json()).get("Statement", [])
     if any(_admits_iot(statement) for statement in statements):
         return []
+    others = f" (and {len(users) - 1} other OtaUpdates)" if len(users) > 1 else ""
     return [
-        f"role = {role.node.path} is invalid: its trust policy must allow sts:AssumeRole to the "
-        f"service principal {IOT_SERVICE} (the OTA update service acts with the role): create it "
-        f"with assumed_by=iam.ServicePrincipal({IOT_SERVICE!r})"
+        f"{users[0].node.path}{others}: role = {role.node.path} is invalid: its trust policy must "
+        f"allow sts:AssumeRole to the service principal {IOT_SERVICE} (the OTA update service "
+        f"acts with the role): create it with assumed_by=iam.ServicePrincipal({IOT_SERVICE!r})"
     ]
 
 

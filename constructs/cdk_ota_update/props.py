@@ -12,10 +12,11 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Aws
 from botocore import xform_name
 from botocore.model import Shape
 
+from . import api
+from ._cdk import PSEUDO
 from .errors import OtaUpdateValidationError
 
 if TYPE_CHECKING:
@@ -345,11 +346,16 @@ class OtaTarget:
 
     @staticmethod
     def thing(name: str) -> str:
-        return f"arn:{Aws.PARTITION}:iot:{Aws.REGION}:{Aws.ACCOUNT_ID}:thing/{name}"
+        return _iot_arn(f"thing/{name}")
 
     @staticmethod
     def thing_group(name: str) -> str:
-        return f"arn:{Aws.PARTITION}:iot:{Aws.REGION}:{Aws.ACCOUNT_ID}:thinggroup/{name}"
+        return _iot_arn(f"thinggroup/{name}")
+
+
+def _iot_arn(resource: str) -> str:
+    """An IoT ARN of the stack's account and region."""
+    return api.iot_arn(PSEUDO.partition, PSEUDO.region, PSEUDO.account_id, resource)
 
 
 def render(value: Any, shape: Shape) -> Any:
