@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
-import venv
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +13,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from tests.app_support import build_distributions, cfn_lint_errors, fresh_venv_with
 from tests.cdk_support import ROOT
 
 STACK = "FirmwareRelease"
@@ -96,21 +94,7 @@ def test_cdk_nag_aws_solutions_passes_with_only_justified_acknowledgements(
 
 
 def test_cfn_lint_reports_no_errors(assembly: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cfnlint",
-            "--format",
-            "parseable",
-            str(assembly / f"{STACK}.template.json"),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    errors = [line for line in result.stdout.splitlines() if ":E" in line]
-    assert errors == []
-    assert result.returncode & 2 == 0, result.stdout + result.stderr
+    assert cfn_lint_errors([assembly / f"{STACK}.template.json"]) == []
 
 
 def test_the_cdk_cli_synthesizes_the_app(tmp_path: Path) -> None:
@@ -143,59 +127,8 @@ app.synth()
 
 
 def test_the_wheel_alone_synthesizes_an_app_outside_the_repo(tmp_path: Path) -> None:
-    build = tmp_path / "src"
-    shutil.copytree(
-        ROOT,
-        build,
-        ignore=shutil.ignore_patterns(
-            ".venv", "node_modules", "cdk.out", ".git", "build", "*.egg-info", "__pycache__"
-        ),
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "--outdir",
-            str(tmp_path / "dist"),
-            str(build),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = (tmp_path / "dist").glob("cdk_ota_update-*.whl")
-    fresh = tmp_path / "venv"
-    venv.create(fresh, with_pip=False)
-    python = fresh / "bin" / "python"
-    site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--target",
-            str(site),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    # The dependencies (aws-cdk-lib, crhelper, ...) come from the test environment, after the
-    # fresh venv's own site-packages: the repo is nowhere on the path.
-    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (wheel,) = build_distributions(tmp_path, "wheel").glob("cdk_ota_update-*.whl")
+    python = fresh_venv_with(wheel, tmp_path / "venv")
     app = tmp_path / "outside"
     app.mkdir()
     (app / "app.py").write_text(SMALL_APP)
@@ -205,7 +138,7 @@ def test_the_wheel_alone_synthesizes_an_app_outside_the_repo(tmp_path: Path) -> 
         [str(python), "app.py"], cwd=app, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(str(site))
+    assert result.stdout.startswith(str(tmp_path / "venv"))
     asset = _lambda_asset(app / "cdk.out", "Outside")
     assert (asset / "index.py").is_file()
     assert (asset / "crhelper" / "__init__.py").is_file()
