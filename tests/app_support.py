@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import sysconfig
 import venv
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a copy of the repository for a build leaves out (installed tools, outputs, caches).
@@ -87,3 +89,11 @@ def fresh_venv_with(wheel: Path, where: Path) -> Path:
     )
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return python
+
+
+def lambda_asset(template: Path) -> Path:
+    """The staged asset directory of the (one) Lambda function of a synthesized template."""
+    resources: dict[str, Any] = json.loads(template.read_text())["Resources"]
+    (function,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    key = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    return template.parent / f"asset.{key}"

@@ -1,4 +1,7 @@
-"""The example app (app.py): snapshot, determinism, security gates, the real CLI, the wheel."""
+"""The example app (app.py): snapshot, determinism, security gates, the real CLI.
+
+(The wheel, installed outside the repository, is tested in test_packaging.py.)
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.app_support import build_distributions, cfn_lint_errors, fresh_venv_with
+from tests.app_support import cfn_lint_errors, lambda_asset
 from tests.cdk_support import ROOT
 
 STACK = "FirmwareRelease"
@@ -56,17 +59,8 @@ def test_synth_is_byte_identical_in_another_directory(assembly: Path, tmp_path: 
     assert _assets(second) == _assets(assembly)
 
 
-def _lambda_asset(outdir: Path, stack: str = STACK) -> Path:
-    template = template_of(outdir, stack)
-    (function,) = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
-    ]
-    key = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
-    return outdir / f"asset.{key}"
-
-
 def test_lambda_asset_holds_the_handler_crhelper_and_the_api_table_only(assembly: Path) -> None:
-    asset = _lambda_asset(assembly)
+    asset = lambda_asset(assembly / f"{STACK}.template.json")
     files = {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
     assert {
         "index.py",
@@ -108,38 +102,3 @@ def test_the_cdk_cli_synthesizes_the_app(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Resources" in template_of(tmp_path / "out")
-
-
-SMALL_APP = """
-import aws_cdk as cdk
-from aws_cdk import aws_s3 as s3
-import cdk_ota_update
-from cdk_ota_update import FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile
-
-print(cdk_ota_update.__file__)
-app = cdk.App()
-stack = cdk.Stack(app, "Outside")
-bucket = s3.Bucket.from_bucket_name(stack, "Fw", "fw-bucket")
-OtaUpdate(stack, "Ota", targets=[OtaTarget.thing("t")],
-          files=[OtaUpdateFile(file_location=FileLocation.from_bucket(bucket, "a.bin"))])
-app.synth()
-"""
-
-
-def test_the_wheel_alone_synthesizes_an_app_outside_the_repo(tmp_path: Path) -> None:
-    (wheel,) = build_distributions(tmp_path, "wheel").glob("cdk_ota_update-*.whl")
-    python = fresh_venv_with(wheel, tmp_path / "venv")
-    app = tmp_path / "outside"
-    app.mkdir()
-    (app / "app.py").write_text(SMALL_APP)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["CDK_OUTDIR"] = str(app / "cdk.out")
-    result = subprocess.run(
-        [str(python), "app.py"], cwd=app, env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(str(tmp_path / "venv"))
-    asset = _lambda_asset(app / "cdk.out", "Outside")
-    assert (asset / "index.py").is_file()
-    assert (asset / "crhelper" / "__init__.py").is_file()
-    assert (asset / "cdk_ota_update" / "api.py").is_file()
