@@ -1,0 +1,173 @@
+"""The distributions: an sdist and a wheel (built from that sdist) that pass ``twine check``,
+hold what they must, state the supported versions the README states, and work outside the
+repository: an example app synthesized from the installed wheel in a fresh venv."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from tests.app_support import ROOT, build_distributions, fresh_venv_with, lambda_asset
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+VERSION: str = PYPROJECT["version"]
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Neither --sdist nor --wheel: build makes the sdist, then the wheel from the unpacked sdist,
+    # so the wheel also proves that the sdist is complete.
+    return build_distributions(tmp_path_factory.mktemp("build"))
+
+
+@pytest.fixture(scope="module")
+def sdist_files(dist: Path) -> set[str]:
+    (sdist,) = dist.glob("*.tar.gz")
+    assert sdist.name == f"cdk_ota_update-{VERSION}.tar.gz"
+    with tarfile.open(sdist) as archive:
+        return {name.partition("/")[2] for name in archive.getnames()}
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
+    (built,) = dist.glob("*.whl")
+    assert built.name == f"cdk_ota_update-{VERSION}-py3-none-any.whl"
+    return built
+
+
+def test_twine_check_passes_on_both(dist: Path) -> None:
+    files = sorted(dist.iterdir())
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASSED") == len(files) == 2
+
+
+def test_the_sdist_holds_the_sources_tests_and_documents(sdist_files: set[str]) -> None:
+    assert {
+        "pyproject.toml",
+        "README.md",
+        "CHANGELOG.md",
+        "requirements.txt",
+        "package.json",
+        "constructs/cdk_ota_update/api.py",
+        "constructs/cdk_ota_update/testing/backend.py",
+        "lambda_handler/index.py",
+        "lambda_handler/lifecycle.py",
+        "tests/conftest.py",
+        "tests/test_packaging.py",
+        "docs/deploy.md",
+        "examples/custom_signing/firmware/doorlock-fw.bin.sig",
+        "firmware/sensor-fw.bin",
+    } <= sdist_files
+    assert not [f for f in sdist_files if "__pycache__" in f or f.endswith(".pyc")]
+
+
+def test_the_wheel_holds_the_library_its_handler_and_the_emulation(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        metadata = Parser().parsestr(
+            archive.read(f"cdk_ota_update-{VERSION}.dist-info/METADATA").decode()
+        )
+    assert {
+        "cdk_ota_update/__init__.py",
+        "cdk_ota_update/api.py",
+        "cdk_ota_update/py.typed",
+        "cdk_ota_update/_handler/index.py",
+        "cdk_ota_update/_handler/lifecycle.py",
+        "cdk_ota_update/testing/__init__.py",
+        "cdk_ota_update/testing/backend.py",
+    } <= names
+    assert not [n for n in names if n.startswith(("tests/", "examples/", "lambda_handler/"))]
+    assert metadata["Version"] == VERSION
+    assert metadata["Requires-Python"] == PYPROJECT["requires-python"]
+    assert metadata.get_all("Provides-Extra") == ["testing"]
+    assert any(r.startswith("aws-cdk-lib") for r in metadata.get_all("Requires-Dist"))
+
+
+def _readme_row(name: str) -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    (row,) = re.findall(rf"^\| {re.escape(name)} \|(.*)\|$", readme, flags=re.MULTILINE)
+    return [cell.strip() for cell in row.split("|")]
+
+
+def test_the_readme_states_the_supported_versions_the_packaging_declares() -> None:
+    pins = dict(
+        line.split("==")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    cli = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    (cdk_lib,) = [d for d in PYPROJECT["dependencies"] if d.startswith("aws-cdk-lib")]
+    lowest_python = PYPROJECT["requires-python"].removeprefix(">=")
+    lowest_cdk, highest_cdk = re.fullmatch(r"aws-cdk-lib>=([\d.]+),<(\d+)", cdk_lib).groups()  # type: ignore[union-attr]
+
+    assert _readme_row("Python") == [
+        f"{lowest_python} or newer",
+        f"{sys.version_info.major}.{sys.version_info.minor}",
+    ]
+    assert _readme_row("aws-cdk-lib") == [
+        f"{lowest_cdk} or newer, below {highest_cdk}",
+        pins["aws-cdk-lib"],
+    ]
+    assert _readme_row("AWS CDK CLI (`aws-cdk` on npm)") == [f"{cli} or newer", cli]
+    classifiers = [
+        c.rpartition(":: ")[2]
+        for c in PYPROJECT["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    ]
+    assert classifiers[0] == lowest_python
+
+
+def test_the_changelog_has_a_section_for_this_version() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    heading = "## Unreleased" if ".dev" in VERSION else f"## {VERSION}"
+    assert re.search(rf"^{re.escape(heading)}$", changelog, flags=re.MULTILINE)
+
+
+def test_an_example_synthesizes_from_the_installed_wheel_outside_the_repo(
+    wheel: Path, tmp_path: Path
+) -> None:
+    python = fresh_venv_with(wheel, tmp_path / "venv")
+    app = tmp_path / "custom_signing"
+    shutil.copytree(ROOT / "examples" / "custom_signing", app)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["CDK_OUTDIR"] = str(app / "cdk.out")
+    probe = (
+        "import runpy, cdk_ota_update; print(cdk_ota_update.__file__); "
+        "runpy.run_path('app.py', run_name='__main__')"
+    )
+
+    result = subprocess.run(
+        [str(python), "-c", probe], cwd=app, env=env, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(str(tmp_path / "venv"))  # the wheel, not the repository
+    template = app / "cdk.out" / "DoorLockRelease.template.json"
+    (ota,) = [
+        r
+        for r in json.loads(template.read_text())["Resources"].values()
+        if r["Type"] == "Custom::OtaUpdate"
+    ]
+    assert ota["Properties"]["otaUpdateId"].startswith("DoorLockFirmware-")
+    asset = lambda_asset(template)
+    assert (asset / "index.py").is_file()
+    assert (asset / "crhelper" / "__init__.py").is_file()
+    assert (asset / "cdk_ota_update" / "api.py").read_bytes() == (
+        ROOT / "constructs" / "cdk_ota_update" / "api.py"
+    ).read_bytes()
