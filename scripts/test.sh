@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH"
-ruff check constructs lambda_handler tests app.py benchmarks
+ruff check constructs lambda_handler tests app.py benchmarks examples scripts
 mypy constructs/cdk_ota_update lambda_handler
 exec python -m pytest "$@"

@@ -62,6 +62,7 @@ def test_the_sdist_holds_the_sources_tests_and_documents(sdist_files: set[str]) 
         "pyproject.toml",
         "README.md",
         "CHANGELOG.md",
+        "LICENSE",
         "requirements.txt",
         "package.json",
         "constructs/cdk_ota_update/api.py",
@@ -91,10 +92,12 @@ def test_the_wheel_holds_the_library_its_handler_and_the_emulation(wheel: Path) 
         "cdk_ota_update/_handler/lifecycle.py",
         "cdk_ota_update/testing/__init__.py",
         "cdk_ota_update/testing/backend.py",
+        f"cdk_ota_update-{VERSION}.dist-info/licenses/LICENSE",
     } <= names
     assert not [n for n in names if n.startswith(("tests/", "examples/", "lambda_handler/"))]
     assert metadata["Version"] == VERSION
     assert metadata["Requires-Python"] == PYPROJECT["requires-python"]
+    assert metadata["License-Expression"] == "Apache-2.0"
     assert metadata.get_all("Provides-Extra") == ["testing"]
     assert any(r.startswith("aws-cdk-lib") for r in metadata.get_all("Requires-Dist"))
 
