@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jsii
@@ -26,7 +26,6 @@ from constructs import Construct
 from . import api
 from ._cdk import Producer, Validation
 from .grants import provider_grants, service_role_grants
-from .policy import Grant
 from .props import (
     AwsJobAbortConfig,
     AwsJobExecutionsRolloutConfig,
@@ -38,7 +37,7 @@ from .props import (
     render_structure,
 )
 from .provider import SERVICE_TIMEOUT, OtaUpdateProvider
-from .role import OtaUpdateServiceRole
+from .role import service_role, warn_immutable
 
 _DIGEST_LENGTH = 16
 
@@ -116,8 +115,8 @@ class OtaUpdate(Construct):
             )
         self._tags = TagManager(TagType.KEY_VALUE, api.RESOURCE_TYPE, dict(tags or {}))
         provider = OtaUpdateProvider.of(self)
-        shared_role = None if role is not None else OtaUpdateServiceRole.of(self)
-        role_arn = role.role_arn if role is not None else shared_role.role.role_arn  # type: ignore[union-attr]
+        service = service_role(self, role)
+        role_arn = service.role_arn
         bound_files = [
             _bind_file(self, index, file) for index, file in enumerate(files)
         ]
@@ -147,11 +146,11 @@ class OtaUpdate(Construct):
         self.node.add_validation(Validation(self._check_tags))
 
         request[api.TAGS] = Lazy.any(Producer(self._rendered_tags), omit_empty_array=True)
-        if shared_role is not None:
-            shared_role.policy.add(service_role_grants(request))
+        if service.policy is not None:
+            service.policy.add(service_role_grants(request))
         else:
-            _grant_to(role, service_role_grants(request))  # type: ignore[arg-type]
-        provider.policy.add(provider_grants(request))
+            warn_immutable(self, role, service_role_grants(request))  # type: ignore[arg-type]
+        provider.policy.add(provider_grants(request, service.arn))
 
         self._resource = CustomResource(
             self,
@@ -167,9 +166,7 @@ class OtaUpdate(Construct):
             service_timeout=SERVICE_TIMEOUT,
         )
         # The grants exist before the create and until after the delete.
-        self._resource.node.add_dependency(provider.policy)
-        if shared_role is not None:
-            self._resource.node.add_dependency(shared_role.policy)
+        self._resource.node.add_dependency(provider.policy, *service.dependencies)
 
     @property
     def tags(self) -> TagManager:
@@ -215,18 +212,6 @@ class OtaUpdate(Construct):
 
 def _bind_file(scope: Construct, index: int, file: OtaUpdateFile) -> OtaUpdateFile:
     return dataclasses.replace(file, file_location=file.file_location.bind(scope, f"File{index}"))
-
-
-def _grant_to(role: iam.IRole, grants: Iterable[Grant]) -> None:
-    """A role of the user's: grants as its own statements (no-op for an immutable import)."""
-    for grant in grants:
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=list(grant.actions),
-                resources=[r.exact for r in grant.resources],
-                conditions=dict(grant.conditions) if grant.conditions else None,
-            )
-        )
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
