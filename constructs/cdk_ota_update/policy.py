@@ -118,16 +118,16 @@ class Kind:
     """What a family of resources is, for the grouping steps and the synth warning."""
 
     plural: str
-    widths: tuple[str, ...]  # what each grouping level covers, finest first
+    grouped: str  # what the first grouping level covers
 
 
-OBJECTS = Kind("S3 objects", ("their folder", "parent folders, up to the bucket"))
-TARGETS = Kind("targets", ("thing/* and thinggroup/* of their account and Region",))
-JOBS = Kind("jobs", ("job/AFR_OTA-*",))
-PROFILES = Kind("signing profiles", ("signing-profiles/*",))
-STREAMS = Kind("streams", ("stream/*",))
-SIGNING_JOBS = Kind("signing jobs", ("signing-jobs/*",))
-FIXED = Kind("resources", ())
+OBJECTS = Kind("S3 objects", "their folder")
+TARGETS = Kind("targets", "thing/* and thinggroup/* of their account and Region")
+JOBS = Kind("jobs", "job/AFR_OTA-*")
+PROFILES = Kind("signing profiles", "signing-profiles/*")
+STREAMS = Kind("streams", "stream/*")
+SIGNING_JOBS = Kind("signing jobs", "signing-jobs/*")
+FIXED = Kind("resources", "")
 
 
 @dataclass(frozen=True)
@@ -369,11 +369,14 @@ class ScopedPolicy(Construct):
     ) -> None:
         grouped = []
         for kind, level in depth.items():
-            count = len(
-                {r for _, rs in self._statements.values() for r in rs if r.kind is kind}
-            )
-            width = kind.widths[min(level, len(kind.widths)) - 1]
-            grouped.append(f"{count} {kind.plural} -> {width}")
+            resources = {r for _, rs in self._statements.values() for r in rs if r.kind is kind}
+            if not resources:
+                continue
+            if kind is OBJECTS and level > 1:
+                width = f"{level - 1} folder(s) above their folder, at most the bucket"
+            else:
+                width = kind.grouped
+            grouped.append(f"{len(resources)} {kind.plural} -> {width}")
         what = "; ".join(grouped) or "nothing grouped"
         spill = (
             f", and spilled into {spilled} managed polic{'y' if spilled == 1 else 'ies'} "
@@ -407,7 +410,7 @@ class ScopedPolicy(Construct):
                     reasons.append((stack.resolve(arn.text), reason))
             for finding, reason in _nag_findings(reasons):
                 Validations.of(part).acknowledge(
-                    Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason)
+                    Acknowledgment(id=finding, reason=reason)
                 )
         return []
 

@@ -23,7 +23,7 @@ from aws_cdk import (
     Validations,
 )
 from aws_cdk import aws_iam as iam
-from constructs import Construct, IDependable
+from constructs import Construct, Dependable, IDependable
 
 from ._cdk import StackSingleton, Validation
 from .grants import IOT_SERVICE, role_arn, self_grants
@@ -90,7 +90,7 @@ class OtaUpdateServiceRole(StackSingleton):
             ):
                 Validations.of(resource).acknowledge(
                     Acknowledgment(
-                        id=f"AwsSolutions::{violation.rule_name}", reason=_AWS_MANAGED_REASON
+                        id=violation.rule_name, reason=_AWS_MANAGED_REASON
                     )
                 )
         return []
@@ -137,11 +137,12 @@ def service_role(scope: Construct, role: iam.IRole | None) -> ServiceRole:
         policy = _AppRoleGrants.of(scope).policy_for(role, arn)
         return ServiceRole(role.role_arn, arn, policy, [policy, role])
     arn = role_arn(role.role_arn, None)
-    # An imported role: CDK adds statements to it only when it is mutable. The probe is a
-    # statement the role needs anyway (iam:GetRole on itself).
+    # An imported role: CDK adds statements to it only when it is mutable (an immutable one
+    # answers "added" but its policy has no resource). The probe is a statement the role needs
+    # anyway (iam:GetRole on itself).
     (probe,) = [g for g in self_grants(arn) if g.actions == ("iam:GetRole",)]
     added = role.add_to_principal_policy(_statement(probe))
-    if not added.statement_added:
+    if not Dependable.of(added.policy_dependable).dependency_roots:
         return ServiceRole(role.role_arn, arn, None)
     policy = _AppRoleGrants.of(scope).policy_for(role, arn)
     return ServiceRole(role.role_arn, arn, policy, [policy, added.policy_dependable])
