@@ -295,9 +295,9 @@ class ScopedPolicy(Construct):
         parts = self._spill(statements)
         if len(parts) > 1 + self.managed_policies:
             self._errors.append(
-                f"the statements for {len(self._statements)} kinds of access need "
-                f"{_document_size(statements)} characters even grouped (tokens at their longest "
-                f"values), more than IAM allows one role ({self.first_budget} for the first "
+                f"the policy of the role needs {_document_size(statements)} characters even "
+                "with its resources grouped (tokens at their longest values), more than IAM "
+                f"allows one role ({self.first_budget} for the first "
                 f"policy, then {self.managed_policies} managed policies of "
                 f"{MANAGED_POLICY_LIMIT}): split the OtaUpdates across stacks or roles"
             )
