@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jsii
@@ -30,7 +30,6 @@ from ._cdk import Producer, add_stack_validation
 from .base import ImportedOtaUpdate, IOtaUpdate, grant_read
 from .errors import OtaUpdateValidationError
 from .grants import IOT_SERVICE, provider_grants, service_role_grants
-from .policy import Grant
 from .props import (
     AwsJobAbortConfig,
     AwsJobExecutionsRolloutConfig,
@@ -43,7 +42,7 @@ from .props import (
     render_structure,
 )
 from .provider import SERVICE_TIMEOUT, OtaUpdateProvider
-from .role import OtaUpdateServiceRole
+from .role import service_role, warn_immutable
 
 _DIGEST_LENGTH = 16
 
@@ -115,8 +114,8 @@ class OtaUpdate(Construct):
         user_tags = _tag_map(self, tags)
         self._tags = TagManager(TagType.KEY_VALUE, api.RESOURCE_TYPE, user_tags)
         provider = OtaUpdateProvider.of(self._stack)
-        shared_role = None if role is not None else OtaUpdateServiceRole.of(self._stack)
-        role_arn = role.role_arn if role is not None else shared_role.role.role_arn  # type: ignore[union-attr]
+        service = service_role(self, role)
+        role_arn = service.role_arn
         request = render_structure(
             dict(
                 ota_update_id=ota_update_id,
@@ -147,11 +146,11 @@ class OtaUpdate(Construct):
             _check_trust_at_synth(self, role)
 
         request[api.TAGS] = Lazy.any(Producer(self._rendered_tags), omit_empty_array=True)
-        if shared_role is not None:
-            shared_role.policy.add(service_role_grants(request))
+        if service.policy is not None:
+            service.policy.add(service_role_grants(request))
         else:
-            _grant_to(role, service_role_grants(request))  # type: ignore[arg-type]
-        provider.policy.add(provider_grants(request))
+            warn_immutable(self, role, service_role_grants(request))  # type: ignore[arg-type]
+        provider.policy.add(provider_grants(request, service.arn))
 
         self._resource = CustomResource(
             self,
@@ -167,9 +166,7 @@ class OtaUpdate(Construct):
             service_timeout=SERVICE_TIMEOUT,
         )
         # The grants exist before the create and until after the delete.
-        self._resource.node.add_dependency(
-            provider.policy, *([shared_role.policy] if shared_role is not None else [])
-        )
+        self._resource.node.add_dependency(provider.policy, *service.dependencies)
 
     @staticmethod
     def from_ota_update_id(scope: Construct, id: str, ota_update_id: str) -> IOtaUpdate:
@@ -361,18 +358,6 @@ def _sampled(value: Any, shown: dict[str, str]) -> Any:
     if isinstance(value, list) and not _is_list_token(value):
         return [_sampled(v, shown) for v in value]
     return value
-
-
-def _grant_to(role: iam.IRole, grants: Iterable[Grant]) -> None:
-    """A role of the user's: grants as its own statements (no-op for an immutable import)."""
-    for grant in grants:
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=list(grant.actions),
-                resources=[r.exact for r in grant.resources],
-                conditions=dict(grant.conditions) if grant.conditions else None,
-            )
-        )
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:

@@ -1,19 +1,41 @@
-"""The OTA update service role the OtaUpdates of a stack share when none is given.
+"""The OTA update service role: the one the OtaUpdates of a stack share, or a role of the app.
 
-Trusted by ``iot.amazonaws.com`` for this account only (confused-deputy condition), it may read
-exactly the firmware objects, create exactly the jobs, create and delete the service's streams
-and use exactly the signing profiles in use: tighter than the managed AmazonFreeRTOSOTAUpdate.
+The shared role is trusted by ``iot.amazonaws.com`` for this account only (confused-deputy
+condition). Either role gets the same statements (:mod:`.grants`), in a :class:`ScopedPolicy`
+the library owns: exact resources while they fit, then grouped, then spilled into managed
+policies attached to that role. An imported immutable role gets nothing; a synth warning lists
+what to grant it.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Aws
-from aws_cdk import aws_iam as iam
-from constructs import Construct
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
-from ._cdk import StackSingleton
-from .grants import IOT_SERVICE, PASSED_TO_IOT
-from .policy import Grant, Resource, ScopedPolicy
+from aws_cdk import (
+    Acknowledgment,
+    Annotations,
+    Aws,
+    Names,
+    Token,
+    Validations,
+)
+from aws_cdk import aws_iam as iam
+from constructs import Construct, Dependable, IDependable
+
+from ._cdk import StackSingleton, Validation
+from .grants import IOT_SERVICE, role_arn, self_grants
+from .policy import MANAGED_POLICIES_PER_ROLE, Grant, Resource, ScopedPolicy
+
+# AWS's managed policy for the OTA update service role (opt-in, see attach_aws_managed_policy).
+AWS_MANAGED_POLICY = "service-role/AmazonFreeRTOSOTAUpdate"
+_AWS_MANAGED_REASON = (
+    "Attached on request (OtaUpdateServiceRole.attach_aws_managed_policy): AWS's own managed "
+    "policy for the OTA update service role, for reviews that require it; the library's scoped "
+    "statements stay."
+)
 
 
 class OtaUpdateServiceRole(StackSingleton):
@@ -31,11 +53,143 @@ class OtaUpdateServiceRole(StackSingleton):
             ),
             description="AWS IoT OTA update service role (cdk-ota-update).",
         )
+        self.arn = role_arn(self.role.role_arn, "/")
+        self._aws_managed = False
         self.policy = ScopedPolicy(self, "Policy", role=self.role)
-        # The service passes this role on to the streams it creates (CreateStream's roleArn).
-        self.policy.add(
-            [
-                Grant(("iam:GetRole",), (Resource.fixed(self.role.role_arn),)),
-                Grant(("iam:PassRole",), (Resource.fixed(self.role.role_arn),), PASSED_TO_IOT),
-            ]
+        self.policy.add(self_grants(self.arn))
+
+    def attach_aws_managed_policy(self) -> None:
+        """Also attach AWS's managed ``service-role/AmazonFreeRTOSOTAUpdate`` to the shared role.
+
+        Off by default: the library's statements already allow what the service does, scoped to
+        the resources in use; the managed policy adds account-wide wildcards
+        (``s3:ListAllMyBuckets``, ``iot:CreateJob`` on ``*``, Signer on ``*``...). For teams whose
+        security review asks for AWS's documented policy. Acknowledged to cdk-nag
+        (AwsSolutions-IAM4) with that reason.
+        """
+        if self._aws_managed:
+            return
+        self._aws_managed = True
+        self.policy.managed_policies -= 1
+        self.role.add_managed_policy(
+            iam.ManagedPolicy.from_aws_managed_policy_name(AWS_MANAGED_POLICY)
         )
+        self.node.add_validation(Validation(self._acknowledge_aws_managed_policy))
+
+    def _acknowledge_aws_managed_policy(self) -> list[str]:
+        """cdk-nag's own IAM4 finding for the managed policy, acknowledged with the reason."""
+        try:
+            from cdk_nag import AwsSolutionsChecks
+        except ImportError:  # pragma: no cover - cdk-nag is the app's choice
+            return []
+        resource = self.role.node.default_child
+        assert resource is not None
+        for violation in AwsSolutionsChecks().validate_scope(resource).violations:
+            if violation.rule_name.startswith("AwsSolutions-IAM4[") and (
+                AWS_MANAGED_POLICY in violation.rule_name
+            ):
+                Validations.of(resource).acknowledge(
+                    Acknowledgment(
+                        id=violation.rule_name, reason=_AWS_MANAGED_REASON
+                    )
+                )
+        return []
+
+
+@dataclass
+class ServiceRole:
+    """The role an OtaUpdate passes (roleArn), where its grants go and what it depends on."""
+
+    role_arn: str
+    arn: Resource
+    policy: ScopedPolicy | None  # None: an immutable role, nothing can be added
+    dependencies: list[IDependable] = field(default_factory=list)
+
+
+class _AppRoleGrants(StackSingleton):
+    """The library's policies on roles of the app, one :class:`ScopedPolicy` per role."""
+
+    ID = "OtaUpdateRoleGrants"
+
+    def policy_for(self, role: iam.IRole, arn: Resource) -> ScopedPolicy:
+        id = Names.unique_id(role)
+        existing = self.node.try_find_child(id)
+        if isinstance(existing, ScopedPolicy):
+            return existing
+        # Managed policies only: the role's own inline policies keep IAM's inline budget.
+        policy = ScopedPolicy(
+            self, id, role=role, inline=False, managed_policies=MANAGED_POLICIES_PER_ROLE
+        )
+        policy.add(self_grants(arn))
+        return policy
+
+
+def service_role(scope: Construct, role: iam.IRole | None) -> ServiceRole:
+    """The service role of the OtaUpdate ``scope``: the stack's shared one when ``role`` is
+    None; otherwise ``role``, which gets the same statements unless it is immutable."""
+    if role is None:
+        shared = OtaUpdateServiceRole.of(scope)
+        return ServiceRole(shared.role.role_arn, shared.arn, shared.policy, [shared.policy])
+    if isinstance(role, iam.Role):
+        resource = role.node.default_child
+        path = resource.path if isinstance(resource, iam.CfnRole) else None
+        arn = role_arn(role.role_arn, "/" if path is None else path)
+        policy = _AppRoleGrants.of(scope).policy_for(role, arn)
+        return ServiceRole(role.role_arn, arn, policy, [policy, role])
+    arn = role_arn(role.role_arn, None)
+    # An imported role: CDK adds statements to it only when it is mutable (an immutable one
+    # answers "added" but its policy has no resource). The probe is a statement the role needs
+    # anyway (iam:GetRole on itself).
+    (probe,) = [g for g in self_grants(arn) if g.actions == ("iam:GetRole",)]
+    added = role.add_to_principal_policy(_statement(probe))
+    if not Dependable.of(added.policy_dependable).dependency_roots:
+        return ServiceRole(role.role_arn, arn, None)
+    policy = _AppRoleGrants.of(scope).policy_for(role, arn)
+    return ServiceRole(role.role_arn, arn, policy, [policy, added.policy_dependable])
+
+
+def _statement(grant: Grant) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        actions=list(grant.actions),
+        resources=[r.levels[0].text for r in grant.resources],
+        conditions=dict(grant.conditions) if grant.conditions else None,
+    )
+
+
+_PSEUDO = {
+    Aws.PARTITION: "${AWS::Partition}",
+    Aws.REGION: "${AWS::Region}",
+    Aws.ACCOUNT_ID: "${AWS::AccountId}",
+    Aws.URL_SUFFIX: "${AWS::URLSuffix}",
+}
+_TOKEN = re.compile(r"\$\{Token\[[^\]]+\]\}")
+
+
+def warn_immutable(scope: Construct, role: iam.IRole, grants: Iterable[Grant]) -> None:
+    """A synth warning on ``scope`` listing the statements an immutable ``role`` needs."""
+    statements = [_describe(grant) for grant in grants]
+    statements += [_describe(g) for g in self_grants(role_arn(role.role_arn, None))]
+    name = _readable(role.role_arn)
+    Annotations.of(scope).add_warning_v2(
+        "cdk-ota-update:immutable-role",
+        f"The role {name} is imported as immutable, so nothing is added to it: it must already "
+        "allow what this OTA update needs (values in ${...} and <...> are resolved at deploy "
+        "time):\n" + json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=1),
+    )
+
+
+def _describe(grant: Grant) -> Mapping[str, object]:
+    statement: dict[str, object] = {
+        "Effect": "Allow",
+        "Action": list(grant.actions),
+        "Resource": [_readable(r.levels[0].text) for r in grant.resources],
+    }
+    if grant.conditions:
+        statement["Condition"] = grant.conditions
+    return statement
+
+
+def _readable(text: str) -> str:
+    if not Token.is_unresolved(text):
+        return text
+    return _TOKEN.sub(lambda m: _PSEUDO.get(m.group(), "<token>"), text)
