@@ -6,4 +6,5 @@ bash scripts/install.sh
 export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH"
 ruff check constructs lambda_handler tests app.py benchmarks examples scripts
 mypy constructs/cdk_ota_update lambda_handler
+python3 scripts/test_floor.py   # the construct tests on the lowest versions pyproject.toml allows
 exec python -m pytest "$@"

@@ -119,13 +119,14 @@ def test_the_readme_states_the_supported_versions_the_packaging_declares() -> No
     lowest_python = PYPROJECT["requires-python"].removeprefix(">=")
     lowest_cdk, highest_cdk = re.fullmatch(r"aws-cdk-lib>=([\d.]+),<(\d+)", cdk_lib).groups()  # type: ignore[union-attr]
 
+    # CI tests the lower bounds (scripts/test_floor.py) and the pins.
     assert _readme_row("Python") == [
         f"{lowest_python} or newer",
-        f"{sys.version_info.major}.{sys.version_info.minor}",
+        f"{lowest_python} and {sys.version_info.major}.{sys.version_info.minor}",
     ]
     assert _readme_row("aws-cdk-lib") == [
         f"{lowest_cdk} or newer, below {highest_cdk}",
-        pins["aws-cdk-lib"],
+        f"{lowest_cdk} and {pins['aws-cdk-lib']}",
     ]
     assert _readme_row("AWS CDK CLI (`aws-cdk` on npm)") == [f"{cli} or newer", cli]
     classifiers = [
