@@ -11,6 +11,8 @@ import jsii
 from aws_cdk import Aws, IStableAnyProducer, IStableStringProducer, Stack
 from constructs import Construct, IValidation
 
+from . import api
+
 _T = TypeVar("_T", bound="StackSingleton")
 
 
@@ -96,3 +98,8 @@ class Pseudo:
 
 
 PSEUDO = Pseudo()
+
+
+def iot_arn(resource: str) -> str:
+    """An IoT ARN of the stack's account and region."""
+    return api.iot_arn(PSEUDO.partition, PSEUDO.region, PSEUDO.account_id, resource)

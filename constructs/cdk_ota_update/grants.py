@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from aws_cdk import Aws, Token
+from aws_cdk import Token
 
 from . import api
+from ._cdk import PSEUDO, iot_arn
 from .policy import (
     BUCKET_NAME,
     JOBS,
@@ -45,12 +46,8 @@ BUCKET_READS = ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketVersions"
 OBJECT_READS = ("s3:GetObject", "s3:GetObjectVersion")
 
 
-def iot_arn(resource: str) -> str:
-    return f"arn:{Aws.PARTITION}:iot:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
-
-
 def signer_arn(resource: str) -> str:
-    return f"arn:{Aws.PARTITION}:signer:{Aws.REGION}:{Aws.ACCOUNT_ID}:/{resource}"
+    return f"arn:{PSEUDO.partition}:signer:{PSEUDO.region}:{PSEUDO.account_id}:/{resource}"
 
 
 def _iot(kind: str, name: str | tuple[str, int]) -> Arn:
@@ -63,8 +60,8 @@ def _signer(kind: str, name: str | tuple[str, int]) -> Arn:
 
 def _s3(bucket: str, key: str | None = None) -> Arn:
     if key is None:
-        return Arn.of(f"arn:{Aws.PARTITION}:s3:::", (bucket, BUCKET_NAME))
-    return Arn.of(f"arn:{Aws.PARTITION}:s3:::", (bucket, BUCKET_NAME), "/", (key, OBJECT_KEY))
+        return Arn.of(f"arn:{PSEUDO.partition}:s3:::", (bucket, BUCKET_NAME))
+    return Arn.of(f"arn:{PSEUDO.partition}:s3:::", (bucket, BUCKET_NAME), "/", (key, OBJECT_KEY))
 
 
 def s3_object(bucket: str, key: str) -> Resource:
@@ -93,7 +90,7 @@ def role_arn(arn: str, path: str | None) -> Resource:
     """A role's ARN; a token counts as the longest ARN of a role with ``path`` (``None``: any
     path) in this account."""
     longest_arn = Arn.of(
-        f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role",
+        f"arn:{PSEUDO.partition}:iam::{PSEUDO.account_id}:role",
         ("/" * ROLE_PATH if path is None else path, ROLE_PATH),
         "x" * ROLE_NAME,
     )

@@ -408,10 +408,9 @@ class ScopedPolicy(Construct):
                     else:
                         reason = statement.grant.reason or _FALLBACK_REASON
                     reasons.append((stack.resolve(arn.text), reason))
+            validations = Validations.of(part)
             for finding, reason in _nag_findings(reasons):
-                Validations.of(part).acknowledge(
-                    Acknowledgment(id=finding, reason=reason)
-                )
+                validations.acknowledge(Acknowledgment(id=finding, reason=reason))
         return []
 
 
@@ -439,15 +438,23 @@ def _nag_findings(resources: Sequence[tuple[Any, str]]) -> list[tuple[str, str]]
         return []
     if not resources:
         return []
+    # One scratch policy per reason (a handful), each listing its resources: cdk-nag names each
+    # wildcard resource in a finding of its own, on the policy whose reason it has.
+    by_reason: dict[str, list[Any]] = {}
+    for resource, reason in resources:
+        by_reason.setdefault(reason, []).append(resource)
+    reasons = list(by_reason)
     scratch = Stack(App(), "CdkOtaUpdateNagScratch")
-    for index, (resource, _) in enumerate(resources):
+    for index, reason in enumerate(reasons):
         iam.CfnPolicy(
             scratch,
             str(index),
             policy_name="scratch",
             policy_document={
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": resource}],
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": by_reason[reason]}
+                ],
             },
         )
     report = AwsSolutionsChecks().validate_scope(scratch)
@@ -457,5 +464,5 @@ def _nag_findings(resources: Sequence[tuple[Any, str]]) -> list[tuple[str, str]]
             continue
         for where in violation.violating_resources:
             index = int(str(where.construct_path).rsplit("/", 1)[-1])
-            findings.append((violation.rule_name, resources[index][1]))
+            findings.append((violation.rule_name, reasons[index]))
     return findings

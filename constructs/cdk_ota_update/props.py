@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore import xform_name
 from botocore.model import Shape
 
-from . import api
-from ._cdk import PSEUDO
+from ._cdk import iot_arn
 from .errors import OtaUpdateValidationError
 
 if TYPE_CHECKING:
@@ -346,16 +345,11 @@ class OtaTarget:
 
     @staticmethod
     def thing(name: str) -> str:
-        return _iot_arn(f"thing/{name}")
+        return iot_arn(f"thing/{name}")
 
     @staticmethod
     def thing_group(name: str) -> str:
-        return _iot_arn(f"thinggroup/{name}")
-
-
-def _iot_arn(resource: str) -> str:
-    """An IoT ARN of the stack's account and region."""
-    return api.iot_arn(PSEUDO.partition, PSEUDO.region, PSEUDO.account_id, resource)
+        return iot_arn(f"thinggroup/{name}")
 
 
 def render(value: Any, shape: Shape) -> Any:
