@@ -252,6 +252,22 @@ class CloudFormation:
     def delete(self, logical_id: str, physical_id: str, properties: Mapping[str, Any]) -> Response:
         return self.send(self.event("Delete", logical_id, properties, physical_id=physical_id))
 
+    def roll_back(self, event: Event, failed: Response) -> list[Response]:
+        """What CloudFormation sends after ``failed``, the FAILED answer to ``event``, and the
+        answers: a failed Create is rolled back by a Delete of the physical id the answer gave; a
+        failed Update by an Update back to the old properties under that id, followed, when the
+        rollback's answer names another resource, by the cleanup Delete of the failed one."""
+        assert failed.status == "FAILED", failed
+        logical_id, properties = event["LogicalResourceId"], event["ResourceProperties"]
+        if event["RequestType"] == "Create":
+            return [self.delete(logical_id, failed.physical_id, properties)]
+        assert event["RequestType"] == "Update", event["RequestType"]
+        rolled_back = self.update(logical_id, failed.physical_id, event["OldResourceProperties"],
+                                  properties)
+        if rolled_back.status != "SUCCESS" or rolled_back.physical_id == failed.physical_id:
+            return [rolled_back]
+        return [rolled_back, self.delete(logical_id, failed.physical_id, properties)]
+
     # -- sending and answers ----------------------------------------------------------------
     def send(self, event: Event) -> Response:
         """Invoke the handler with ``event``; its answer (which must come)."""
