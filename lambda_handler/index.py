@@ -6,9 +6,10 @@ runs short. What this module changes in crhelper, and why:
 
 * the poller is set up only on a hand-over (crhelper would set it up for every request once poll
   functions exist), so answers come within seconds of the service, not minutes;
-* the poller's rule and permission are named ``api.POLLER_RULE_PREFIX`` + the LogicalResourceId
-  cut to fit EventBridge's 64 characters (crhelper appends 8 random ones), so that long logical
-  ids work and the provider's policy can name the rules by prefix;
+* the poller's rule and permission are named with the provider's prefix (unique to the stack,
+  ``api.POLLER_RULE_PREFIX_ENV``) + the LogicalResourceId cut to fit EventBridge's 64 characters
+  (crhelper appends 8 random ones), so that long logical ids work and the provider's policy can
+  name the rules by prefix;
 * the event handed to the poller keeps only what polling needs (EventBridge inputs are at most
   8 KB, and OTA update properties can be larger);
 * the poller's lambda and events clients are built when a hand-over needs them, not at import
@@ -56,10 +57,6 @@ GIVE_UP_AT = "OtaUpdateGiveUpAt"
 # crhelper names the poller's rule (and permission) LogicalResourceId + 8 random characters.
 REASON_LENGTH = 256  # crhelper keeps only the last 240 characters of a longer Reason
 POLLED_PROPERTIES = (api.OTA_UPDATE_ID, *api.TEARDOWN_FLAGS)
-# The stack the provider belongs to (set by the provider from AWS::StackId): it acts for no other.
-STACK_ID_ENV = "OTA_STACK_ID"
-# Its poller rules' name prefix, unique to that stack (set by the provider).
-RULE_PREFIX_ENV = "OTA_POLLER_RULE_PREFIX"
 
 # crhelper's hand-over calls (PutRule, AddPermission, PutTargets; the same three to remove the
 # poller): each at most AUX_ATTEMPTS * (connect + read) seconds plus a backoff under 1 s.
@@ -149,7 +146,7 @@ class OtaUpdateResource(CfnResource):
     def _short_logical_id(self) -> Iterator[None]:
         """crhelper names the rule and permission after the event's LogicalResourceId."""
         logical_id = self._event["LogicalResourceId"]
-        prefix = os.environ.get(RULE_PREFIX_ENV, api.POLLER_RULE_PREFIX)
+        prefix = os.environ.get(api.POLLER_RULE_PREFIX_ENV, api.POLLER_RULE_PREFIX)
         short = logical_id[: api.POLLER_RULE_MAX_LENGTH - 8 - len(prefix)]
         self._event["LogicalResourceId"] = prefix + short
         try:
@@ -300,10 +297,10 @@ def refusal(event: Mapping[str, Any]) -> str | None:
                 f"{', '.join(REQUEST_TYPES)}")
     if urlsplit(event["ResponseURL"]).scheme != "https":
         return "Malformed event: the ResponseURL is not an https URL"
-    own_stack = os.environ.get(STACK_ID_ENV)
+    own_stack = os.environ.get(api.STACK_ID_ENV)
     if event["StackId"] != own_stack:
         return (f"Refused: StackId {event['StackId']} is not the stack of this provider "
-                f"({own_stack or STACK_ID_ENV + ' is not set'}); nothing was done")
+                f"({own_stack or api.STACK_ID_ENV + ' is not set'}); nothing was done")
     return None
 
 

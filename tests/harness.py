@@ -33,6 +33,8 @@ import boto3
 import trustme
 from lambda_runtime import ACCOUNT, FUNCTION_NAME, REGION, LambdaContext
 
+from cdk_ota_update import api
+
 RESOURCE_TYPE = "Custom::OtaUpdate"
 STACK_NAME = "Firmware"
 URL_SECRET = "X-Amz-Signature=0123456789abcdef"  # stands for the secret part of a ResponseURL
@@ -331,6 +333,6 @@ def runtime_env(
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
         "SSL_CERT_FILE": str(ca_file),
-        "OTA_STACK_ID": stack_id(stack_name),
+        api.STACK_ID_ENV: stack_id(stack_name),
         **extra,
     }

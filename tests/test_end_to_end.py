@@ -158,7 +158,7 @@ def lambda_process(
 ) -> Iterator[LambdaProcess]:
     """The handler of the first release's asset, in a Lambda-like process."""
     process = LambdaProcess(releases[0].handler_asset(), boto3_runtime(tmp_path / "runtime"),
-                            {**lambda_env, "OTA_STACK_ID": stack_id(STACK)})
+                            {**lambda_env, api.STACK_ID_ENV: stack_id(STACK)})
     yield process
     process.close()
 

@@ -12,7 +12,7 @@ from emulation_support import World
 from handler_support import ID, LOGICAL_ID, NOTHING, exists, leftovers, properties
 from harness import URL_SECRET, CloudFormation, Event
 
-from cdk_ota_update import testing
+from cdk_ota_update import api, testing
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_forged_delete_of_another_stack_is_refused(
 def test_provider_without_its_stack_id_acts_for_no_stack(
     cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("OTA_STACK_ID")
+    monkeypatch.delenv(api.STACK_ID_ENV)
 
     created = cloudformation.create(LOGICAL_ID, properties(world))
 

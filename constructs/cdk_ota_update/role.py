@@ -1,8 +1,10 @@
 """The OTA update service role the OtaUpdates of a stack share when none is given.
 
-Trusted by ``iot.amazonaws.com`` for this account only (confused-deputy condition), it may read
-exactly the firmware objects, create exactly the jobs, create and delete the service's streams
-and use exactly the signing profiles in use: tighter than the managed AmazonFreeRTOSOTAUpdate.
+Trusted by ``iot.amazonaws.com`` for this account and region only (the confused-deputy
+conditions of AWS IoT's guide: aws:SourceAccount, and aws:SourceArn
+``arn:<partition>:iot:<region>:<account>:*``), it may read exactly the firmware objects, create
+exactly the jobs, create and delete the service's streams and use exactly the signing profiles
+in use: tighter than the managed AmazonFreeRTOSOTAUpdate.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ class OtaUpdateServiceRole(StackSingleton):
             self,
             "Resource",
             assumed_by=iam.ServicePrincipal(IOT_SERVICE).with_conditions(
-                {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+                {
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:iot:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+                    },
+                }
             ),
             description="AWS IoT OTA update service role (cdk-ota-update).",
         )
