@@ -202,3 +202,84 @@ def test_deletion_finished_between_get_and_list_tags_is_a_successful_delete(
 
     assert (deleted.status, deleted.physical_id) == ("SUCCESS", ID)
     assert testing.calls("DeleteOTAUpdate") == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# 10. Permanent service errors, each call once
+# ---------------------------------------------------------------------------------------------
+PERMANENT = ("UnauthorizedException", "InvalidRequestException", "ResourceNotFoundException",
+             "ConflictException")
+
+
+@pytest.mark.parametrize("code", PERMANENT)
+def test_create_rejected_for_good_fails_and_the_rollback_leaves_nothing(
+    cloudformation: CloudFormation, world: World, code: str
+) -> None:
+    testing.fail("CreateOTAUpdate", code=code)
+    event = cloudformation.event("Create", LOGICAL_ID, properties(world))
+
+    created = cloudformation.send(event)
+    rollback = cloudformation.roll_back(event, created)
+
+    assert (created.status, created.physical_id) == ("FAILED", ID)
+    assert created.reason.startswith(f"{code}: ")
+    assert created.reason.endswith("(CreateOTAUpdate of OTA update fw-1)")
+    assert testing.calls("CreateOTAUpdate") == 1  # not retried
+    assert [r.status for r in rollback] == ["SUCCESS"]
+    assert leftovers(world) == NOTHING
+
+
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [(op, code) for op in ("GetOTAUpdate", "ListTagsForResource", "DeleteOTAUpdate")
+     for code in PERMANENT if code != "ResourceNotFoundException"],
+)
+def test_delete_rejected_for_good_fails_keeping_it_and_a_retry_deletes_it(
+    cloudformation: CloudFormation, world: World, operation: str, code: str
+) -> None:
+    cloudformation.create(LOGICAL_ID, properties(world))
+    testing.fail(operation, code=code)
+
+    deleted = cloudformation.delete(LOGICAL_ID, ID, properties(world))
+    kept = leftovers(world)
+    retried = cloudformation.delete(LOGICAL_ID, ID, properties(world))  # DELETE_FAILED, retried
+
+    assert (deleted.status, deleted.physical_id) == ("FAILED", ID)
+    assert deleted.reason.startswith(f"{code}: ")
+    assert deleted.reason.endswith(f"({operation} of OTA update fw-1)")
+    assert (kept["ota_update"], kept["job"], len(kept["streams"])) == ("CREATE_COMPLETE", True, 1)
+    assert retried.status == "SUCCESS"
+    assert leftovers(world) == NOTHING
+
+
+def test_get_not_found_on_delete_is_gone(cloudformation: CloudFormation, world: World) -> None:
+    cloudformation.create(LOGICAL_ID, properties(world))
+    testing.fail("GetOTAUpdate", code="ResourceNotFoundException")
+
+    deleted = cloudformation.delete(LOGICAL_ID, ID, properties(world))
+
+    assert deleted.status == "SUCCESS"
+    assert testing.calls("DeleteOTAUpdate") == testing.calls("ListTagsForResource") == 0
+
+
+def test_delete_while_delete_in_progress_is_not_sent_again(
+    cloudformation: CloudFormation, world: World, poller_function: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cloudformation.create(LOGICAL_ID, properties(world))
+    cloudformation.timeout = 30
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")
+    testing.set_manual_lifecycle(True)
+    event = cloudformation.event("Delete", LOGICAL_ID, properties(world), physical_id=ID)
+    started = cloudformation.start(event)  # DELETE_IN_PROGRESS, handed over
+
+    cloudformation.run_pollers()  # still DELETE_IN_PROGRESS: polled, not deleted again
+    testing.advance()
+    cloudformation.run_pollers()
+    deleted = cloudformation.answer(event, started, timeout=5)
+
+    assert deleted is not None
+    assert deleted.status == "SUCCESS"
+    assert testing.calls("DeleteOTAUpdate") == 1
+    testing.advance()  # the deleted OTA update's job goes one transition later
+    assert leftovers(world) == NOTHING
