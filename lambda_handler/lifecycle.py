@@ -57,6 +57,11 @@ BACKOFF_BASE = 0.5
 BACKOFF_MAX = 8.0
 # A poller invocation (one per minute) waits at most this long, so that two never overlap.
 POLL_INVOCATION_SECONDS = 40.0
+# One IoT call (one attempt: the lifecycle retries) takes at most CONNECT + READ seconds; no call
+# starts once the invocation's ``stop_at`` has passed, so it overruns ``stop_at`` by at most that.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 20.0
+CALL_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT
 
 
 def setting(name: str, default: float) -> float:
@@ -82,6 +87,10 @@ class GaveUp(Failure):
     """Waiting for a status went past its bound."""
 
 
+class Gone(Failure):
+    """The OTA update disappeared between two calls (a deletion finished meanwhile)."""
+
+
 class Unsettled(Exception):
     """The OTA update is still changing when this invocation has to stop waiting."""
 
@@ -95,9 +104,13 @@ class Budget:
     give_up_at: float
 
     @classmethod
-    def of(cls, remaining_ms: int, give_up_at: float | None, *, polling: bool) -> Budget:
+    def of(
+        cls, remaining_ms: int, give_up_at: float | None, *, polling: bool, margin: float
+    ) -> Budget:
+        """``margin``: the seconds the invocation needs after ``stop_at`` (the call that may run
+        past it, the hand-over, the answer)."""
         now = time.time()
-        stop_at = now + remaining_ms / 1000 - setting("OTA_HANDOVER_MARGIN_SECONDS", 20)
+        stop_at = now + remaining_ms / 1000 - setting("OTA_HANDOVER_MARGIN_SECONDS", margin)
         if polling:
             stop_at = min(stop_at, now + POLL_INVOCATION_SECONDS)
         if give_up_at is None:
@@ -260,7 +273,12 @@ def delete(
     if info is None:
         log.info("%s: does not exist, nothing to delete", physical_id)
         return Outcome(physical_id)
-    if not owner.owns(_tags(client, info, budget)):
+    try:
+        tags = _tags(client, info, budget)
+    except Gone:
+        log.info("%s: gone meanwhile, nothing to delete", physical_id)
+        return Outcome(physical_id)
+    if not owner.owns(tags):
         log.info("%s: not created by this resource, left untouched", physical_id)
         return Outcome(physical_id)
     if info["otaUpdateStatus"] in CREATING:  # the service deletes only settled OTA updates
@@ -274,13 +292,18 @@ def delete(
 
 
 def settle_creation(client: Client, ota_id: str, budget: Budget) -> Outcome:
-    """Wait for the creation to end; a failed or endless one is deleted and fails the resource."""
+    """Wait for the creation to end; a failed one is deleted and fails the resource.
+
+    Past the bound on waiting, the OTA update is still being created, which the service does not
+    let anyone delete: the failure names it (the handler answers with its id), and CloudFormation's
+    rollback Delete waits until it settles and deletes it.
+    """
     try:
         info = wait(client, ota_id, _created, budget)
     except Unsettled:
         return Outcome(ota_id, settled=False)
     except GaveUp as error:
-        raise Failure(f"{error}; {_discard(client, ota_id, budget)}") from error
+        raise Failure(f"{error}; CloudFormation's rollback deletes it once it settles") from error
     if info is None:
         raise Failure(f"OTA update {ota_id} disappeared while it was being created")
     if info["otaUpdateStatus"] != CREATE_COMPLETE:
@@ -414,7 +437,7 @@ def wait(
     Raises :class:`Unsettled` when the invocation's budget runs out first, :class:`GaveUp` past
     the bound on waiting, :class:`Failure` when the service keeps failing.
     """
-    pace = _Pace(client)
+    pace = _Pace(client, budget)
     failing_since: float | None = None
     status = "unknown"
     while True:
@@ -452,13 +475,16 @@ class _Pace:
     """The interval between two polls (see POLL_FRACTION and POLL_BUDGET_TPS)."""
 
     client: Client
+    budget: Budget
     started: float = field(default_factory=time.time)
     slowdown: float = 1.0
     changing: int = 0  # OTA updates of the account being created or deleted, when last counted
     counted_at: float = 0.0
 
     def delay(self, now: float) -> float:
-        if now - self.counted_at > RECOUNT_SECONDS:
+        # The recount's calls all start before stop_at (else the last count stays).
+        recount_fits = now + (len(CHANGING) - 1) * CALL_SECONDS < self.budget.stop_at
+        if now - self.counted_at > RECOUNT_SECONDS and recount_fits:
             self.changing, self.counted_at = _count_changing(self.client), now
         own = max(POLL_MIN, min(POLL_FRACTION * (now - self.started), POLL_MAX))
         fair_share = self.changing / POLL_BUDGET_TPS
@@ -505,6 +531,8 @@ def _tags(client: Client, info: Info, budget: Budget) -> dict[str, str]:
             page = _retrying("ListTagsForResource", ota_id, budget,
                              partial(client.list_tags_for_resource, resourceArn=arn, **token))
         except ClientError as error:
+            if _code(error) == "ResourceNotFoundException":
+                raise Gone(_rejected("ListTagsForResource", ota_id, error)) from error
             raise Failure(_rejected("ListTagsForResource", ota_id, error)) from error
         tags.update({t[api.TAG_KEY]: t.get(api.TAG_VALUE, "") for t in page.get("tags", [])})
         if not page.get("nextToken"):

@@ -73,3 +73,16 @@ def exists(iot: Any, ota_update_id: str = ID) -> bool:
 def job(world: World, ota_update_id: str = ID) -> dict[str, Any]:
     found: dict[str, Any] = world.iot.describe_job(jobId=api.job_id(ota_update_id))["job"]
     return found
+
+
+def leftovers(world: World, ota_update_id: str = ID) -> dict[str, Any]:
+    """What an OTA update left in the account: itself (its status), its job, the streams."""
+    jobs = [j["jobId"] for j in world.iot.list_jobs()["jobs"]]
+    return {
+        "ota_update": world.status(ota_update_id) if exists(world.iot, ota_update_id) else None,
+        "job": api.job_id(ota_update_id) in jobs,
+        "streams": world.stream_ids(),
+    }
+
+
+NOTHING = {"ota_update": None, "job": False, "streams": []}

@@ -33,12 +33,21 @@ import boto3
 import trustme
 from lambda_runtime import ACCOUNT, FUNCTION_NAME, REGION, LambdaContext
 
+from cdk_ota_update import api
+
 RESOURCE_TYPE = "Custom::OtaUpdate"
+STACK_NAME = "Firmware"
 URL_SECRET = "X-Amz-Signature=0123456789abcdef"  # stands for the secret part of a ResponseURL
 RUNTIME = Path(__file__).with_name("lambda_runtime.py")
 
 Event = dict[str, Any]
 Invoke = Callable[[Event, float], None]  # runs the handler for an event, with a timeout (s)
+
+
+def stack_id(name: str = STACK_NAME) -> str:
+    """The StackId of the stack ``name`` (the same on every call: the provider is told it)."""
+    unique = uuid.uuid5(uuid.NAMESPACE_URL, name)
+    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/{unique}"
 
 
 def stringify(value: Any) -> Any:
@@ -69,6 +78,7 @@ class ResponseServer:
 
     def __init__(self, ca: trustme.CA) -> None:
         self._answers: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+        self._refusals: dict[str, list[int]] = {}
         self._arrived = threading.Condition()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
@@ -77,8 +87,8 @@ class ResponseServer:
         class Handler(BaseHTTPRequestHandler):
             def do_PUT(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
-                answers._record(urlsplit(self.path).path, json.loads(body))
-                self.send_response(200)
+                status = answers._take(urlsplit(self.path).path, json.loads(body))
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -95,10 +105,19 @@ class ResponseServer:
         path = quote(f"{stack_id}|{logical_id}|{request_id}", safe="")
         return f"https://127.0.0.1:{self.port}/{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256&{URL_SECRET}"
 
-    def _record(self, path: str, body: dict[str, Any]) -> None:
+    def refuse(self, url: str, *statuses: int) -> None:
+        """Answer the next PUTs to ``url`` with these HTTP statuses (the answers are lost)."""
         with self._arrived:
+            self._refusals.setdefault(urlsplit(url).path, []).extend(statuses)
+
+    def _take(self, path: str, body: dict[str, Any]) -> int:
+        with self._arrived:
+            refusals = self._refusals.get(path)
+            if refusals:
+                return refusals.pop(0)
             self._answers.setdefault(path, []).append((time.monotonic(), body))
             self._arrived.notify_all()
+            return 200
 
     def answers(self, url: str) -> list[tuple[float, dict[str, Any]]]:
         """The answers received so far for ``url`` (arrival time on the monotonic clock, body)."""
@@ -175,15 +194,13 @@ class CloudFormation:
         invoke: Invoke,
         responses: ResponseServer,
         *,
-        stack_name: str = "Firmware",
+        stack_name: str = STACK_NAME,
         timeout: float = 300,
         answer_within: float = 120,
     ) -> None:
         self.invoke = invoke
         self.responses = responses
-        self.stack_id = (
-            f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/{uuid.uuid4()}"
-        )
+        self.stack_id = stack_id(stack_name)
         self.service_token = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
         self.timeout = timeout  # the Lambda function's timeout
         self.answer_within = answer_within
@@ -237,6 +254,22 @@ class CloudFormation:
     def delete(self, logical_id: str, physical_id: str, properties: Mapping[str, Any]) -> Response:
         return self.send(self.event("Delete", logical_id, properties, physical_id=physical_id))
 
+    def roll_back(self, event: Event, failed: Response) -> list[Response]:
+        """What CloudFormation sends after ``failed``, the FAILED answer to ``event``, and the
+        answers: a failed Create is rolled back by a Delete of the physical id the answer gave; a
+        failed Update by an Update back to the old properties under that id, followed, when the
+        rollback's answer names another resource, by the cleanup Delete of the failed one."""
+        assert failed.status == "FAILED", failed
+        logical_id, properties = event["LogicalResourceId"], event["ResourceProperties"]
+        if event["RequestType"] == "Create":
+            return [self.delete(logical_id, failed.physical_id, properties)]
+        assert event["RequestType"] == "Update", event["RequestType"]
+        rolled_back = self.update(logical_id, failed.physical_id, event["OldResourceProperties"],
+                                  properties)
+        if rolled_back.status != "SUCCESS" or rolled_back.physical_id == failed.physical_id:
+            return [rolled_back]
+        return [rolled_back, self.delete(logical_id, failed.physical_id, properties)]
+
     # -- sending and answers ----------------------------------------------------------------
     def send(self, event: Event) -> Response:
         """Invoke the handler with ``event``; its answer (which must come)."""
@@ -286,8 +319,11 @@ class CloudFormation:
         return fired
 
 
-def runtime_env(endpoint: str, ca_file: Path, **extra: str) -> dict[str, str]:
-    """The environment of a Lambda process talking to the emulated AWS at ``endpoint``."""
+def runtime_env(
+    endpoint: str, ca_file: Path, stack_name: str = STACK_NAME, **extra: str
+) -> dict[str, str]:
+    """The environment of a Lambda process talking to the emulated AWS at ``endpoint``, as the
+    provider of the stack ``stack_name`` sets it."""
     return {
         "PATH": os.environ.get("PATH", ""),
         "AWS_REGION": REGION,
@@ -297,5 +333,6 @@ def runtime_env(endpoint: str, ca_file: Path, **extra: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
         "SSL_CERT_FILE": str(ca_file),
+        api.STACK_ID_ENV: stack_id(stack_name),
         **extra,
     }

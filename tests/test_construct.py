@@ -346,7 +346,8 @@ def test_service_role_is_trusted_by_iot_for_this_account_only() -> None:
                         "Effect": "Allow",
                         "Principal": {"Service": "iot.amazonaws.com"},
                         "Condition": {
-                            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+                            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                            "ArnLike": {"aws:SourceArn": Match.any_value()},
                         },
                     }
                 ]

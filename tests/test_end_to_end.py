@@ -24,6 +24,7 @@ from harness import (
     LambdaProcess,
     ResponseServer,
     boto3_runtime,
+    stack_id,
 )
 
 from cdk_ota_update import api
@@ -157,7 +158,7 @@ def lambda_process(
 ) -> Iterator[LambdaProcess]:
     """The handler of the first release's asset, in a Lambda-like process."""
     process = LambdaProcess(releases[0].handler_asset(), boto3_runtime(tmp_path / "runtime"),
-                            lambda_env)
+                            {**lambda_env, api.STACK_ID_ENV: stack_id(STACK)})
     yield process
     process.close()
 

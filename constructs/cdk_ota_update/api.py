@@ -56,6 +56,12 @@ OTA_UPDATE_ID_MAX_LENGTH = JOB_ID_MAX_LENGTH - len(JOB_ID_PREFIX)
 POLLER_RULE_PREFIX = "OtaUpdatePoll-"
 POLLER_RULE_MAX_LENGTH = 64  # EventBridge's limit on rule names
 
+# The provider function's environment, set at deploy time: the stack it acts for (AWS::StackId;
+# events of any other stack are refused) and its rules' prefix (POLLER_RULE_PREFIX plus a hash
+# of the stack's name, so that its policy names this stack's rules only).
+STACK_ID_ENV = "OTA_STACK_ID"
+POLLER_RULE_PREFIX_ENV = "OTA_POLLER_RULE_PREFIX"
+
 # Tags this project's handler adds to every OTA update it creates, so that ownership can be
 # checked from the service itself (never from memory in the Lambda).
 OWNER_STACK_TAG = "cdk-ota-update:stack-id"

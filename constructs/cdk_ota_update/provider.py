@@ -7,6 +7,7 @@ on every synth, in any directory.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
 from pathlib import Path
@@ -20,6 +21,8 @@ from aws_cdk import (
     DockerImage,
     Duration,
     ILocalBundling,
+    Stack,
+    Token,
 )
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -37,6 +40,12 @@ from .policy import Grant, Resource, ScopedPolicy
 FUNCTION_TIMEOUT = Duration.minutes(5)
 MAX_WAIT = Duration.minutes(15)
 SERVICE_TIMEOUT = Duration.minutes(20)
+# Lambda's asynchronous invocations (CloudFormation's events, the poller's) are not retried after
+# a failure or timeout, and are dropped once older than this: a retried or late Create must not
+# recreate an OTA update CloudFormation no longer waits for (the request already failed, or the
+# stack was rolled back). Past it, an invocation could not answer before CloudFormation stops
+# waiting anyway.
+MAX_EVENT_AGE = Duration.minutes(SERVICE_TIMEOUT.to_minutes() - FUNCTION_TIMEOUT.to_minutes())
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 _HERE = Path(__file__).resolve().parent
@@ -92,6 +101,14 @@ def code() -> lambda_.Code:
     )
 
 
+def poller_rule_prefix(stack: Stack) -> str:
+    """The name prefix of the poller's EventBridge rules, unique to ``stack`` (its name hashed),
+    so that the provider's policy names only this stack's rules."""
+    name = stack.stack_name
+    unique = stack.node.addr if Token.is_unresolved(name) else name
+    return f"{api.POLLER_RULE_PREFIX}{hashlib.sha256(unique.encode()).hexdigest()[:8]}-"
+
+
 class OtaUpdateProvider(StackSingleton):
     """The stack's provider of ``Custom::OtaUpdate``; ``OtaUpdateProvider.of(scope)`` gets it."""
 
@@ -99,6 +116,7 @@ class OtaUpdateProvider(StackSingleton):
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
+        rule_prefix = poller_rule_prefix(Stack.of(self))
         self.role = iam.Role(
             self,
             "Role",
@@ -119,12 +137,19 @@ class OtaUpdateProvider(StackSingleton):
             memory_size=256,
             role=self.role,
             log_group=log_group,
-            environment={"OTA_MAX_WAIT_SECONDS": str(int(MAX_WAIT.to_seconds()))},
+            environment={
+                "OTA_MAX_WAIT_SECONDS": str(int(MAX_WAIT.to_seconds())),
+                # The handler acts for this stack only (events name their StackId themselves).
+                api.STACK_ID_ENV: Aws.STACK_ID,
+                api.POLLER_RULE_PREFIX_ENV: rule_prefix,
+            },
+            retry_attempts=0,
+            max_event_age=MAX_EVENT_AGE,
         )
         self.service_token = self.function.function_arn
         function = Resource.fixed(self.function.function_arn)
         rules = Resource.fixed(
-            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{api.POLLER_RULE_PREFIX}*"
+            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{rule_prefix}*"
         )
         self.policy = ScopedPolicy(self, "Policy", role=self.role)
         self.policy.add(
@@ -156,13 +181,23 @@ class OtaUpdateProvider(StackSingleton):
                     "name prefix.",
                 ),
                 Grant(
-                    ("events:PutRule", "events:DeleteRule", "events:PutTargets",
-                     "events:RemoveTargets"),
+                    ("events:PutRule", "events:DeleteRule", "events:RemoveTargets"),
                     (rules,),
                     reason="crhelper's poller names its EventBridge rule at run time; limited "
-                    f"to this account and region and the prefix {api.POLLER_RULE_PREFIX}.",
+                    "to this account and region and a name prefix unique to this stack.",
                 ),
-                Grant(("lambda:AddPermission", "lambda:RemovePermission"), (function,)),
+                Grant(
+                    ("events:PutTargets",),
+                    (rules,),
+                    {"ArnEquals": {"events:TargetArn": self.function.function_arn}},
+                    reason="the poller's rules, named at run time, may target this function only.",
+                ),
+                Grant(
+                    ("lambda:AddPermission",),
+                    (function,),
+                    {"StringEquals": {"lambda:Principal": "events.amazonaws.com"}},
+                ),
+                Grant(("lambda:RemovePermission",), (function,)),
             ]
         )
 

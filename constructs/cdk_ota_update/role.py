@@ -1,10 +1,11 @@
 """The OTA update service role: the one the OtaUpdates of a stack share, or a role of the app.
 
-The shared role is trusted by ``iot.amazonaws.com`` for this account only (confused-deputy
-condition). Either role gets the same statements (:mod:`.grants`), in a :class:`ScopedPolicy`
-the library owns: exact resources while they fit, then grouped, then spilled into managed
-policies attached to that role. An imported immutable role gets nothing; a synth warning lists
-what to grant it.
+The shared role is trusted by ``iot.amazonaws.com`` for this account and region only (the
+confused-deputy conditions of AWS IoT's guide: aws:SourceAccount, and aws:SourceArn
+``arn:<partition>:iot:<region>:<account>:*``). Either role gets the same statements
+(:mod:`.grants`), in a :class:`ScopedPolicy` the library owns: exact resources while they fit,
+then grouped, then spilled into managed policies attached to that role. An imported immutable
+role gets nothing; a synth warning lists what to grant it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,12 @@ class OtaUpdateServiceRole(StackSingleton):
             self,
             "Resource",
             assumed_by=iam.ServicePrincipal(IOT_SERVICE).with_conditions(
-                {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+                {
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:iot:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+                    },
+                }
             ),
             description="AWS IoT OTA update service role (cdk-ota-update).",
         )

@@ -1,0 +1,149 @@
+"""The provider's role, environment and invoke configuration, statement by statement (issue 8,
+cases 5 and 8): what it may do outside its own stack, and with which condition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from cdk_support import ota, stack, template
+
+from cdk_ota_update import api
+
+FUNCTION = {"Fn::GetAtt": ["OtaUpdateProviderFunctionF4FBA94A", "Arn"]}
+
+
+def _arn(resource: Any) -> str:
+    """An ARN with its pseudo parameters and attributes written as {Name}."""
+    if isinstance(resource, str):
+        return resource
+    if "Fn::GetAtt" in resource:
+        return "{" + ".".join(resource["Fn::GetAtt"]) + "}"
+    return "".join(p if isinstance(p, str) else "{" + p["Ref"] + "}"
+                   for p in resource["Fn::Join"][1])
+
+
+def _function(t: cdk.assertions.Template) -> dict[str, Any]:
+    (function,) = t.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "index.handler"}}
+    ).values()
+    props: dict[str, Any] = function["Properties"]
+    return props
+
+
+def _provider_statements(s: cdk.Stack) -> dict[tuple[str, ...], dict[str, Any]]:
+    """The provider policy's statements by their actions."""
+    t = template(s)
+    (policy,) = [
+        p for logical_id, p in t.find_resources("AWS::IAM::Policy").items()
+        if logical_id.startswith("OtaUpdateProviderPolicy")
+    ]
+    statements = {}
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = statement["Action"]
+        actions = tuple(actions) if isinstance(actions, list) else (actions,)
+        statements[actions] = statement
+    return statements
+
+
+@pytest.fixture(scope="module")
+def provider_stack() -> cdk.Stack:
+    s = stack()
+    ota(s)
+    ota(s, "Two", ota_update_id="fw-two")
+    return s
+
+
+RULES = "arn:{AWS::Partition}:events:{AWS::Region}:{AWS::AccountId}:rule/{prefix}*"
+IOT = "arn:{AWS::Partition}:iot:{AWS::Region}:{AWS::AccountId}:"
+# actions -> (resources, condition): every statement the provider's role has for its own work.
+EXPECTED: dict[tuple[str, ...], tuple[list[str], dict[str, Any] | None]] = {
+    ("iot:CreateOTAUpdate", "iot:GetOTAUpdate", "iot:DeleteOTAUpdate", "iot:TagResource",
+     "iot:ListTagsForResource"): ([IOT + "otaupdate/*"], None),
+    ("iot:ListOTAUpdates",): (["*"], None),
+    ("iot:DescribeJob", "iot:DeleteJob"): ([IOT + "job/AFR_OTA-*"], None),
+    ("iot:DeleteStream",): ([IOT + "stream/AFR_OTA-*"], None),
+    ("events:PutRule", "events:DeleteRule", "events:RemoveTargets"): ([RULES], None),
+    ("events:PutTargets",): ([RULES], {"ArnEquals": {"events:TargetArn": FUNCTION}}),
+    ("lambda:AddPermission",): (
+        ["{OtaUpdateProviderFunctionF4FBA94A.Arn}"],
+        {"StringEquals": {"lambda:Principal": "events.amazonaws.com"}},
+    ),
+    ("lambda:RemovePermission",): (["{OtaUpdateProviderFunctionF4FBA94A.Arn}"], None),
+}
+
+
+@pytest.mark.parametrize("actions", list(EXPECTED), ids=lambda a: "+".join(a))
+def test_provider_statement_has_its_resources_and_condition(
+    provider_stack: cdk.Stack, actions: tuple[str, ...]
+) -> None:
+    statement = _provider_statements(provider_stack)[actions]
+    prefix = _function(template(provider_stack))["Environment"]["Variables"][
+        api.POLLER_RULE_PREFIX_ENV]
+    resources, condition = EXPECTED[actions]
+
+    assert [_arn(r) for r in statement["Resource"]] == [
+        r.replace("{prefix}", prefix) for r in resources
+    ]
+    assert statement.get("Condition") == condition
+
+
+def test_provider_has_no_other_statement_but_the_requests_grants(
+    provider_stack: cdk.Stack,
+) -> None:
+    """Besides EXPECTED, only what CreateOTAUpdate's request needs (PassRole, the firmware)."""
+    others = set(_provider_statements(provider_stack)) - set(EXPECTED)
+
+    assert others == {("iam:PassRole",), ("s3:GetObject",)}
+
+
+def test_rule_prefix_is_unique_to_the_stack_and_fits_eventbridge() -> None:
+    prefixes = []
+    for name in ("Firmware", "FirmwareStaging"):
+        s = cdk.Stack(cdk.App(), name)
+        ota(s)
+        prefixes.append(_function(template(s))["Environment"]["Variables"][
+            api.POLLER_RULE_PREFIX_ENV])
+
+    assert prefixes[0] != prefixes[1]
+    assert all(p.startswith(api.POLLER_RULE_PREFIX) and len(p) == 23 for p in prefixes)
+
+
+def test_provider_is_told_its_stack_id(provider_stack: cdk.Stack) -> None:
+    variables = _function(template(provider_stack))["Environment"]["Variables"]
+
+    assert variables[api.STACK_ID_ENV] == {"Ref": "AWS::StackId"}
+
+
+def test_asynchronous_events_are_never_retried_and_expire(provider_stack: cdk.Stack) -> None:
+    template(provider_stack).has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": "OtaUpdateProviderFunctionF4FBA94A"},
+            "MaximumRetryAttempts": 0,
+            "MaximumEventAgeInSeconds": 900,  # CloudFormation waits 20 min, one call 5 min
+        },
+    )
+
+
+def test_service_role_trusts_iot_of_this_account_and_region_only(
+    provider_stack: cdk.Stack,
+) -> None:
+    template(provider_stack).has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {"Statement": [{
+                "Action": "sts:AssumeRole",
+                "Effect": "Allow",
+                "Principal": {"Service": "iot.amazonaws.com"},
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                    "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", [
+                        "arn:", {"Ref": "AWS::Partition"}, ":iot:", {"Ref": "AWS::Region"},
+                        ":", {"Ref": "AWS::AccountId"}, ":*",
+                    ]]}},
+                },
+            }]}
+        },
+    )
