@@ -60,7 +60,7 @@ IOT = "arn:{AWS::Partition}:iot:{AWS::Region}:{AWS::AccountId}:"
 # actions -> (resources, condition): every statement the provider's role has for its own work.
 EXPECTED: dict[tuple[str, ...], tuple[list[str], dict[str, Any] | None]] = {
     ("iot:CreateOTAUpdate", "iot:GetOTAUpdate", "iot:DeleteOTAUpdate", "iot:TagResource",
-     "iot:ListTagsForResource"): ([IOT + "otaupdate/*"], None),
+     "iot:UntagResource", "iot:ListTagsForResource"): ([IOT + "otaupdate/*"], None),
     ("iot:ListOTAUpdates",): (["*"], None),
     ("iot:DescribeJob", "iot:DeleteJob"): ([IOT + "job/AFR_OTA-*"], None),
     ("iot:DeleteStream",): ([IOT + "stream/AFR_OTA-*"], None),
