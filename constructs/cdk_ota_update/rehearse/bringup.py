@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .assembly import FileAsset, RehearsalError, Stack
 from .emulation import Emulation, load_aws_managed_policy
 from .intrinsics import Scope, Unresolved, resolve
@@ -142,6 +144,10 @@ class Deployment:
                         _BRING_UP[resource["Type"]](self, environment, logical_id, resource)
                 except Unresolved as unresolved:
                     self.skipped[f"{stack.name}/{logical_id}"] = f"refers to {unresolved.what}"
+                    continue
+                except ClientError as error:  # as CloudFormation would fail to create it
+                    self.skipped[f"{stack.name}/{logical_id}"] = f"could not be created: {error}"
+                    del pending[logical_id]
                     continue
                 self.skipped.pop(f"{stack.name}/{logical_id}", None)
                 del pending[logical_id]

@@ -237,7 +237,7 @@ class Driver:
             self._describe(ota)
             return True
         ota.outcome.reason = step.reason
-        ota.outcome.ota_update_id = ota.physical_id
+        ota.outcome.ota_update_id = properties.get(api.OTA_UPDATE_ID)
         # CloudFormation's rollback, with the physical id the handler gave.
         if old is None:
             self.send(ota, "Delete", properties, physical_id=ota.physical_id, purpose="rollback")

@@ -16,7 +16,7 @@ from .bringup import Deployment
 from .driver import Driver, OtaResource, Progress, dependencies, run_graph
 from .emulation import Emulation
 from .host import CertificateAuthority, ResponseServer
-from .report import Outcome, Report
+from .report import NOT_REHEARSED, Outcome, Report
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
@@ -82,7 +82,9 @@ def rehearse(
             if teardown:
                 dependents = {k: {d for d, n in final.needs.items() if k in n}
                               for k in final.resources}
-                live = {k: o for k, o in final.resources.items() if o.physical_id}
+                live = {k: o for k, o in final.resources.items()  # rolled back: nothing left
+                        if o.physical_id and o.outcome.status not in ("CREATE_FAILED",
+                                                                       NOT_REHEARSED)}
                 run_graph(live, dependents, lambda o: driver.delete(o, "teardown"), concurrency,
                           progress, skip_reason="kept: {} could not be deleted first")
         finally:
