@@ -113,6 +113,7 @@ def _bring_up(deployment: Deployment, assembly: Assembly, before: _Phase | None)
             phase.resources[ota.key] = ota
             earlier = before.resources.get(ota.key) if before else None
             if earlier is not None:  # unchanged references keep what the last deploy gave
+                ota.outcome.steps = list(earlier.outcome.steps)
                 scope, last = environment.scope, earlier.environment.scope
                 scope.refs[logical_id] = last.refs.get(logical_id)
                 scope.attributes.update({k: v for k, v in last.attributes.items()

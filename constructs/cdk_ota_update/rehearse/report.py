@@ -73,9 +73,10 @@ class Report:
             "exitStatus": self.exit_status,
             "seconds": round(self.seconds, 3),
             "otaUpdates": [
-                {**{k: v for k, v in asdict(o).items() if k != "steps"},
+                {**_camel({k: v for k, v in asdict(o).items() if k != "steps"}),
                  "seconds": round(o.seconds, 3),
-                 "steps": [{**asdict(s), "seconds": round(s.seconds, 3)} for s in o.steps]}
+                 "steps": [{**_camel(asdict(s)), "seconds": round(s.seconds, 3)}
+                           for s in o.steps]}
                 for o in self.outcomes
             ],
             "mustExistAtDeploy": self.must_exist,
@@ -106,6 +107,15 @@ class Report:
             f"{failed} failed, exit status {self.exit_status}"
         )
         return "\n".join(lines)
+
+
+def _camel(fields: dict[str, Any]) -> dict[str, Any]:
+    """JSON's names for the fields: ``ota_update_id`` is ``otaUpdateId``."""
+    def name(field: str) -> str:
+        first, *rest = field.split("_")
+        return first + "".join(part.title() for part in rest)
+
+    return {name(k): v for k, v in fields.items()}
 
 
 def _reason(outcome: Outcome) -> str:
