@@ -71,6 +71,8 @@ def test_the_example_app_is_created_and_torn_down(
     assert ota["status"] == "DELETE_COMPLETE"
     assert report["mustExistAtDeploy"] == {}
     assert "rehearse: 2 step(s) done, 0 failed" in err
+    # The assembly is left as synth made it: no bytecode in the handler's asset.
+    assert not list(releases[0].rglob("__pycache__"))
 
 
 def test_the_example_app_without_its_fleet_fails_and_names_what_must_exist(

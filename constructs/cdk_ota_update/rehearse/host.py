@@ -122,7 +122,8 @@ class LambdaProcess:
         log: IO[str] | None = None,
     ) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(RUNTIME), str(asset), str(runtime_path)],
+            # -B: no __pycache__ written into the asset (cdk deploy would ship it).
+            [sys.executable, "-I", "-S", "-B", str(RUNTIME), str(asset), str(runtime_path)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=dict(env),
         )
 

@@ -12,6 +12,7 @@ This file runs outside the package (standard library only): it imports nothing f
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -52,7 +53,7 @@ def main() -> None:
     asset, runtime = sys.argv[1:3]
     sys.path[0:1] = [asset, runtime]  # instead of this script's folder
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    import index  # type: ignore[import-not-found]  # the asset's handler
+    index = importlib.import_module("index")  # the asset's handler
 
     names = (
         os.environ.get("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME),
