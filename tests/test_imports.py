@@ -34,6 +34,7 @@ def _loaded_after(statement: str) -> list[str]:
         "from cdk_ota_update import testing",
         "from cdk_ota_update import testing; testing.install()",
         "import index",
+        "from cdk_ota_update.rehearse import cli",
     ],
 )
 def test_the_contract_handler_and_emulation_import_no_cdk(statement: str) -> None:

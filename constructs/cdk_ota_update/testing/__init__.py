@@ -29,6 +29,7 @@ from .controls import (
     throttle,
 )
 from .responses import RESPONSES
+from .strict_iam import set_strict_iam
 
 __all__ = [
     "advance",
@@ -40,6 +41,7 @@ __all__ = [
     "reset_controls",
     "set_lifecycle_delay",
     "set_manual_lifecycle",
+    "set_strict_iam",
     "throttle",
 ]
 

@@ -49,7 +49,7 @@ from moto.utilities.utils import get_partition
 
 from cdk_ota_update import api
 
-from . import controls
+from . import controls, strict_iam
 from .controls import ErrorInfo
 
 TERMINAL_JOB_STATUSES = ("COMPLETED", "CANCELED")
@@ -239,6 +239,7 @@ class OtaBackend:
         self.tags = TaggingService(tag_name="tags")
         self.lifecycles: list[tuple[str, Lifecycle]] = []
         partition = get_partition(iot.region_name)
+        self.place = strict_iam.Place(partition, iot.region_name, iot.account_id)
         self.arn_prefix = f"arn:{partition}:iot:{iot.region_name}:{iot.account_id}:"
         self.iam = iam_backends[iot.account_id][partition]
         self.s3 = s3_backends[iot.account_id][partition]
@@ -456,6 +457,10 @@ class OtaBackend:
                     "AccessDeniedException",
                     f"The role {role_arn} cannot read the S3 object {_s3_url(location)}",
                 )
+        if controls.strict_iam():
+            judged = strict_iam.judge(self.iam, ota.request, self.place, ota.arn)
+            if judged:
+                return judged
         if ota.job_id in self.iot.jobs:
             return ErrorInfo("ResourceAlreadyExistsException", f"Job {ota.job_id} already exists")
         return None

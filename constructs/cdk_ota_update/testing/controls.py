@@ -41,6 +41,7 @@ class _Controls:
         self.creation_failure: ErrorInfo | None = None
         self.deletion_failure: ErrorInfo | None = None
         self.calls: Counter[str] = Counter()
+        self.strict_iam = False
 
 
 _controls = _Controls()
@@ -117,7 +118,8 @@ def calls(operation: str) -> int:
 
 
 def reset_controls() -> None:
-    """Back to the defaults: no delay, automatic lifecycle, no faults, call counts at zero."""
+    """Back to the defaults: no delay, automatic lifecycle, no faults, call counts at zero, strict
+    IAM off."""
     with LOCK:
         _controls.clear()
 
@@ -135,6 +137,15 @@ def take_call(operation: str) -> str | None:
     _controls.calls[operation] += 1
     queued = _controls.faults.get(operation)
     return queued.popleft() if queued else None
+
+
+def set_strict_iam(enabled: bool) -> None:
+    """(:func:`.strict_iam.set_strict_iam` is the public control.)"""
+    _controls.strict_iam = enabled
+
+
+def strict_iam() -> bool:
+    return _controls.strict_iam
 
 
 def take_creation_failure() -> ErrorInfo | None:

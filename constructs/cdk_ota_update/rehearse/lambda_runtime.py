@@ -1,15 +1,21 @@
-"""A Lambda runtime for tests: ``python -I -S lambda_runtime.py ASSET_DIR BOTO3_DIR``.
+"""A Lambda runtime: ``python -I -S lambda_runtime.py ASSET_DIR BOTO3_DIR``.
 
 ``sys.path`` holds only the Lambda asset folder, a folder with boto3 and its dependencies, and
 the standard library, as in AWS Lambda's Python runtime. Each line on stdin is one invocation,
 ``{"event": ..., "timeout": seconds}``; ``index.handler`` runs it and a line on stdout says it
-returned. Also the home of :class:`LambdaContext`, which the in-process harness uses too.
+returned. The function's name, Region and account come from the environment Lambda sets
+(``AWS_LAMBDA_FUNCTION_NAME``, ``AWS_REGION``, ``CDK_OTA_UPDATE_ACCOUNT``). Also the home of
+:class:`LambdaContext`, which an in-process harness uses too.
+
+This file runs outside the package (standard library only): it imports nothing from it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -17,19 +23,26 @@ import uuid
 FUNCTION_NAME = "OtaUpdateProvider"
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
+ACCOUNT_VARIABLE = "CDK_OTA_UPDATE_ACCOUNT"
 
 
 class LambdaContext:
     """The parts of the Lambda context object handlers read."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        function_name: str = FUNCTION_NAME,
+        region: str = REGION,
+        account: str = ACCOUNT,
+    ) -> None:
         self._deadline = time.monotonic() + timeout
-        self.function_name = FUNCTION_NAME
+        self.function_name = function_name
         self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
         self.memory_limit_in_mb = 256
         self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{FUNCTION_NAME}"
+        self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "harness"
 
     def get_remaining_time_in_millis(self) -> int:
@@ -40,11 +53,16 @@ def main() -> None:
     asset, runtime = sys.argv[1:3]
     sys.path[0:1] = [asset, runtime]  # instead of this script's folder
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    import index  # the asset's handler
+    index = importlib.import_module("index")  # the asset's handler
 
+    names = (
+        os.environ.get("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME),
+        os.environ.get("AWS_REGION", REGION),
+        os.environ.get(ACCOUNT_VARIABLE, ACCOUNT),
+    )
     for line in sys.stdin:
         invocation = json.loads(line)
-        index.handler(invocation["event"], LambdaContext(invocation["timeout"]))
+        index.handler(invocation["event"], LambdaContext(invocation["timeout"], *names))
         print("returned", flush=True)
 
 

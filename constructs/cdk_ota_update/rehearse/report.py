@@ -1,0 +1,127 @@
+"""What a rehearsal found: each OTA update's outcome, a table for people, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Exit statuses a pipeline gates on.
+OK, FAILED, CANNOT_RUN = 0, 1, 2
+# Statuses beside CloudFormation's own (CREATE_COMPLETE, UPDATE_FAILED, ...).
+UNCHANGED = "UNCHANGED"  # --from: the same properties, so CloudFormation sends nothing
+NOT_REHEARSED = "NOT_REHEARSED"  # a reference the rehearsal cannot resolve, or a failed dependency
+SUCCESSFUL = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", UNCHANGED)
+
+
+@dataclass
+class Step:
+    """One event sent to the handler and its answer."""
+
+    request: str  # Create, Update, Delete
+    status: str  # SUCCESS, FAILED, or NO_ANSWER
+    physical_id: str | None
+    seconds: float
+    reason: str = ""
+    purpose: str = ""  # "rollback", "replaced", "removed", "teardown" or "" (the change itself)
+
+
+@dataclass
+class Outcome:
+    """An OTA update (a ``Custom::OtaUpdate`` of the last assembly rehearsed)."""
+
+    stack: str
+    logical_id: str
+    ota_update_id: str | None = None
+    status: str = NOT_REHEARSED
+    job_id: str | None = None
+    stream: str | None = None
+    seconds: float = 0.0
+    reason: str = ""
+    replaced: str | None = None  # the otaUpdateId an Update replaced (deleted afterwards)
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return f"{self.stack}/{self.logical_id}"
+
+    @property
+    def failed(self) -> bool:
+        """Whether the handler failed a step (a rollback's or a cleanup's failure counts)."""
+        if self.status == NOT_REHEARSED:
+            return False
+        return self.status not in SUCCESSFUL or any(s.status != "SUCCESS" for s in self.steps)
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome]
+    must_exist: dict[str, list[str]]  # "thinggroup/x" -> the OTA updates referring to it
+    not_brought_up: dict[str, str]  # "Stack/Logical" -> why
+    seconds: float
+
+    @property
+    def exit_status(self) -> int:
+        if any(o.failed for o in self.outcomes):
+            return FAILED
+        if any(o.status == NOT_REHEARSED for o in self.outcomes):
+            return CANNOT_RUN
+        return OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exitStatus": self.exit_status,
+            "seconds": round(self.seconds, 3),
+            "otaUpdates": [
+                {**_camel({k: v for k, v in asdict(o).items() if k != "steps"}),
+                 "seconds": round(o.seconds, 3),
+                 "steps": [{**_camel(asdict(s)), "seconds": round(s.seconds, 3)}
+                           for s in o.steps]}
+                for o in self.outcomes
+            ],
+            "mustExistAtDeploy": self.must_exist,
+            "notBroughtUp": self.not_brought_up,
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2)
+
+    def table(self) -> str:
+        headers = ("OTA update", "otaUpdateId", "status", "job", "stream", "seconds", "reason")
+        rows = [
+            (o.path, o.ota_update_id or "-", o.status, o.job_id or "-", o.stream or "-",
+             f"{o.seconds:.2f}", _reason(o))
+            for o in self.outcomes
+        ]
+        widths = [max(len(str(r[i])) for r in (headers, *rows)) for i in range(len(headers) - 1)]
+        lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
+                 for r in (headers, *rows)]
+        lines = [line.rstrip() for line in lines]
+        for name, users in self.must_exist.items():
+            lines.append(f"must exist at deploy: {name} (referred to by {', '.join(users)})")
+        for path, why in self.not_brought_up.items():
+            lines.append(f"not brought up: {path}: {why}")
+        failed = sum(o.failed for o in self.outcomes)
+        lines.append(
+            f"{len(self.outcomes)} OTA update(s) rehearsed in {self.seconds:.1f} s: "
+            f"{failed} failed, exit status {self.exit_status}"
+        )
+        return "\n".join(lines)
+
+
+def _camel(fields: dict[str, Any]) -> dict[str, Any]:
+    """JSON's names for the fields: ``ota_update_id`` is ``otaUpdateId``."""
+    def name(field: str) -> str:
+        first, *rest = field.split("_")
+        return first + "".join(part.title() for part in rest)
+
+    return {name(k): v for k, v in fields.items()}
+
+
+def _reason(outcome: Outcome) -> str:
+    notes = [outcome.reason] if outcome.reason else []
+    if outcome.replaced:
+        notes.append(f"replaced {outcome.replaced} (deleted)")
+    notes += [f"{s.purpose} {s.request} {s.status}: {s.reason}".rstrip(": ")
+              for s in outcome.steps if s.purpose and s.status != "SUCCESS"]
+    return "; ".join(notes)

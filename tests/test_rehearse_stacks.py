@@ -1,0 +1,184 @@
+"""The rehearsal of small stacks built in-process, each showing one way a deploy fails (or not).
+
+One app, one synth, one rehearsal of all its stacks (module fixture); each test reads the outcome
+of its stack: what the handler answered, the Reason it gave, and what the report says must exist.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, cast
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
+from aws_cdk import aws_s3 as s3
+
+from cdk_ota_update import FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile
+from cdk_ota_update.rehearse import Outcome, Report, rehearse
+from tests.cdk_support import ROOT
+
+FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
+ACCOUNT, REGION = "123456789012", "us-east-1"
+IOT_TRUST = iam.ServicePrincipal("iot.amazonaws.com")
+EVERYTHING_BUT_READ = [
+    iam.PolicyStatement(actions=["iam:GetRole", "iam:PassRole", "iot:*"], resources=["*"]),
+    iam.PolicyStatement(actions=["s3:PutObject"], resources=["*"]),
+]
+
+
+def firmware_file() -> OtaUpdateFile:
+    return OtaUpdateFile(file_name="fw.bin", file_location=FileLocation.from_asset(FIRMWARE))
+
+
+def fleet(stack: cdk.Stack, name: str = "fleet") -> str:
+    """A thing group the stack declares (named after it: names are unique in an account)."""
+    name = f"{stack.stack_name.lower()}-{name}"
+    iot.CfnThingGroup(stack, f"Group{name}", thing_group_name=name)
+    return OtaTarget.thing_group(name)
+
+
+def given_role(stack: cdk.Stack, name: str, trust: iam.IPrincipal,
+               statements: list[iam.PolicyStatement], *, managed: bool = False) -> iam.IRole:
+    """A role the user declares with exactly these statements (inline or managed), passed to the
+    OtaUpdate as immutable: the construct adds nothing to it."""
+    role = iam.Role(stack, name, role_name=name, assumed_by=trust)
+    document = iam.PolicyDocument(statements=statements)
+    if managed:
+        iam.ManagedPolicy(stack, f"{name}Managed", document=document, roles=[role])
+    else:
+        iam.Policy(stack, f"{name}Inline", document=document, roles=[role])
+    return iam.Role.from_role_arn(stack, f"{name}Given", role.role_arn, mutable=False)
+
+
+def build(outdir: Path) -> None:
+    app = cdk.App(outdir=str(outdir))
+    good = cdk.Stack(app, "Good")
+    for index, group in enumerate(("north", "south", "east")):  # the shared service role
+        OtaUpdate(good, f"Release{index}", targets=[fleet(good, group)], files=[firmware_file()])
+
+    managed = cdk.Stack(app, "Managed")
+    everything = [*EVERYTHING_BUT_READ, iam.PolicyStatement(actions=["s3:GetObject"],
+                                                            resources=["*"])]
+    OtaUpdate(managed, "Release", targets=[fleet(managed, "west")], files=[firmware_file()],
+              role=given_role(managed, "managed-ota", IOT_TRUST, everything, managed=True))
+
+    no_read = cdk.Stack(app, "NoRead")
+    OtaUpdate(no_read, "Release", targets=[fleet(no_read, "fleet")], files=[firmware_file()],
+              role=given_role(no_read, "no-read", IOT_TRUST, EVERYTHING_BUT_READ))
+
+    untrusted = cdk.Stack(app, "Untrusted")
+    OtaUpdate(untrusted, "Release", targets=[fleet(untrusted, "fleet")], files=[firmware_file()],
+              role=given_role(untrusted, "lambda-role", iam.ServicePrincipal(
+                  "lambda.amazonaws.com"), everything))
+
+    missing_object = cdk.Stack(app, "MissingObject")
+    bucket = s3.Bucket(missing_object, "Firmware", bucket_name="fw-rehearsal")
+    OtaUpdate(missing_object, "Release", targets=[fleet(missing_object, "fleet")],
+              files=[OtaUpdateFile(file_location=FileLocation.from_bucket(bucket, "v9/fw.bin"))])
+
+    missing_group = cdk.Stack(app, "MissingGroup")
+    OtaUpdate(missing_group, "Release", targets=[OtaTarget.thing_group("ghost-fleet")],
+              files=[firmware_file()])
+
+    malformed = cdk.Stack(app, "Malformed")
+    ota = OtaUpdate(malformed, "Release", targets=[fleet(malformed, "fleet")],
+                    files=[firmware_file()])
+    resource = cast(cdk.CfnResource, ota.node.find_child("Resource").node.default_child)
+    resource.add_property_override("awsJobTimeoutConfig", {"inProgressTimeoutInMinutes": 0})
+    app.synth()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    outdir = tmp_path_factory.mktemp("stacks") / "cdk.out"
+    build(outdir)
+    return rehearse(outdir, workdir=tmp_path_factory.mktemp("work"), teardown=True)
+
+
+def outcomes(report: Report, stack: str) -> list[Outcome]:
+    return [o for o in report.outcomes if o.stack == stack]
+
+
+def only(report: Report, stack: str) -> Outcome:
+    [outcome] = outcomes(report, stack)
+    return outcome
+
+
+def steps(outcome: Outcome) -> list[tuple[str, str, str]]:
+    return [(s.request, s.status, s.purpose) for s in outcome.steps]
+
+
+def test_a_stack_with_its_groups_and_the_shared_role_deploys_and_tears_down(report: Report) -> None:
+    releases = outcomes(report, "Good")
+    assert [o.status for o in releases] == ["DELETE_COMPLETE"] * 3
+    assert {steps(o)[0] for o in releases} == {("Create", "SUCCESS", "")}
+    assert {steps(o)[1] for o in releases} == {("Delete", "SUCCESS", "teardown")}
+    assert len({o.job_id for o in releases}) == 3
+    assert all(o.job_id == f"AFR_OTA-{o.ota_update_id}" and o.stream for o in releases)
+
+
+def test_a_role_with_a_managed_policy_deploys(report: Report) -> None:
+    outcome = only(report, "Managed")
+    assert steps(outcome)[0] == ("Create", "SUCCESS", ""), outcome.reason
+
+
+def test_a_role_that_cannot_read_the_firmware_fails_naming_object_and_action(
+    report: Report,
+) -> None:
+    outcome = only(report, "NoRead")
+    assert outcome.status == "CREATE_FAILED"
+    assert "User: arn:aws:sts::123456789012:assumed-role/no-read/" in outcome.reason
+    assert (
+        "is not authorized to perform: s3:GetObject on resource: "
+        f"arn:aws:s3:::cdk-hnb659fds-assets-{ACCOUNT}-{REGION}/" in outcome.reason
+    )
+    # CloudFormation's rollback deleted what the handler created (nothing left).
+    assert steps(outcome) == [("Create", "FAILED", ""), ("Delete", "SUCCESS", "rollback")]
+
+
+def test_a_role_not_trusted_by_iot_fails(report: Report) -> None:
+    outcome = only(report, "Untrusted")
+    assert outcome.status == "CREATE_FAILED"
+    assert (f"Unable to assume the role arn:aws:iam::{ACCOUNT}:role/lambda-role: its trust "
+            "policy does not allow iot.amazonaws.com to perform sts:AssumeRole") in outcome.reason
+
+
+def test_a_missing_object_fails_and_must_exist_at_deploy(report: Report) -> None:
+    outcome = only(report, "MissingObject")
+    assert outcome.status == "CREATE_FAILED"
+    assert "cannot read the S3 object s3://fw-rehearsal/v9/fw.bin" in outcome.reason
+    assert report.must_exist["s3://fw-rehearsal/v9/fw.bin"] == [outcome.path]
+
+
+def test_a_thing_group_neither_declared_nor_given_fails_and_must_exist_at_deploy(
+    report: Report,
+) -> None:
+    outcome = only(report, "MissingGroup")
+    group = f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/ghost-fleet"
+    assert outcome.status == "CREATE_FAILED"
+    assert f"Target {group} does not exist" in outcome.reason
+    assert report.must_exist["thinggroup/ghost-fleet"] == [outcome.path]
+    assert [name for name in report.must_exist if name.startswith("thinggroup/")] == [
+        "thinggroup/ghost-fleet"]
+
+
+def test_a_malformed_property_fails_naming_it(report: Report) -> None:
+    outcome = only(report, "Malformed")
+    assert outcome.status == "CREATE_FAILED"
+    assert "awsJobTimeoutConfig.inProgressTimeoutInMinutes" in outcome.reason
+    assert "'0'" in outcome.reason or " 0 " in outcome.reason
+
+
+def test_the_report_fails_the_pipeline_and_names_each_failure(report: Report) -> None:
+    table = report.table()
+    document: dict[str, Any] = json.loads(report.dumps())
+
+    assert report.exit_status == 1
+    assert document["exitStatus"] == 1
+    failed = {o["stack"] for o in document["otaUpdates"] if o["status"] == "CREATE_FAILED"}
+    assert failed == {"NoRead", "Untrusted", "MissingObject", "MissingGroup", "Malformed"}
+    assert "must exist at deploy: thinggroup/ghost-fleet (referred to by MissingGroup/" in table
+    assert table.splitlines()[-1].startswith("9 OTA update(s) rehearsed in ")
