@@ -95,7 +95,7 @@ def test_provider_has_no_other_statement_but_the_requests_grants(
     """Besides EXPECTED, only what CreateOTAUpdate's request needs (PassRole, the firmware)."""
     others = set(_provider_statements(provider_stack)) - set(EXPECTED)
 
-    assert others == {("iam:PassRole",), ("s3:GetObject",)}
+    assert others == {("iam:PassRole",), ("s3:GetObject", "s3:GetObjectVersion")}
 
 
 def test_rule_prefix_is_unique_to_the_stack_and_fits_eventbridge() -> None:
