@@ -28,8 +28,10 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -118,14 +120,15 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 class _Finder(ast.NodeVisitor):
-    """Collects (node, anchor, apply, description) for every mutation of a module's tree.
+    """Collects (anchor, shown, apply, description) for every mutation of a module's tree.
 
-    The anchor is the node whose source is replaced: the mutated node itself, or the f-string
-    around it (whose parts have no reliable positions).
+    ``apply()`` mutates the tree and returns the undo. The anchor is the node whose source is
+    replaced, by the source of ``shown`` once mutated: the mutated node itself (or the node put
+    in its place), or the f-string around it (whose parts have no reliable positions).
     """
 
     def __init__(self) -> None:
-        self.found: list[tuple[ast.AST, Callable[[], Callable[[], None]], str]] = []
+        self.found: list[tuple[ast.AST, ast.AST, Callable[[], Callable[[], None]], str]] = []
         self._fstring: ast.JoinedStr | None = None
         self._parents: dict[ast.AST, ast.AST] = {}
 
@@ -152,11 +155,13 @@ class _Finder(ast.NodeVisitor):
         self.generic_visit(node)
         self._fstring = outer
 
-    def _anchor(self, node: ast.AST) -> ast.AST:
-        return self._fstring or node
-
-    def _add(self, node: ast.AST, apply: Callable[[], Callable[[], None]], what: str) -> None:
-        self.found.append((self._anchor(node), apply, what))
+    def _add(self, node: ast.AST, apply: Callable[[], Callable[[], None]], what: str,
+             new: ast.AST | None = None) -> None:
+        """A mutation of ``node``, or (with ``new``) ``node`` replaced by ``new``."""
+        if self._fstring is not None:
+            self.found.append((self._fstring, self._fstring, apply, what))
+        else:
+            self.found.append((node, new or node, apply, what))
 
     def _swap(self, parent: ast.AST, old: ast.AST, new: ast.AST) -> Callable[[], None]:
         for field, value in ast.iter_fields(parent):
@@ -173,9 +178,8 @@ class _Finder(ast.NodeVisitor):
     def visit_body(self, body: list[ast.stmt]) -> None:
         for statement in body:
             if isinstance(statement, _REMOVABLE) and not _is_docstring(statement):
-                self.found.append(
-                    (statement, _removed, f"removed `{_short(ast.unparse(statement))}`")
-                )
+                self.found.append((statement, statement, _removed,
+                                   f"removed `{_short(ast.unparse(statement))}`"))
 
     def visit_Module(self, node: ast.Module) -> None:
         self.visit_body(node.body)
@@ -213,7 +217,7 @@ class _Finder(ast.NodeVisitor):
             return  # flipping the operator is the same mutant
         negated = ast.UnaryOp(op=ast.Not(), operand=test)
         self._add(test, lambda: self._swap(parent, test, negated),
-                  f"`{_short(ast.unparse(test))}` → `not (...)`")
+                  f"`{_short(ast.unparse(test))}` → `not (...)`", negated)
 
     # -- expressions -------------------------------------------------------------------------
     def visit_Compare(self, node: ast.Compare) -> None:
@@ -241,7 +245,7 @@ class _Finder(ast.NodeVisitor):
         if isinstance(node.op, ast.Not):
             parent = self._parents[node]
             self._add(node, lambda: self._swap(parent, node, node.operand),
-                      f"removed `not` of `{_short(ast.unparse(node.operand))}`")
+                      f"removed `not` of `{_short(ast.unparse(node.operand))}`", node.operand)
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
@@ -305,18 +309,17 @@ def mutants(source: str) -> list[Mutant]:
     for line in data.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
     found: list[Mutant] = []
-    for anchor, apply, what in finder.found:
+    for anchor, shown, apply, what in finder.found:
         assert isinstance(anchor, (ast.expr, ast.stmt))
         start = starts[anchor.lineno - 1] + anchor.col_offset
         assert anchor.end_lineno is not None and anchor.end_col_offset is not None
         end = starts[anchor.end_lineno - 1] + anchor.end_col_offset
-        if isinstance(anchor, ast.stmt):
-            restore = apply()
-            replacement = b"pass" if apply is _removed else ast.unparse(anchor).encode()
+        if apply is _removed:  # the only mutation of a statement
+            replacement = b"pass"
         else:
             restore = apply()
-            replacement = f"({ast.unparse(anchor)})".encode()
-        restore()
+            replacement = f"({ast.unparse(shown)})".encode()
+            restore()
         found.append(Mutant(0, anchor.lineno, what, start, end, replacement))
     found.sort(key=lambda m: (m.start, m.end))
     return [
@@ -337,24 +340,43 @@ def _copy(root: Path, into: Path) -> Path:
     return copy
 
 
+_RUNNING: set[subprocess.Popen[bytes]] = set()  # killed when the run is interrupted
+
+
 def _pytest(copy: Path, tests: Sequence[str], timeout: float | None) -> tuple[str, float]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                "-p", "no:randomly", *tests]
     began = time.monotonic()
-    try:
-        done = subprocess.run(command, cwd=copy, env=env, timeout=timeout,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
-    except subprocess.TimeoutExpired:
-        return "timeout", time.monotonic() - began
-    return ("survived" if done.returncode == 0 else "killed"), time.monotonic() - began
+    with subprocess.Popen(command, cwd=copy, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, start_new_session=True) as process:
+        _RUNNING.add(process)
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(process)
+            return "timeout", time.monotonic() - began
+        finally:
+            _RUNNING.discard(process)
+    return ("survived" if code == 0 else "killed"), time.monotonic() - began
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill pytest and whatever it started (its own session)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def run(
     module: str, tests: Sequence[str], *, root: Path = ROOT, jobs: int = 1,
-    only: set[int] | None = None, log: Callable[[str], None] = print,
+    only: set[int] | None = None, timeout: float | None = None,
+    log: Callable[[str], None] = print,
 ) -> tuple[list[Result], float]:
-    """Run the mutants of ``module`` (a path under ``root``) against ``tests``."""
+    """Run the mutants of ``module`` (a path under ``root``) against ``tests``.
+
+    A mutant's tests are stopped after ``timeout`` seconds (default: 3 x the unmutated run + 10).
+    """
     original = (root / module).read_bytes()
     chosen = [m for m in mutants(original.decode()) if only is None or m.number in only]
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
@@ -362,7 +384,7 @@ def run(
         status, baseline = _pytest(copies[0], tests, None)
         if status != "survived":
             raise SystemExit(f"the tests fail without any mutation: {' '.join(tests)}")
-        timeout = 3 * baseline + 10
+        timeout = timeout or 3 * baseline + 10
         log(f"{len(chosen)} mutants of {module}; unmutated tests: {baseline:.1f} s, "
             f"timeout {timeout:.0f} s")
         free = list(copies)
@@ -385,8 +407,11 @@ def run(
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(copies))
         try:
             results = list(pool.map(one, chosen))
-        finally:  # on Ctrl-C, run no further mutant
-            pool.shutdown(wait=True, cancel_futures=True)
+        finally:  # when interrupted: no further mutant, the running ones stopped
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in list(_RUNNING):
+                _kill(process)
+            pool.shutdown(wait=True)
     return results, baseline
 
 
@@ -428,10 +453,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "fast tests, see DEFAULT_TESTS)")
     parser.add_argument("--root", type=Path, default=ROOT, help="the repository (default: this)")
     parser.add_argument("--jobs", "-j", type=int, default=1, help="mutants run in parallel")
+    parser.add_argument("--timeout", type=float, help="seconds per mutant (default: 3 x the "
+                        "unmutated run + 10)")
     parser.add_argument("--only", type=_numbers, help="mutant numbers, e.g. 3,7,10-12")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--report", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up as on Ctrl-C
     module = Path(args.module).as_posix()
     if args.list:
         for m in mutants((args.root / module).read_text()):
@@ -442,6 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not tests:
         parser.error(f"no default tests for {module}: name them with --tests")
     results, _ = run(module, tests, root=args.root, jobs=args.jobs, only=args.only,
+                     timeout=args.timeout,
                      log=lambda text: print(text, file=sys.stderr, flush=True))
     text = report(module, tests, results)
     print(text, end="")
