@@ -17,7 +17,8 @@ of the repository (one per job), where the chosen tests run with ``-x`` and a ti
 of the unmutated run's time), so that a mutant which loops forever counts as killed. A mutant is
 killed when the tests fail (or time out), and survives when they pass. The unmutated tests must
 pass first. The report is a Markdown table of the survivors (file:line, the mutation) and the
-kill rate; ``--only`` reruns chosen mutants, ``--list`` lists them without running anything.
+kill rate; ``--only`` reruns chosen mutants, ``--every n`` runs a sample, ``--list`` lists them
+without running anything.
 
 Not part of the test suite (a run takes many minutes); ``tests/test_mutation_tool.py`` checks the
 tool itself on a tiny module. The results and the equivalent mutants are in docs/mutation.md.
@@ -29,6 +30,7 @@ import argparse
 import ast
 import concurrent.futures
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -99,6 +101,7 @@ class Mutant:
     number: int
     line: int
     mutation: str
+    code: str  # the line of the original source
     start: int  # byte offsets of the replaced source
     end: int
     replacement: bytes
@@ -305,6 +308,7 @@ def mutants(source: str) -> list[Mutant]:
     finder = _Finder()
     finder.visit(tree)
     data = source.encode()
+    lines = source.splitlines()
     starts = [0]
     for line in data.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
@@ -320,12 +324,10 @@ def mutants(source: str) -> list[Mutant]:
             restore = apply()
             replacement = f"({ast.unparse(shown)})".encode()
             restore()
-        found.append(Mutant(0, anchor.lineno, what, start, end, replacement))
+        code = _short(lines[anchor.lineno - 1], 70)
+        found.append(Mutant(0, anchor.lineno, what, code, start, end, replacement))
     found.sort(key=lambda m: (m.start, m.end))
-    return [
-        Mutant(n, m.line, m.mutation, m.start, m.end, m.replacement)
-        for n, m in enumerate(found, 1)
-    ]
+    return [dataclasses.replace(m, number=n) for n, m in enumerate(found, 1)]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -429,8 +431,9 @@ def report(module: str, tests: Sequence[str], results: Sequence[Result]) -> str:
     ]
     survivors = [r.mutant for r in results if r.status == "survived"]
     if survivors:
-        lines += ["| # | where | mutation |", "|---|---|---|"]
-        lines += [f"| {m.number} | {module}:{m.line} | {_cell(m.mutation)} |" for m in survivors]
+        lines += ["| # | where | mutation | in |", "|---|---|---|---|"]
+        lines += [f"| {m.number} | {module}:{m.line} | {_cell(m.mutation)} | `{_cell(m.code)}` |"
+                  for m in survivors]
     return "\n".join(lines) + "\n"
 
 
@@ -456,11 +459,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, help="seconds per mutant (default: 3 x the "
                         "unmutated run + 10)")
     parser.add_argument("--only", type=_numbers, help="mutant numbers, e.g. 3,7,10-12")
+    parser.add_argument("--every", type=int, default=1,
+                        help="a sample: every n-th mutant (1, 1 + n, 1 + 2n, ...)")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--report", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up as on Ctrl-C
     module = Path(args.module).as_posix()
+    if args.every > 1:
+        count = len(mutants((args.root / module).read_text()))
+        args.only = {n for n in range(1, count + 1, args.every)
+                     if args.only is None or n in args.only}
     if args.list:
         for m in mutants((args.root / module).read_text()):
             if args.only is None or m.number in args.only:

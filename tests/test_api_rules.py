@@ -332,6 +332,26 @@ def test_tag_keys_are_unique_and_not_reserved() -> None:
     ]
 
 
+def test_without_the_tables_rules_only_the_models_constraints_apply() -> None:
+    request = {**VALID, "otaUpdateId": "a" * 100, "protocols": ["MQTT", "MQTT"],
+               "targets": ["my-thing"], "tags": tags("aws:x", "aws:x")}
+    assert api.validate(request, rules={}) == []
+    assert api.validate({**request, "otaUpdateId": "a" * 129}, rules={}) == [
+        V("otaUpdateId", "a" * 129, "from 1 to 128 characters long")
+    ]
+
+
+@pytest.mark.parametrize(("length", "shown"), [
+    (200, "'" + "d" * 198 + "'"),
+    (201, "'" + "d" * 196 + "..."),
+])
+def test_values_are_shown_up_to_200_characters(length: int, shown: str) -> None:
+    text = "d" * (length - 2)  # its repr has the quotes
+    assert str(V("description", text, "short")) == (
+        f"description = {shown} is invalid: it must be short"
+    )
+
+
 def test_a_resource_of_this_library_keeps_room_for_its_ownership_tags() -> None:
     budget = [f"k{i}" for i in range(47)]
     assert check(api.RESOURCE_RULES, tags=tags(*budget)) == []
@@ -403,6 +423,7 @@ def test_a_signature_is_bytes() -> None:
     (found,) = with_file(codeSigning=signature)
     assert found == V("files[0].codeSigning.customCodeSigning.signature.inlineDocument", "c2ln",
                       "binary data (bytes)")
+    assert found.why is None
     assert str(V("x", b"\x00" * 3, "y")) == "x = <3 bytes> is invalid: it must be y"
 
 
@@ -423,6 +444,7 @@ def test_teardown_flags_are_booleans() -> None:
         V("forceDeleteAWSJob", "no", "a boolean (true or false)")
     ]
     assert api.from_cloudformation({"deleteStream": "False"}, shape) == {"deleteStream": False}
+    assert api.from_cloudformation({"deleteStream": True}, shape) == {"deleteStream": True}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,6 +523,8 @@ def test_cloudformation_strings_become_the_apis_types() -> None:
 @pytest.mark.parametrize(("members", "path", "value", "expected"), [
     ({"awsJobPresignedUrlConfig": {"expiresInSec": "60.5"}},
      "awsJobPresignedUrlConfig.expiresInSec", "60.5", "an integer"),
+    ({"awsJobPresignedUrlConfig": {"expiresInSec": ["60"]}},
+     "awsJobPresignedUrlConfig.expiresInSec", ["60"], "an integer"),
     ({"awsJobTimeoutConfig": {"inProgressTimeoutInMinutes": "ten"}},
      "awsJobTimeoutConfig.inProgressTimeoutInMinutes", "ten", "an integer"),
     ({"targets": TARGET}, "targets", TARGET, "a list"),

@@ -237,10 +237,14 @@ def _show(value: Any) -> str:
 Skip = Callable[[Any], bool]
 
 
+def _never(_value: Any) -> bool:
+    return False
+
+
 def validate(
     request: Mapping[str, Any],
     *,
-    skip: Skip | None = None,
+    skip: Skip = _never,
     shape: StructureShape | None = None,
     rules: Mapping[str, Rule] = RULES,
 ) -> list[Violation]:
@@ -249,19 +253,16 @@ def validate(
     ``skip(value)`` tells values that cannot be checked yet (unresolved CDK tokens). ``rules``
     are keyed by member paths of ``shape``: pass another operation's own (or none) with its shape.
     """
-    return list(_walk(request, shape or create_request_shape(), "", "", skip or _never, rules))
+    request_shape = create_request_shape() if shape is None else shape
+    return list(_walk(request, request_shape, "", "", skip, rules))
 
 
 def validate_member(
-    member: str, value: Any, *, skip: Skip | None = None, rules: Mapping[str, Rule] = RULES
+    member: str, value: Any, *, skip: Skip = _never, rules: Mapping[str, Rule] = RULES
 ) -> list[Violation]:
     """Every violation of one top-level request member (``tags``, ``files``, ...)."""
     member_shape = create_request_shape().members[member]
-    return list(_walk(value, member_shape, member, member, skip or _never, rules))
-
-
-def _never(_value: Any) -> bool:
-    return False
+    return list(_walk(value, member_shape, member, member, skip, rules))
 
 
 def _join(path: str, member: str) -> str:
@@ -284,7 +285,7 @@ def _walk(
         yield from _walk_map(value, shp, path, key, skip, rules)
     elif kind == "string":
         yield from _check_string(value, shp, path, rule)
-    elif kind in ("integer", "long", "double", "float"):
+    elif kind in ("integer", "long", "double"):  # IoT's model has no "float" shape
         yield from _check_number(value, shp, path, rule)
     elif kind == "blob":
         if not isinstance(value, (bytes, bytearray)):
@@ -443,7 +444,8 @@ def _check_number(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Vio
 
 def _decimals(value: float) -> int:
     exponent = Decimal(repr(value)).normalize().as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    assert isinstance(exponent, int)  # value is finite
+    return max(0, -exponent)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,7 +454,8 @@ def _decimals(value: float) -> int:
 def from_cloudformation(value: Any, shp: Shape) -> Any:
     """``value`` with each scalar turned into the type ``shp`` declares, where it converts.
 
-    Values that do not convert are left as they are, for :func:`validate` to report.
+    Values that do not convert are left as they are, for :func:`validate` to report. The maps of
+    CreateOTAUpdate map strings to strings: nothing in them to convert.
     """
     kind = shp.type_name
     if kind == "structure" and isinstance(value, Mapping):
@@ -462,14 +465,12 @@ def from_cloudformation(value: Any, shp: Shape) -> Any:
         }
     if kind == "list" and isinstance(value, list):
         return [from_cloudformation(v, shp.member) for v in value]
-    if kind == "map" and isinstance(value, Mapping):
-        return {k: from_cloudformation(v, shp.value) for k, v in value.items()}
     if not isinstance(value, str):
         return value
     with contextlib.suppress(ValueError, InvalidOperation):  # binascii.Error is a ValueError
         if kind in ("integer", "long"):
             return int(value)
-        if kind in ("double", "float"):
+        if kind == "double":
             return float(Decimal(value))
         if kind == "boolean" and value.lower() in ("true", "false"):
             return value.lower() == "true"
