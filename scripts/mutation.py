@@ -178,21 +178,21 @@ class _Finder(ast.NodeVisitor):
         raise AssertionError("child not found in its parent")
 
     # -- statements --------------------------------------------------------------------------
-    def visit_body(self, body: list[ast.stmt]) -> None:
+    def _removals(self, body: list[ast.stmt]) -> None:
         for statement in body:
             if isinstance(statement, _REMOVABLE) and not _is_docstring(statement):
                 self.found.append((statement, statement, _removed,
                                    f"removed `{_short(ast.unparse(statement))}`"))
 
     def visit_Module(self, node: ast.Module) -> None:
-        self.visit_body(node.body)
+        self._removals(node.body)
         self.generic_visit(node)
 
     def _visit_block(self, node: ast.AST) -> None:
         for field in ("body", "orelse", "finalbody"):
-            self.visit_body(getattr(node, field, []))
+            self._removals(getattr(node, field, []))
         for handler in getattr(node, "handlers", []):
-            self.visit_body(handler.body)
+            self._removals(handler.body)
         self.generic_visit(node)
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _visit_block
