@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import sys
 import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import jsii
-from aws_cdk import Aws, IStableAnyProducer, IStableStringProducer, Stack
+from aws_cdk import Aws, IStableAnyProducer, IStableStringProducer, Stack, Token
 from constructs import Construct, IValidation
 
 from . import api
@@ -98,6 +99,30 @@ class Pseudo:
 
 
 PSEUDO = Pseudo()
+
+# How CDK encodes tokens in strings and in lists of strings (stable parts of its contract).
+STRING_TOKEN = "${Token["
+LIST_TOKEN = "#{Token["
+
+
+def unresolved(value: Any) -> bool:
+    """A token CDK resolves at deploy time (strings, numbers and lists of them), told without a
+    jsii call where the encoding shows it."""
+    if isinstance(value, str):
+        return STRING_TOKEN in value
+    if isinstance(value, list):
+        return is_list_token(value)
+    return isinstance(value, float) and Token.is_unresolved(value)
+
+
+def is_list_token(value: list[Any]) -> bool:
+    return len(value) == 1 and isinstance(value[0], str) and value[0].startswith(LIST_TOKEN)
+
+
+def cdk_nag_in_use() -> bool:
+    """Whether the app uses cdk-nag (its NagPacks and plugins are created from Python, so the
+    module is imported): only then are the library's wildcards worth acknowledging to it."""
+    return "cdk_nag" in sys.modules
 
 
 def iot_arn(resource: str) -> str:

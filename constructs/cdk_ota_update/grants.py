@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from aws_cdk import Token
-
 from . import api
-from ._cdk import PSEUDO, iot_arn
+from ._cdk import PSEUDO, iot_arn, is_list_token
 from .policy import (
     BUCKET_NAME,
     JOBS,
@@ -156,7 +154,7 @@ def service_role_grants(request: Mapping[str, Any]) -> Iterator[Grant]:
         (_iot("job", (api.job_id(ota_id), JOB_ID)), Arn.of(OTA_JOBS)), JOBS
     )
     targets = request.get("targets") or []
-    if Token.is_unresolved(targets):
+    if is_list_token(targets):
         yield Grant(
             ("iot:CreateJob",),
             (job, Resource.fixed(iot_arn("thing/*")), Resource.fixed(iot_arn("thinggroup/*"))),

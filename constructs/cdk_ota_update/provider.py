@@ -7,22 +7,17 @@ on every synth, in any directory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import shutil
+import tempfile
 from pathlib import Path
-from typing import Any
 
-import jsii
 from aws_cdk import (
-    AssetHashType,
     Aws,
-    BundlingOptions,
-    DockerImage,
     Duration,
-    ILocalBundling,
     Stack,
-    Token,
 )
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -30,7 +25,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from . import api
-from ._cdk import StackSingleton
+from ._cdk import StackSingleton, unresolved
 from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES
 from .policy import Grant, Resource, ScopedPolicy
 
@@ -82,30 +77,34 @@ def bundle(output_dir: Path) -> None:
         shutil.copyfile(_HERE / contract, package / contract)
 
 
-@jsii.implements(ILocalBundling)
-class _LocalBundling:
-    def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
-        bundle(Path(output_dir))
-        return True
+@functools.cache
+def asset_dir() -> Path:
+    """The Lambda asset, laid out once per process in a folder of the system's temporary
+    directory named by the digest of its content: no bundling step at synth (no Docker, no
+    "Bundling asset" line), and the same bytes, so the same asset hash, in any directory."""
+    staging = Path(tempfile.mkdtemp(prefix="cdk-ota-update-staging-"))
+    bundle(staging)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(staging).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    target = Path(tempfile.gettempdir()) / f"cdk-ota-update-asset-{digest.hexdigest()[:32]}"
+    try:
+        staging.rename(target)
+    except OSError:  # laid out already (by another synth): the same content
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def code() -> lambda_.Code:
-    return lambda_.Code.from_asset(
-        str(handler_dir()),
-        asset_hash_type=AssetHashType.OUTPUT,
-        bundling=BundlingOptions(
-            # Never used: local bundling always succeeds, so synth needs no Docker.
-            image=DockerImage.from_registry("local-bundling-only"),
-            local=_LocalBundling(),
-        ),
-    )
+    return lambda_.Code.from_asset(str(asset_dir()))
 
 
 def poller_rule_prefix(stack: Stack) -> str:
     """The name prefix of the poller's EventBridge rules, unique to ``stack`` (its name hashed),
     so that the provider's policy names only this stack's rules."""
     name = stack.stack_name
-    unique = stack.node.addr if Token.is_unresolved(name) else name
+    unique = stack.node.addr if unresolved(name) else name
     return f"{api.POLLER_RULE_PREFIX}{hashlib.sha256(unique.encode()).hexdigest()[:8]}-"
 
 

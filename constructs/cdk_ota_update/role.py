@@ -26,7 +26,7 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from constructs import Construct, Dependable, IDependable
 
-from ._cdk import StackSingleton, Validation
+from ._cdk import StackSingleton, Validation, cdk_nag_in_use
 from .grants import IOT_SERVICE, role_arn, self_grants
 from .policy import MANAGED_POLICIES_PER_ROLE, Grant, Resource, ScopedPolicy
 
@@ -84,6 +84,8 @@ class OtaUpdateServiceRole(StackSingleton):
 
     def _acknowledge_aws_managed_policy(self) -> list[str]:
         """cdk-nag's own IAM4 finding for the managed policy, acknowledged with the reason."""
+        if not cdk_nag_in_use():
+            return []
         try:
             from cdk_nag import AwsSolutionsChecks
         except ImportError:  # pragma: no cover - cdk-nag is the app's choice
