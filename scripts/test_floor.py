@@ -35,7 +35,7 @@ TESTS = [
 # Test tools: pytest as requirements.txt pins it; syrupy (imported by the construct tests) at
 # what the floor Python can run (its newest releases need Python 3.11).
 TOOLS = ("pytest",)
-UNPINNED_TOOLS = ["syrupy", "trustme"]
+UNPINNED_TOOLS = ["syrupy"]
 
 
 def floors(project: dict[str, object]) -> list[str]:
