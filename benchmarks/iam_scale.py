@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "constructs"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "constructs"), str(ROOT / "tests")]
 _NODE_BIN = ROOT / "node_modules" / ".bin"
 if (_NODE_BIN / "node").exists():
     os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk.assertions import Annotations, Match  # noqa: E402
+from iam_support import fleet  # noqa: E402
 
 from cdk_ota_update import OtaUpdateProvider, OtaUpdateServiceRole  # noqa: E402
-from tests.iam_support import fleet  # noqa: E402
 
 STEPS = (5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400)
 LAYOUTS = {

@@ -18,6 +18,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
+from cdk_support import ROOT, ota_properties
 
 from cdk_ota_update import (
     AwsJobAbortConfig,
@@ -41,7 +42,6 @@ from cdk_ota_update import (
     SigningProfileParameter,
     StartSigningJobParameter,
 )
-from tests.cdk_support import ROOT, ota_properties
 
 FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
 SIGNATURE = b"\x30\x45\x02\x21\x00\xffsignature"

@@ -14,11 +14,10 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from app_support import cfn_lint_errors
 from aws_cdk import cx_api
 from cdk_nag import AwsSolutionsChecks
-
-from tests.app_support import cfn_lint_errors
-from tests.cdk_support import ROOT
+from cdk_support import ROOT
 
 EXAMPLES = ROOT / "examples"
 NAMES = sorted(p.parent.name for p in EXAMPLES.glob("*/app.py"))

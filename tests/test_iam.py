@@ -20,11 +20,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
-
-from cdk_ota_update import FileLocation, OtaTarget, OtaUpdateFile, OtaUpdateServiceRole
-from cdk_ota_update.policy import Grant, Resource, ScopedPolicy
-from tests.cdk_support import ota
-from tests.iam_support import (
+from cdk_support import ota
+from iam_support import (
     LONGEST,
     MANAGED_POLICIES_PER_ROLE,
     MANAGED_POLICY_LIMIT,
@@ -37,6 +34,9 @@ from tests.iam_support import (
     policies_by_role,
     size,
 )
+
+from cdk_ota_update import FileLocation, OtaTarget, OtaUpdateFile, OtaUpdateServiceRole
+from cdk_ota_update.policy import Grant, Resource, ScopedPolicy
 
 LIBRARY = ("OtaUpdateServiceRole", "OtaUpdateProvider", "OtaUpdateRoleGrants", "Release")
 

@@ -7,9 +7,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from cdk_support import ota, template
 
 from cdk_ota_update import IOtaUpdate, OtaUpdate, OtaUpdateValidationError
-from tests.cdk_support import ota, template
 
 ENV = cdk.Environment(account="123456789012", region="eu-west-1")
 ARN = "arn:aws:iot:eu-west-1:123456789012:otaupdate/release-7"

@@ -9,8 +9,7 @@ import subprocess
 import sys
 
 import pytest
-
-from tests.cdk_support import ROOT
+from cdk_support import ROOT
 
 CDK_MODULES = ("aws_cdk", "jsii", "constructs")
 PATH = os.pathsep.join(str(ROOT / p) for p in ("constructs", "lambda_handler"))

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
-
-from tests.app_support import ROOT, build_distributions, fresh_venv_with, lambda_asset
+from app_support import ROOT, build_distributions, fresh_venv_with, lambda_asset
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 VERSION: str = PYPROJECT["version"]

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cdk_support import ROOT
 
 from cdk_ota_update.rehearse import Report, cli
-from tests.cdk_support import ROOT
 
 pytest_plugins = ["cdk_ota_update.rehearse.fixture"]
 

@@ -15,10 +15,10 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_s3 as s3
+from cdk_support import ROOT
 
 from cdk_ota_update import FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile
 from cdk_ota_update.rehearse import Outcome, Report, rehearse
-from tests.cdk_support import ROOT
 
 FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
 ACCOUNT, REGION = "123456789012", "us-east-1"

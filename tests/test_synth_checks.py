@@ -11,6 +11,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from cdk_support import firmware, ota, ota_properties, stack, template
 
 from cdk_ota_update import (
     AwsJobPresignedUrlConfig,
@@ -22,7 +23,6 @@ from cdk_ota_update import (
     S3Location,
     api,
 )
-from tests.cdk_support import firmware, ota, ota_properties, stack, template
 
 GROUP_ARN = "arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"
 PSEUDO_ARN = r"'arn:\$\{AWS::Partition\}:iot:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"

@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from cdk_support import ota, ota_properties, stack
 
 from cdk_ota_update import (
     AwsJobAbortConfig,
@@ -27,7 +28,6 @@ from cdk_ota_update import (
     S3Location,
     Stream,
 )
-from tests.cdk_support import ota, ota_properties, stack
 
 S3 = FileLocation(s3_location=S3Location(bucket="b", key="k"))
 SIGNED = CodeSigning(aws_signer_job_id="job")
