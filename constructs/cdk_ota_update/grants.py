@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import api
-from ._cdk import PSEUDO, iot_arn, is_list_token
+from ._cdk import iot_arn, is_list_token, pseudo
 from .policy import (
     BUCKET_NAME,
     JOBS,
@@ -45,7 +45,7 @@ OBJECT_READS = ("s3:GetObject", "s3:GetObjectVersion")
 
 
 def signer_arn(resource: str) -> str:
-    return f"arn:{PSEUDO.partition}:signer:{PSEUDO.region}:{PSEUDO.account_id}:/{resource}"
+    return f"arn:{pseudo().partition}:signer:{pseudo().region}:{pseudo().account_id}:/{resource}"
 
 
 def _iot(kind: str, name: str | tuple[str, int]) -> Arn:
@@ -58,8 +58,8 @@ def _signer(kind: str, name: str | tuple[str, int]) -> Arn:
 
 def _s3(bucket: str, key: str | None = None) -> Arn:
     if key is None:
-        return Arn.of(f"arn:{PSEUDO.partition}:s3:::", (bucket, BUCKET_NAME))
-    return Arn.of(f"arn:{PSEUDO.partition}:s3:::", (bucket, BUCKET_NAME), "/", (key, OBJECT_KEY))
+        return Arn.of(f"arn:{pseudo().partition}:s3:::", (bucket, BUCKET_NAME))
+    return Arn.of(f"arn:{pseudo().partition}:s3:::", (bucket, BUCKET_NAME), "/", (key, OBJECT_KEY))
 
 
 def s3_object(bucket: str, key: str) -> Resource:
@@ -88,7 +88,7 @@ def role_arn(arn: str, path: str | None) -> Resource:
     """A role's ARN; a token counts as the longest ARN of a role with ``path`` (``None``: any
     path) in this account."""
     longest_arn = Arn.of(
-        f"arn:{PSEUDO.partition}:iam::{PSEUDO.account_id}:role",
+        f"arn:{pseudo().partition}:iam::{pseudo().account_id}:role",
         ("/" * ROLE_PATH if path is None else path, ROLE_PATH),
         "x" * ROLE_NAME,
     )

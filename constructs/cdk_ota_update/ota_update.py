@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 import jsii
 from aws_cdk import (
-    Aws,
     CustomResource,
     ITaggable,
     Lazy,
@@ -25,7 +24,15 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from . import api
-from ._cdk import Producer, add_stack_validation, is_list_token, unresolved
+from ._cdk import (
+    PSEUDO_SAMPLES,
+    Producer,
+    add_stack_validation,
+    is_list_token,
+    pseudo,
+    readable,
+    unresolved,
+)
 from .base import ImportedOtaUpdate, IOtaUpdate, grant_read
 from .errors import OtaUpdateValidationError
 from .grants import IOT_SERVICE, provider_grants, service_role_grants
@@ -364,16 +371,6 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-# Pseudo parameters stand for values like these, so that the literal parts of a string around
-# them (OtaTarget's ARNs) are checked at synth; strings with other tokens are skipped.
-_SAMPLES = {
-    Aws.PARTITION: ("aws", "${AWS::Partition}"),
-    Aws.REGION: ("us-east-1", "${AWS::Region}"),
-    Aws.ACCOUNT_ID: ("123456789012", "${AWS::AccountId}"),
-    Aws.URL_SUFFIX: ("amazonaws.com", "${AWS::URLSuffix}"),
-}
-
-
 def _violations(request: Mapping[str, Any]) -> list[api.Violation]:
     """The request's violations, pseudo parameters checked as samples and shown by name."""
     shown: dict[str, str] = {}
@@ -388,11 +385,14 @@ def _violations(request: Mapping[str, Any]) -> list[api.Violation]:
 
 
 def _sampled(value: Any, shown: dict[str, str]) -> Any:
+    """``value`` with pseudo parameters replaced by samples, so that the literal parts of a
+    string around them (OtaTarget's ARNs) are checked at synth (strings with other tokens are
+    skipped); ``shown`` maps each sampled string to its readable original."""
     if isinstance(value, str) and unresolved(value):
-        sample, name = value, value
-        for token, (sample_value, display) in _SAMPLES.items():
-            sample, name = sample.replace(token, sample_value), name.replace(token, display)
-        shown[sample] = name
+        sample = value
+        for token, sample_value in zip(pseudo(), PSEUDO_SAMPLES, strict=True):
+            sample = sample.replace(token, sample_value)
+        shown[sample] = readable(value)
         return sample
     if isinstance(value, Mapping):
         return {k: _sampled(v, shown) for k, v in value.items()}

@@ -33,7 +33,6 @@ from aws_cdk import (
     Annotations,
     App,
     Aspects,
-    Aws,
     IAspect,
     Names,
     Stack,
@@ -42,7 +41,7 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from ._cdk import Validation, cdk_nag_in_use
+from ._cdk import Validation, cdk_nag_in_use, pseudo
 
 # IAM quotas (characters as IAM counts them: no white space).
 ROLE_INLINE_POLICIES_LIMIT = 10_240  # all inline policies of a role together
@@ -71,17 +70,18 @@ def _pseudo_parameters() -> dict[str, int]:
     """Each pseudo parameter's token and its longest real value (botocore's partition data)."""
     data = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())
     partitions = data["partitions"]
-    return {
-        Aws.PARTITION: max(len(p["id"]) for p in partitions),
-        Aws.REGION: max(
+    longest_values = (
+        max(len(p["id"]) for p in partitions),
+        max(
             len(region)
             for p in partitions
             for region in p["regions"]
             if not region.endswith("-global")
         ),
-        Aws.ACCOUNT_ID: 12,
-        Aws.URL_SUFFIX: max(len(p["outputs"]["dnsSuffix"]) for p in partitions),
-    }
+        12,
+        max(len(p["outputs"]["dnsSuffix"]) for p in partitions),
+    )
+    return dict(zip(pseudo(), longest_values, strict=True))
 
 
 def longest(text: str, token: int = ARN) -> int:

@@ -11,7 +11,6 @@ role gets nothing; a synth warning lists what to grant it.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -20,13 +19,12 @@ from aws_cdk import (
     Annotations,
     Aws,
     Names,
-    Token,
     Validations,
 )
 from aws_cdk import aws_iam as iam
 from constructs import Construct, Dependable, IDependable
 
-from ._cdk import StackSingleton, Validation, cdk_nag_in_use
+from ._cdk import StackSingleton, Validation, cdk_nag_in_use, readable
 from .grants import IOT_SERVICE, role_arn, self_grants
 from .policy import MANAGED_POLICIES_PER_ROLE, Grant, Resource, ScopedPolicy
 
@@ -164,20 +162,13 @@ def _statement(grant: Grant) -> iam.PolicyStatement:
     )
 
 
-_PSEUDO = {
-    Aws.PARTITION: "${AWS::Partition}",
-    Aws.REGION: "${AWS::Region}",
-    Aws.ACCOUNT_ID: "${AWS::AccountId}",
-    Aws.URL_SUFFIX: "${AWS::URLSuffix}",
-}
-_TOKEN = re.compile(r"\$\{Token\[[^\]]+\]\}")
 
 
 def warn_immutable(scope: Construct, role: iam.IRole, grants: Iterable[Grant]) -> None:
     """A synth warning on ``scope`` listing the statements an immutable ``role`` needs."""
     statements = [_describe(grant) for grant in grants]
     statements += [_describe(g) for g in self_grants(role_arn(role.role_arn, None))]
-    name = _readable(role.role_arn)
+    name = readable(role.role_arn)
     Annotations.of(scope).add_warning_v2(
         "cdk-ota-update:immutable-role",
         f"The role {name} is imported as immutable, so nothing is added to it: it must already "
@@ -190,14 +181,8 @@ def _describe(grant: Grant) -> Mapping[str, object]:
     statement: dict[str, object] = {
         "Effect": "Allow",
         "Action": list(grant.actions),
-        "Resource": [_readable(r.levels[0].text) for r in grant.resources],
+        "Resource": [readable(r.levels[0].text) for r in grant.resources],
     }
     if grant.conditions:
         statement["Condition"] = grant.conditions
     return statement
-
-
-def _readable(text: str) -> str:
-    if not Token.is_unresolved(text):
-        return text
-    return _TOKEN.sub(lambda m: _PSEUDO.get(m.group(), "<token>"), text)
