@@ -134,3 +134,13 @@ def test_the_rehearsal_that_cannot_run_exits_2(
     assert "--exists 'fleet': expected thinggroup/NAME" in bad_exists[2]
     assert unknown_stack[0] == 2
     assert f"no stack 'Nope' in {releases[0]}: it has {STACK}" in unknown_stack[2]
+
+
+def test_the_readmes_third_command_rehearses_the_example_app() -> None:
+    """``bash scripts/rehearse.sh``: synth (unless cdk.out is there), rehearse, tear down."""
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "rehearse.sh")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "SensorFirmware497D9507" in run.stdout
+    assert "1 OTA update(s) rehearsed" in run.stdout and "0 failed, exit status 0" in run.stdout
