@@ -131,13 +131,14 @@ _ARCHITECTURES = (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)
 def _show(value: Any) -> str:
     """A value as a message shows it: durations in words, constructs by path."""
     if isinstance(value, Duration):
-        return value.to_human_string()
+        seconds = value.to_seconds(integral=False)
+        return value.to_human_string() if seconds == int(seconds) else f"{seconds:g} seconds"
     if isinstance(value, Enum):
         return f"{type(value).__name__}.{value.name}"
     if isinstance(value, lambda_.Architecture):
         return f"Architecture({value.name!r})"
-    if isinstance(value, Construct):
-        return value.node.path
+    if hasattr(value, "node"):  # a construct, or an imported one (a jsii proxy)
+        return str(value.node.path)
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return repr(value)
@@ -333,7 +334,9 @@ class OtaUpdateProvider(StackSingleton):
             memory_size=self.options.memory_size,
             vpc=self.options.vpc,
             vpc_subnets=self.options.vpc_subnets,
-            security_groups=self.options.security_groups,
+            security_groups=(
+                None if self.options.security_groups is None else [*self.options.security_groups]
+            ),
             environment_encryption=self.options.environment_encryption,
             reserved_concurrent_executions=self.options.reserved_concurrent_executions,
             role=self.role,
