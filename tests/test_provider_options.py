@@ -299,6 +299,21 @@ REFUSED: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         r"configured already with other options: configure the provider once per stack",
     ),
     (
+        "configure twice with another timeout and VPC",
+        lambda s: [
+            OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(4)),
+            OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(6), vpc=_vpc(s)),
+        ],
+        r"OtaUpdateProvider.configure\(timeout = 6 minutes \(now 4 minutes\), vpc = Test/Vpc "
+        r"\(now None\)\) is invalid: it was configured already",
+    ),
+    (
+        "the provider's id taken by another construct",
+        lambda s: [cdk.CfnOutput(s, "OtaUpdateProvider", value="x"),
+                   OtaUpdateProvider.configure(s, memory_size=512)],
+        r"the id 'OtaUpdateProvider' is taken by another construct of the stack",
+    ),
+    (
         "timeout shorter than the handler's margin allows",
         _configure(timeout=cdk.Duration.seconds(179)),
         r"timeout = 2 minutes 59 seconds is invalid: it must be a Duration of whole seconds from "

@@ -116,13 +116,18 @@ class ProviderOptions:
         return {a.name: a for a in _ARCHITECTURES}[self.architecture]
 
     def differences(self, other: ProviderOptions) -> list[str]:
-        """``name = value`` of each option that differs from ``other`` (``other``'s value)."""
-        return [
-            f"{f.name} = {_show(getattr(self, f.name))} (now "
-            f"{_show(getattr(other, f.name))})"
-            for f in fields(self)
-            if getattr(self, f.name) != getattr(other, f.name)
-        ]
+        """``option = value (now other's value)`` of each option that differs from ``other``."""
+        found = []
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if mine == theirs:
+                continue
+            if f.name == "timeout_seconds":
+                found.append(f"timeout = {_show(Duration.seconds(mine))} "
+                             f"(now {_show(Duration.seconds(theirs))})")
+            else:
+                found.append(f"{f.name} = {_show(mine)} (now {_show(theirs)})")
+        return found
 
 
 _ARCHITECTURES = (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)
@@ -475,7 +480,11 @@ class OtaUpdateProvider(StackSingleton):
         existing = stack.node.try_find_child(cls.ID)
         if existing is None:
             return cls(stack, cls.ID, options=options)
-        assert isinstance(existing, cls)
+        if not isinstance(existing, cls):
+            raise OtaUpdateValidationError(
+                f"{path}: the id {cls.ID!r} is taken by another construct of the stack: the "
+                "provider needs it; give that construct another id"
+            )
         differences = options.differences(existing.options)
         if not differences:
             return existing
