@@ -31,6 +31,7 @@ TESTS = [
     "tests/test_synth_checks.py",
     "tests/test_derived_id.py",
     "tests/test_import_existing.py",
+    "tests/test_provider_options.py",
 ]
 # Test tools: pytest as requirements.txt pins it; syrupy (imported by the construct tests) at
 # what the floor Python can run (its newest releases need Python 3.11).

@@ -16,7 +16,9 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
@@ -35,7 +37,13 @@ from iam_support import (
     size,
 )
 
-from cdk_ota_update import FileLocation, OtaTarget, OtaUpdateFile, OtaUpdateServiceRole
+from cdk_ota_update import (
+    FileLocation,
+    OtaTarget,
+    OtaUpdateFile,
+    OtaUpdateProvider,
+    OtaUpdateServiceRole,
+)
 from cdk_ota_update.policy import Grant, Resource, ScopedPolicy
 
 LIBRARY = ("OtaUpdateServiceRole", "OtaUpdateProvider", "OtaUpdateRoleGrants", "Release")
@@ -309,6 +317,32 @@ def test_aws_managed_policy_is_opt_in_and_acknowledged(tmp_path: Path) -> None:
     ]
     assert "service-role/AmazonFreeRTOSOTAUpdate" in json.dumps(arns)
     assert synthesized.nag_violations() == []
+
+
+def test_a_configured_provider_passes_cdk_nag_with_its_vpc_policy_acknowledged(
+    tmp_path: Path,
+) -> None:
+    app = _app(tmp_path)
+    stack = cdk.Stack(app, "Configured")
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+    ])
+    OtaUpdateProvider.configure(
+        stack,
+        vpc=vpc,
+        environment_encryption=kms.Key(stack, "Key", enable_key_rotation=True),
+        permissions_boundary=iam.ManagedPolicy.from_managed_policy_name(stack, "Boundary", "b"),
+    )
+    ota(stack)
+    synthesized = synthesize(app, [stack], tmp_path)
+    assert synthesized.nag_violations() == []
+    acknowledged = [
+        entry.data
+        for entry in stack.node.find_child("OtaUpdateProvider").node.find_child("Role")
+        .node.default_child.node.metadata  # type: ignore[union-attr]
+        if entry.type == "aws:cdk:acknowledged-rules"
+    ]
+    assert "AWSLambdaVPCAccessExecutionRole" in json.dumps(acknowledged)
 
 
 def _policy_stack(resources: int, length: int) -> tuple[cdk.Stack, ScopedPolicy]:

@@ -12,12 +12,21 @@ from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from cdk_support import ROOT
 
-from cdk_ota_update import FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile
+from cdk_ota_update import (
+    FileLocation,
+    OtaTarget,
+    OtaUpdate,
+    OtaUpdateFile,
+    OtaUpdateProvider,
+)
 from cdk_ota_update.rehearse import Outcome, Report, rehearse
 
 FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
@@ -83,6 +92,14 @@ def build(outdir: Path) -> None:
     OtaUpdate(missing_group, "Release", targets=[OtaTarget.thing_group("ghost-fleet")],
               files=[firmware_file()])
 
+    configured = cdk.Stack(app, "Configured")  # a provider in a VPC, with a key of the stack
+    vpc = ec2.Vpc(configured, "Vpc", nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    OtaUpdateProvider.configure(configured, vpc=vpc, timeout=cdk.Duration.minutes(3),
+                                environment_encryption=kms.Key(configured, "Key"),
+                                architecture=lambda_.Architecture.X86_64)
+    OtaUpdate(configured, "Release", targets=[fleet(configured, "fleet")], files=[firmware_file()])
+
     malformed = cdk.Stack(app, "Malformed")
     ota = OtaUpdate(malformed, "Release", targets=[fleet(malformed, "fleet")],
                     files=[firmware_file()])
@@ -118,6 +135,12 @@ def test_a_stack_with_its_groups_and_the_shared_role_deploys_and_tears_down(repo
     assert {steps(o)[1] for o in releases} == {("Delete", "SUCCESS", "teardown")}
     assert len({o.job_id for o in releases}) == 3
     assert all(o.job_id == f"AFR_OTA-{o.ota_update_id}" and o.stream for o in releases)
+
+
+def test_a_configured_provider_deploys_and_tears_down(report: Report) -> None:
+    outcome = only(report, "Configured")
+    assert outcome.status == "DELETE_COMPLETE", outcome.reason
+    assert steps(outcome) == [("Create", "SUCCESS", ""), ("Delete", "SUCCESS", "teardown")]
 
 
 def test_a_role_with_a_managed_policy_deploys(report: Report) -> None:
@@ -181,4 +204,4 @@ def test_the_report_fails_the_pipeline_and_names_each_failure(report: Report) ->
     failed = {o["stack"] for o in document["otaUpdates"] if o["status"] == "CREATE_FAILED"}
     assert failed == {"NoRead", "Untrusted", "MissingObject", "MissingGroup", "Malformed"}
     assert "must exist at deploy: thinggroup/ghost-fleet (referred to by MissingGroup/" in table
-    assert table.splitlines()[-1].startswith("9 OTA update(s) rehearsed in ")
+    assert table.splitlines()[-1].startswith("10 OTA update(s) rehearsed in ")

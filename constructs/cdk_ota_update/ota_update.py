@@ -47,7 +47,7 @@ from .props import (
     TargetSelection,
     render_structure,
 )
-from .provider import SERVICE_TIMEOUT, OtaUpdateProvider
+from .provider import OtaUpdateProvider
 from .role import service_role, warn_immutable
 
 _DIGEST_LENGTH = 16
@@ -169,7 +169,7 @@ class OtaUpdate(Construct):
                 api.FORCE_DELETE_AWS_JOB: force_delete_aws_job,
             },
             removal_policy=removal_policy or RemovalPolicy.DESTROY,
-            service_timeout=SERVICE_TIMEOUT,
+            service_timeout=provider.service_timeout,
         )
         # The grants exist before the create and until after the delete.
         self._resource.node.add_dependency(provider.policy, *service.dependencies)

@@ -266,6 +266,30 @@ class ScopedPolicy(Construct):
             _, resources = self._statements.setdefault(key, (grant, {}))
             resources.update(dict.fromkeys(grant.resources))
 
+    def attach_aws_managed_policy(self, name: str, reason: str) -> None:
+        """Attach AWS's managed policy ``name`` (``service-role/...``) to the role, leaving one
+        managed policy fewer for the spill, and acknowledge cdk-nag's own AwsSolutions-IAM4
+        finding for it with ``reason``."""
+        self.managed_policies -= 1
+        self.role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(name))
+        self.node.add_validation(Validation(lambda: self._acknowledge_managed(name, reason)))
+
+    def _acknowledge_managed(self, name: str, reason: str) -> list[str]:
+        if not cdk_nag_in_use():
+            return []
+        try:
+            from cdk_nag import AwsSolutionsChecks
+        except ImportError:  # pragma: no cover - cdk-nag is the app's choice
+            return []
+        resource = self.role.node.default_child
+        assert resource is not None
+        for violation in AwsSolutionsChecks().validate_scope(resource).violations:
+            if violation.rule_name.startswith("AwsSolutions-IAM4[") and name in violation.rule_name:
+                Validations.of(resource).acknowledge(
+                    Acknowledgment(id=violation.rule_name, reason=reason)
+                )
+        return []
+
     @property
     def parts(self) -> list[iam.CfnPolicy | iam.CfnManagedPolicy]:
         """The policies this planned into (after synth): inline or managed, first part first."""

@@ -15,16 +15,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from aws_cdk import (
-    Acknowledgment,
     Annotations,
     Aws,
     Names,
-    Validations,
 )
 from aws_cdk import aws_iam as iam
 from constructs import Construct, Dependable, IDependable
 
-from ._cdk import StackSingleton, Validation, cdk_nag_in_use, readable
+from ._cdk import StackSingleton, readable
 from .grants import IOT_SERVICE, role_arn, self_grants
 from .policy import MANAGED_POLICIES_PER_ROLE, Grant, Resource, ScopedPolicy
 
@@ -74,32 +72,7 @@ class OtaUpdateServiceRole(StackSingleton):
         if self._aws_managed:
             return
         self._aws_managed = True
-        self.policy.managed_policies -= 1
-        self.role.add_managed_policy(
-            iam.ManagedPolicy.from_aws_managed_policy_name(AWS_MANAGED_POLICY)
-        )
-        self.node.add_validation(Validation(self._acknowledge_aws_managed_policy))
-
-    def _acknowledge_aws_managed_policy(self) -> list[str]:
-        """cdk-nag's own IAM4 finding for the managed policy, acknowledged with the reason."""
-        if not cdk_nag_in_use():
-            return []
-        try:
-            from cdk_nag import AwsSolutionsChecks
-        except ImportError:  # pragma: no cover - cdk-nag is the app's choice
-            return []
-        resource = self.role.node.default_child
-        assert resource is not None
-        for violation in AwsSolutionsChecks().validate_scope(resource).violations:
-            if violation.rule_name.startswith("AwsSolutions-IAM4[") and (
-                AWS_MANAGED_POLICY in violation.rule_name
-            ):
-                Validations.of(resource).acknowledge(
-                    Acknowledgment(
-                        id=violation.rule_name, reason=_AWS_MANAGED_REASON
-                    )
-                )
-        return []
+        self.policy.attach_aws_managed_policy(AWS_MANAGED_POLICY, _AWS_MANAGED_REASON)
 
 
 @dataclass

@@ -361,6 +361,7 @@ def _bucket_deployment(d: Deployment, e: Environment, logical_id: str, resource:
 def _function(d: Deployment, e: Environment, logical_id: str, resource: Resource) -> None:
     properties = dict(resource.get("Properties") or {})
     properties.pop("Environment", None)  # resolved when the handler starts (it may refer ahead)
+    properties.pop("VpcConfig", None)  # the handler runs here, not in the VPC
     p = resolve(properties, e.scope)
     name = p.get("FunctionName") or physical_name(e.stack.name, logical_id, 64)
     arn = f"arn:{e.partition}:lambda:{e.region}:{e.account}:function:{name}"
