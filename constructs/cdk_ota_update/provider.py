@@ -7,7 +7,6 @@ on every synth, in any directory.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import shutil
 from pathlib import Path
@@ -21,8 +20,6 @@ from aws_cdk import (
     DockerImage,
     Duration,
     ILocalBundling,
-    Stack,
-    Token,
 )
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -34,11 +31,12 @@ from ._cdk import StackSingleton
 from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES
 from .policy import Grant, Resource, ScopedPolicy
 
-# The handler waits for the service inside one invocation and hands over to crhelper's poller
-# only when this runs short. It gives up (FAILED, with a Reason) after MAX_WAIT; CloudFormation
-# gives up on a lost answer after SERVICE_TIMEOUT, a few minutes later.
+# The handler waits for the service inside one invocation and hands the wait over to its next
+# invocation only when this runs short. It gives up (FAILED, with a Reason) after MAX_WAIT (the
+# handler's settings); CloudFormation gives up on a lost answer after SERVICE_TIMEOUT, a few
+# minutes later.
 FUNCTION_TIMEOUT = Duration.minutes(5)
-MAX_WAIT = Duration.minutes(15)
+MAX_WAIT = Duration.seconds(api.Settings().max_wait_seconds)
 SERVICE_TIMEOUT = Duration.minutes(20)
 # Lambda's asynchronous invocations (CloudFormation's events, the poller's) are not retried after
 # a failure or timeout, and are dropped once older than this: a retried or late Create must not
@@ -101,14 +99,6 @@ def code() -> lambda_.Code:
     )
 
 
-def poller_rule_prefix(stack: Stack) -> str:
-    """The name prefix of the poller's EventBridge rules, unique to ``stack`` (its name hashed),
-    so that the provider's policy names only this stack's rules."""
-    name = stack.stack_name
-    unique = stack.node.addr if Token.is_unresolved(name) else name
-    return f"{api.POLLER_RULE_PREFIX}{hashlib.sha256(unique.encode()).hexdigest()[:8]}-"
-
-
 class OtaUpdateProvider(StackSingleton):
     """The stack's provider of ``Custom::OtaUpdate``; ``OtaUpdateProvider.of(scope)`` gets it."""
 
@@ -116,7 +106,6 @@ class OtaUpdateProvider(StackSingleton):
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
-        rule_prefix = poller_rule_prefix(Stack.of(self))
         self.role = iam.Role(
             self,
             "Role",
@@ -137,20 +126,13 @@ class OtaUpdateProvider(StackSingleton):
             memory_size=256,
             role=self.role,
             log_group=log_group,
-            environment={
-                "OTA_MAX_WAIT_SECONDS": str(int(MAX_WAIT.to_seconds())),
-                # The handler acts for this stack only (events name their StackId themselves).
-                api.STACK_ID_ENV: Aws.STACK_ID,
-                api.POLLER_RULE_PREFIX_ENV: rule_prefix,
-            },
+            # The handler acts for this stack only (events name their StackId themselves).
+            environment=api.Settings(stack_id=Aws.STACK_ID).to_environment(),
             retry_attempts=0,
             max_event_age=MAX_EVENT_AGE,
         )
         self.service_token = self.function.function_arn
         function = Resource.fixed(self.function.function_arn)
-        rules = Resource.fixed(
-            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{rule_prefix}*"
-        )
         self.policy = ScopedPolicy(self, "Policy", role=self.role)
         self.policy.add(
             [
@@ -181,23 +163,11 @@ class OtaUpdateProvider(StackSingleton):
                     "name prefix.",
                 ),
                 Grant(
-                    ("events:PutRule", "events:DeleteRule", "events:RemoveTargets"),
-                    (rules,),
-                    reason="crhelper's poller names its EventBridge rule at run time; limited "
-                    "to this account and region and a name prefix unique to this stack.",
-                ),
-                Grant(
-                    ("events:PutTargets",),
-                    (rules,),
-                    {"ArnEquals": {"events:TargetArn": self.function.function_arn}},
-                    reason="the poller's rules, named at run time, may target this function only.",
-                ),
-                Grant(
-                    ("lambda:AddPermission",),
+                    ("lambda:InvokeFunction",),
                     (function,),
-                    {"StringEquals": {"lambda:Principal": "events.amazonaws.com"}},
+                    reason="a wait longer than an invocation is handed over to the next one: "
+                    "the function invokes itself (asynchronously), and nothing else.",
                 ),
-                Grant(("lambda:RemovePermission",), (function,)),
             ]
         )
 
