@@ -38,7 +38,7 @@ from .policy import Grant, Resource, ScopedPolicy
 FUNCTION_TIMEOUT = Duration.minutes(5)
 MAX_WAIT = Duration.seconds(api.Settings().max_wait_seconds)
 SERVICE_TIMEOUT = Duration.minutes(20)
-# Lambda's asynchronous invocations (CloudFormation's events, the poller's) are not retried after
+# Lambda's asynchronous invocations (CloudFormation's events, the hand-overs) are not retried after
 # a failure or timeout, and are dropped once older than this: a retried or late Create must not
 # recreate an OTA update CloudFormation no longer waits for (the request already failed, or the
 # stack was rolled back). Past it, an invocation could not answer before CloudFormation stops
