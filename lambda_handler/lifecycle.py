@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -55,28 +54,11 @@ SLOWDOWN_MAX = 8.0
 # Backoff of retried calls: full jitter over BACKOFF_BASE * 2**attempt, at most BACKOFF_MAX.
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 8.0
-# A poller invocation (one per minute) waits at most this long, so that two never overlap.
-POLL_INVOCATION_SECONDS = 40.0
 # One IoT call (one attempt: the lifecycle retries) takes at most CONNECT + READ seconds; no call
 # starts once the invocation's ``stop_at`` has passed, so it overruns ``stop_at`` by at most that.
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 20.0
 CALL_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT
-
-
-def setting(name: str, default: float) -> float:
-    """A tunable from the environment (read at each use, so that tests can shorten it)."""
-    return float(os.environ.get(name, default))
-
-
-def max_wait_seconds() -> float:
-    """How long waiting for a status may take, over all invocations of a request."""
-    return setting("OTA_MAX_WAIT_SECONDS", 900)
-
-
-def retry_seconds() -> float:
-    """How long a throttled or failing service call is retried before the resource fails."""
-    return setting("OTA_RETRY_SECONDS", 40)
 
 
 class Failure(Exception):
@@ -97,25 +79,34 @@ class Unsettled(Exception):
 
 @dataclass(frozen=True)
 class Budget:
-    """When this invocation stops waiting (to answer or hand over to the poller, epoch seconds),
-    and when waiting for a status fails for good, over all invocations of the request."""
+    """When this invocation stops waiting (to answer, or to hand the wait over to the next
+    invocation; epoch seconds), when waiting for a status fails for good over all invocations of
+    the request, how many invocations handed over before this one, and the provider's settings."""
 
     stop_at: float
     give_up_at: float
+    settings: api.Settings
+    handovers: int = 0
 
     @classmethod
     def of(
-        cls, remaining_ms: int, give_up_at: float | None, *, polling: bool, margin: float
+        cls, remaining_ms: int, settings: api.Settings, *, margin: float,
+        give_up_at: float | None = None, handovers: int = 0,
     ) -> Budget:
         """``margin``: the seconds the invocation needs after ``stop_at`` (the call that may run
-        past it, the hand-over, the answer)."""
+        past it, the hand-over, the answer), unless the settings say otherwise; ``give_up_at``
+        and ``handovers``: from the invocation that handed over (None, 0 for the first)."""
         now = time.time()
-        stop_at = now + remaining_ms / 1000 - setting("OTA_HANDOVER_MARGIN_SECONDS", margin)
-        if polling:
-            stop_at = min(stop_at, now + POLL_INVOCATION_SECONDS)
+        if settings.handover_margin_seconds is not None:
+            margin = settings.handover_margin_seconds
         if give_up_at is None:
-            give_up_at = now + max_wait_seconds()
-        return cls(stop_at, give_up_at)
+            give_up_at = now + settings.max_wait_seconds
+        return cls(now + remaining_ms / 1000 - margin, give_up_at, settings, handovers)
+
+    @property
+    def last(self) -> bool:
+        """Whether this invocation may not hand over: waiting past ``stop_at`` gives up."""
+        return self.handovers >= self.settings.max_handovers
 
 
 @dataclass(frozen=True)
@@ -263,7 +254,7 @@ def delete(
 ) -> Outcome:
     """Delete the OTA update if this resource made it, and wait until it is gone.
 
-    Safe to call again for the same request (the poller does): it picks up where things are.
+    Safe to call again for the same request (a hand-over does): it picks up where things are.
     """
     if api.validate({api.OTA_UPDATE_ID: physical_id}, shape=api.operation_input("DeleteOTAUpdate")):
         log.info("%s: not an OTA update id (no OTA update was created), nothing to delete",
@@ -447,7 +438,7 @@ def wait(
             if not _transient(error):
                 raise Failure(_rejected("GetOTAUpdate", ota_id, error)) from error
             failing_since = failing_since or time.time()
-            if time.time() - failing_since > retry_seconds():
+            if time.time() - failing_since > budget.settings.retry_seconds:
                 raise Failure(
                     _kept_failing("GetOTAUpdate", ota_id, error, failing_since)
                 ) from error
@@ -461,11 +452,15 @@ def wait(
         now = time.time()
         if now >= budget.give_up_at:
             raise GaveUp(f"OTA update {ota_id} is still {status}: gave up waiting "
-                         f"(OTA_MAX_WAIT_SECONDS={max_wait_seconds():.0f})")
+                         f"({api.MAX_WAIT_ENV}={budget.settings.max_wait_seconds:.0f})")
         delay = pace.delay(now)
         if now + delay >= budget.stop_at:
-            log.info("%s: still %s after %.1f s, handing over to the poller", ota_id, status,
-                     now - pace.started)
+            if budget.last:
+                raise GaveUp(f"OTA update {ota_id} is still {status}: gave up waiting after "
+                             f"{budget.handovers} hand-overs ({api.MAX_HANDOVERS_ENV}="
+                             f"{budget.settings.max_handovers})")
+            log.info("%s: still %s after %.1f s, handing over to the next invocation", ota_id,
+                     status, now - pace.started)
             raise Unsettled(status)
         time.sleep(delay)
 
@@ -543,7 +538,7 @@ def _tags(client: Client, info: Info, budget: Budget) -> dict[str, str]:
 def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]) -> T:
     """``call()``, retrying transient errors with exponential backoff and full jitter."""
     started = time.time()
-    give_up_at = min(started + retry_seconds(), budget.stop_at)
+    give_up_at = min(started + budget.settings.retry_seconds, budget.stop_at)
     attempt = 0
     while True:
         try:

@@ -16,7 +16,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
@@ -51,16 +51,92 @@ STREAM_ID_PREFIX = "AFR_OTA-"
 JOB_ID_MAX_LENGTH = 64
 OTA_UPDATE_ID_MAX_LENGTH = JOB_ID_MAX_LENGTH - len(JOB_ID_PREFIX)
 
-# crhelper's poller (the handler hands over to it when a wait outlasts an invocation) names its
-# EventBridge rule: this prefix, the LogicalResourceId cut to fit, 8 random characters.
-POLLER_RULE_PREFIX = "OtaUpdatePoll-"
-POLLER_RULE_MAX_LENGTH = 64  # EventBridge's limit on rule names
-
-# The provider function's environment, set at deploy time: the stack it acts for (AWS::StackId;
-# events of any other stack are refused) and its rules' prefix (POLLER_RULE_PREFIX plus a hash
-# of the stack's name, so that its policy names this stack's rules only).
+# ---------------------------------------------------------------------------------------------
+# The provider function's settings: the construct writes them into the function's environment,
+# the handler reads them from it once per invocation.
+# ---------------------------------------------------------------------------------------------
 STACK_ID_ENV = "OTA_STACK_ID"
-POLLER_RULE_PREFIX_ENV = "OTA_POLLER_RULE_PREFIX"
+MAX_WAIT_ENV = "OTA_MAX_WAIT_SECONDS"
+RETRY_ENV = "OTA_RETRY_SECONDS"
+HANDOVER_MARGIN_ENV = "OTA_HANDOVER_MARGIN_SECONDS"
+MAX_HANDOVERS_ENV = "OTA_MAX_HANDOVERS"
+
+
+class SettingsError(ValueError):
+    """A setting in the provider function's environment is invalid."""
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError
+    return value
+
+
+def _text(text: str) -> str:
+    if not text:
+        raise ValueError
+    return text
+
+
+def _setting(env: str, default: Any, parse: Callable[[str], Any], expected: str) -> Any:
+    return field(default=default, metadata={"env": env, "parse": parse, "expected": expected})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The provider function's settings, by environment variable (defaults in one place)."""
+
+    # The stack the provider acts for (AWS::StackId): events of any other stack are refused.
+    stack_id: str | None = _setting(STACK_ID_ENV, None, _text, "the stack's id")
+    # How long waiting for a status may take, over all invocations of a request.
+    max_wait_seconds: float = _setting(MAX_WAIT_ENV, 900.0, _seconds, "seconds, 0 or more")
+    # How long a throttled or failing service call is retried before the resource fails.
+    retry_seconds: float = _setting(RETRY_ENV, 40.0, _seconds, "seconds, 0 or more")
+    # What an invocation keeps after it stops waiting (None: the handler's own estimate).
+    handover_margin_seconds: float | None = _setting(
+        HANDOVER_MARGIN_ENV, None, _seconds, "seconds, 0 or more"
+    )
+    # How many times the invocations of one request may hand the wait over to the next one.
+    max_handovers: int = _setting(MAX_HANDOVERS_ENV, 20, _count, "a whole number, 0 or more")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Settings:
+        """The settings in ``environ`` (defaults for those absent); :class:`SettingsError` names
+        the first bad one."""
+        values = {}
+        for setting in fields(cls):
+            env, text = setting.metadata["env"], environ.get(setting.metadata["env"])
+            if text is None:
+                continue
+            try:
+                values[setting.name] = setting.metadata["parse"](text)
+            except ValueError:
+                raise SettingsError(
+                    f"{env}={text!r} is invalid: {setting.metadata['expected']} expected (the "
+                    "provider's CDK construct sets it; fix or remove it in the function's "
+                    "environment)"
+                ) from None
+        return cls(**values)
+
+    def to_environment(self) -> dict[str, str]:
+        """The function's environment variables for these settings (None ones left out)."""
+        return {s.metadata["env"]: _env_text(getattr(self, s.name)) for s in fields(self)
+                if getattr(self, s.name) is not None}
+
+
+def _env_text(value: float | str) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
 
 # Tags this project's handler adds to every OTA update it creates, so that ownership can be
 # checked from the service itself (never from memory in the Lambda).

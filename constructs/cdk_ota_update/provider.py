@@ -37,22 +37,22 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from . import api
-from ._cdk import StackSingleton, unresolved
+from ._cdk import StackSingleton
 from .errors import OtaUpdateValidationError
 from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES
 from .policy import Grant, Resource, ScopedPolicy
 
-# The handler waits for the service inside one invocation and hands over to crhelper's poller
-# (one invocation a minute, each waiting at most 40 s) when the invocation runs short. It gives up
-# (FAILED, with a Reason) after MAX_WAIT over all invocations, whatever the function's timeout.
-# What follows from the function's timeout is derived in one place, :class:`Timing`.
+# The handler waits for the service inside one invocation and hands the wait over to its next
+# invocation (the function invoking itself) only when this runs short. It gives up (FAILED, with a
+# Reason) after MAX_WAIT over all invocations (the handler's settings), whatever the function's
+# timeout. What follows from the function's timeout is derived in one place, :class:`Timing`.
 FUNCTION_TIMEOUT = Duration.minutes(5)
-MAX_WAIT = Duration.minutes(15)
+MAX_WAIT = Duration.seconds(api.Settings().max_wait_seconds)
 # The function's timeout: Lambda allows 15 minutes at most. At least 3 minutes: each invocation
-# stops waiting ~91 s before its end (the handler's margin: an IoT call that may be under way, the
-# hand-over to the poller, the answer), a poller invocation must still wait its 40 s, and after
-# MAX_WAIT the FAILED answer comes within one poll interval (60 s) plus that margin.
-# tests/test_provider_options.py checks this bound against the handler's own constants.
+# stops waiting ~57 s before its end (the handler's margin: an IoT call that may be under way, the
+# hand-over to the next invocation, the answer), which leaves it two minutes to wait; after
+# MAX_WAIT the FAILED answer comes within one invocation, inside the ServiceTimeout.
+# tests/test_provider_options.py checks this bound against the handler's own margin.
 MIN_FUNCTION_TIMEOUT = Duration.minutes(3)
 MAX_FUNCTION_TIMEOUT = Duration.minutes(15)
 MEMORY_SIZE_RANGE = (128, 10_240)  # MB, Lambda's bounds
@@ -84,7 +84,7 @@ class Timing:
 
     @property
     def max_event_age(self) -> Duration:
-        """Lambda's asynchronous invocations (CloudFormation's events, the poller's) are not
+        """Lambda's asynchronous invocations (CloudFormation's events, the hand-overs) are not
         retried after a failure or timeout, and are dropped once older than this: a retried or
         late Create must not recreate an OTA update CloudFormation no longer waits for (the
         request already failed, or the stack was rolled back). Past it, an invocation could not
@@ -288,14 +288,6 @@ def code() -> lambda_.Code:
     return lambda_.Code.from_asset(str(asset_dir()))
 
 
-def poller_rule_prefix(stack: Stack) -> str:
-    """The name prefix of the poller's EventBridge rules, unique to ``stack`` (its name hashed),
-    so that the provider's policy names only this stack's rules."""
-    name = stack.stack_name
-    unique = stack.node.addr if unresolved(name) else name
-    return f"{api.POLLER_RULE_PREFIX}{hashlib.sha256(unique.encode()).hexdigest()[:8]}-"
-
-
 class OtaUpdateProvider(StackSingleton):
     """The stack's provider of ``Custom::OtaUpdate``; ``OtaUpdateProvider.of(scope)`` gets it,
     ``OtaUpdateProvider.configure(stack, ...)`` sets its options first."""
@@ -310,7 +302,6 @@ class OtaUpdateProvider(StackSingleton):
         self.configured = options is not None
         timing = Timing(self.options.timeout_seconds)
         self.service_timeout = timing.service_timeout
-        rule_prefix = poller_rule_prefix(Stack.of(self))
         self.role = iam.Role(
             self,
             "Role",
@@ -347,20 +338,13 @@ class OtaUpdateProvider(StackSingleton):
             reserved_concurrent_executions=self.options.reserved_concurrent_executions,
             role=self.role,
             log_group=log_group,
-            environment={
-                "OTA_MAX_WAIT_SECONDS": str(int(MAX_WAIT.to_seconds())),
-                # The handler acts for this stack only (events name their StackId themselves).
-                api.STACK_ID_ENV: Aws.STACK_ID,
-                api.POLLER_RULE_PREFIX_ENV: rule_prefix,
-            },
+            # The handler acts for this stack only (events name their StackId themselves).
+            environment=api.Settings(stack_id=Aws.STACK_ID).to_environment(),
             retry_attempts=0,
             max_event_age=timing.max_event_age,
         )
         self.service_token = self.function.function_arn
         function = Resource.fixed(self.function.function_arn)
-        rules = Resource.fixed(
-            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{rule_prefix}*"
-        )
         self.policy = ScopedPolicy(self, "Policy", role=self.role)
         if self.options.vpc is not None:
             self.policy.attach_aws_managed_policy(VPC_ACCESS_POLICY, _VPC_ACCESS_REASON)
@@ -393,26 +377,13 @@ class OtaUpdateProvider(StackSingleton):
                     "name prefix.",
                 ),
                 Grant(
-                    ("events:PutRule", "events:DeleteRule", "events:RemoveTargets"),
-                    (rules,),
-                    reason="crhelper's poller names its EventBridge rule at run time; limited "
-                    "to this account and region and a name prefix unique to this stack.",
-                ),
-                Grant(
-                    ("events:PutTargets",),
-                    (rules,),
-                    {"ArnEquals": {"events:TargetArn": self.function.function_arn}},
-                    reason="the poller's rules, named at run time, may target this function only.",
-                ),
-                Grant(
-                    ("lambda:AddPermission",),
+                    ("lambda:InvokeFunction",),
                     (function,),
-                    {"StringEquals": {"lambda:Principal": "events.amazonaws.com"}},
+                    reason="a wait longer than an invocation is handed over to the next one: "
+                    "the function invokes itself (asynchronously), and nothing else.",
                 ),
-                Grant(("lambda:RemovePermission",), (function,)),
             ]
         )
-
 
     @classmethod
     def configure(
