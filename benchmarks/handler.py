@@ -37,7 +37,7 @@ from handler_support import properties  # noqa: E402
 from harness import CloudFormation, InProcess, ResponseServer, boto3_runtime, runtime_env  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from cdk_ota_update import testing  # noqa: E402
+from cdk_ota_update import api, testing  # noqa: E402
 
 CRHELPER_POLL_SECONDS = 120  # CfnResource(polling_interval=2): rate(2 minutes)
 CRHELPER_DELETE_SLEEP = 120  # CfnResource(sleep_on_delete=120)
@@ -95,7 +95,7 @@ def fleet_polling(aws: Aws, world: World, size: int, service: float) -> str:
         iot.create_ota_update(**lifecycle.Request.of(request).body)
     started, before = time.time(), testing.calls("GetOTAUpdate")
     added: list[float] = []
-    budget = lifecycle.Budget.of(600_000, None, polling=False)
+    budget = lifecycle.Budget.of(600_000, api.Settings(), margin=0)
 
     def wait(ota_id: str) -> None:
         lifecycle.wait(iot, ota_id, lambda i: i is None or i["otaUpdateStatus"] not in
