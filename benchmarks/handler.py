@@ -63,7 +63,9 @@ def start_emulation() -> tuple[Aws, ResponseServer]:
 
 def latency(cloudformation: CloudFormation, world: World, service: float, runs: int) -> str:
     """One table row: median answer time minus the service's time, and polls per answer."""
-    creates, deletes, polls = [], [], []
+    creates: list[float] = []
+    deletes: list[float] = []
+    polls: list[float] = []
     for run in range(runs):
         ota_id = f"bench-{int(service)}-{run}"
         testing.set_lifecycle_delay(service / 2)  # creation: two transitions

@@ -59,7 +59,8 @@ class Outcome:
 def synthesize(n: int, layout: dict[str, bool]) -> Outcome:
     app = cdk.App()
     stack = cdk.Stack(app, "Fleet")
-    fleet(stack, n, signing=False, **layout)
+    fleet(stack, n, signing=False, group_per_update=layout["group_per_update"],
+          per_release_keys=layout["per_release_keys"])
     try:
         app.synth()
     except RuntimeError:

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import tomllib
 
@@ -39,11 +40,11 @@ TOOLS = ("pytest",)
 UNPINNED_TOOLS = ["syrupy"]
 
 
-def floors(project: dict[str, object]) -> list[str]:
+def floors(project: dict[str, Any]) -> list[str]:
     """Each dependency at its lower bound (or its pinned version)."""
     pinned = []
-    extras = project["optional-dependencies"]["testing"]  # type: ignore[index]
-    for requirement in [*project["dependencies"], *extras]:  # type: ignore[attr-defined]
+    extras = project["optional-dependencies"]["testing"]
+    for requirement in [*project["dependencies"], *extras]:
         match = re.match(r"([A-Za-z0-9_.\[\]-]+)\s*(?:>=|==)\s*([^,;\s]+)", requirement)
         if match is None:
             raise SystemExit(f"pyproject.toml: {requirement!r} has no lower bound to test")

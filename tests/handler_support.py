@@ -85,4 +85,4 @@ def leftovers(world: World, ota_update_id: str = ID) -> dict[str, Any]:
     }
 
 
-NOTHING = {"ota_update": None, "job": False, "streams": []}
+NOTHING: dict[str, Any] = {"ota_update": None, "job": False, "streams": []}

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_ota_update import api
-from cdk_ota_update.rehearse.host import (  # noqa: F401 (the tests' names for them)
+from cdk_ota_update.rehearse.host import (
     URL_SECRET,
     Event,
     LambdaProcess,
@@ -37,6 +37,27 @@ from cdk_ota_update.rehearse.host import (  # noqa: F401 (the tests' names for t
     stringify,
 )
 from cdk_ota_update.rehearse.lambda_runtime import ACCOUNT, FUNCTION_NAME, REGION, LambdaContext
+
+# The names the tests import from here (some defined in the rehearsal's host, which runs the
+# bundled handler for the rehearsal too).
+__all__ = [
+    "ACCOUNT",
+    "FUNCTION_NAME",
+    "REGION",
+    "URL_SECRET",
+    "CloudFormation",
+    "Event",
+    "InProcess",
+    "LambdaContext",
+    "LambdaProcess",
+    "LambdaService",
+    "Response",
+    "ResponseServer",
+    "boto3_runtime",
+    "runtime_env",
+    "stack_id",
+    "stringify",
+]
 
 RESOURCE_TYPE = "Custom::OtaUpdate"
 STACK_NAME = "Firmware"

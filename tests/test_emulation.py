@@ -588,7 +588,8 @@ def test_list_filters_by_status(world: World) -> None:
 def test_list_paginates(world: World) -> None:
     for index in range(5):
         world.create(f"ota-{index}")
-    pages, token = [], {}
+    pages: list[list[str]] = []
+    token: dict[str, str] = {}
     while True:
         page = world.iot.list_ota_updates(maxResults=2, **token)
         pages.append([ota["otaUpdateId"] for ota in page["otaUpdates"]])

@@ -53,7 +53,7 @@ class Assembly:
         """The cdk.out folder or file an asset's S3 object key is made from."""
         manifest = json.loads((self.outdir / f"{STACK}.assets.json").read_text())
         source = manifest["files"][s3_key.split(".")[0]]["source"]["path"]
-        return self.outdir / source
+        return self.outdir / str(source)
 
     def handler_asset(self) -> Path:
         [function] = [f for f in self.resources("AWS::Lambda::Function").values()

@@ -62,7 +62,7 @@ class Synthesized:
         for stack in self.stacks:
             for violation in AwsSolutionsChecks().validate_scope(stack).violations:
                 for where in violation.violating_resources:
-                    if any(f"/{name}" in where.construct_path for name in LIBRARY):
+                    if any(f"/{name}" in str(where.construct_path) for name in LIBRARY):
                         found.append(f"{where.construct_path}: {violation.rule_name}")
         return found
 

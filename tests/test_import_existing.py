@@ -8,6 +8,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from cdk_support import ota, template
+from constructs import Construct
 
 from cdk_ota_update import IOtaUpdate, OtaUpdate, OtaUpdateValidationError
 
@@ -89,10 +90,15 @@ def test_bad_imports_are_refused(call: Any, pattern: str) -> None:
         call(_stack())
 
 
+def _logical_id(scope: Construct, child: str) -> str:
+    resource = scope.node.find_child(child).node.default_child
+    assert isinstance(resource, cdk.CfnElement)
+    return cdk.Stack.of(scope).get_logical_id(resource)
+
+
 def _statements(stack: cdk.Stack) -> list[dict[str, Any]]:
     policies = template(stack).find_resources("AWS::IAM::Policy", {
-        "Properties": {"Roles": [{"Ref": stack.get_logical_id(
-            stack.node.find_child("Watcher").node.default_child)}]}})
+        "Properties": {"Roles": [{"Ref": _logical_id(stack, "Watcher")}]}})
     (policy,) = policies.values()
     statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
@@ -114,7 +120,7 @@ def test_grant_read_of_a_created_ota_update_names_its_resources_attributes() -> 
     watcher = iam.Role(s, "Watcher", assumed_by=iam.AccountRootPrincipal())
     update = ota(s)
     update.grant_read(watcher)
-    logical_id = s.get_logical_id(update.node.find_child("Resource").node.default_child)
+    logical_id = _logical_id(update, "Resource")
     assert _statements(s) == [
         {"Action": "iot:GetOTAUpdate", "Effect": "Allow",
          "Resource": {"Fn::GetAtt": [logical_id, "otaUpdateArn"]}},

@@ -389,7 +389,7 @@ def test_unresolved_tokens_are_not_checked_at_synth() -> None:
         description=text.value_as_string,
         targets=cdk.Fn.split(",", text.value_as_string),
         aws_job_executions_rollout_config=AwsJobExecutionsRolloutConfig(
-            maximum_per_minute=rate.value_as_number
+            maximum_per_minute=rate.value_as_number  # type: ignore[arg-type]
         ),
         files=[
             OtaUpdateFile(
