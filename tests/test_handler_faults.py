@@ -120,6 +120,30 @@ def test_signature_that_is_not_base64_fails_naming_the_field(
     assert testing.calls("CreateOTAUpdate") == 0
 
 
+@pytest.mark.parametrize(("member", "value", "reason"), [
+    ("roleArn", None, "roleArn = None is invalid: it must be given (it is required)"),
+    ("targets", "arn:aws:iot:us-east-1:123456789012:thinggroup/fleet",
+     "targets = 'arn:aws:iot:us-east-1:123456789012:thinggroup/fleet' is invalid: it must be a "
+     "list"),
+    ("additionalParameters", "k=v",
+     "additionalParameters = 'k=v' is invalid: it must be a map of strings to strings"),
+])
+def test_a_missing_member_or_a_plain_string_for_a_list_or_map_fails_naming_it(
+    cloudformation: CloudFormation, world: World, member: str, value: Any, reason: str
+) -> None:
+    given = properties(world)
+    if value is None:
+        del given[member]
+    else:
+        given[member] = value
+
+    created = cloudformation.create(LOGICAL_ID, given)
+
+    assert (created.status, created.reason) == ("FAILED", f"Invalid properties: {reason}")
+    assert testing.calls("CreateOTAUpdate") == 0
+    assert world.iot.list_ota_updates()["otaUpdates"] == []
+
+
 def test_long_reason_keeps_its_beginning(cloudformation: CloudFormation, world: World) -> None:
     created = cloudformation.create(LOGICAL_ID, properties(world, colour="blue"))
 

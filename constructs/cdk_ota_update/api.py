@@ -11,7 +11,7 @@ members) plus the documented rules the model does not state, kept in ``RULES`` b
 from __future__ import annotations
 
 import base64
-import binascii
+import contextlib
 import math
 import re
 import unicodedata
@@ -296,19 +296,11 @@ class Violation:
     path: str
     value: Any
     expected: str
-    why: str | None = field(default=None, compare=False)
+    why: str | None = None
 
     def __str__(self) -> str:
         text = f"{self.path} = {_show(self.value)} is invalid: it must be {self.expected}"
         return f"{text} ({self.why})" if self.why else text
-
-
-class RequestInvalid(ValueError):
-    """Raised by :func:`check` with every violation of a request."""
-
-    def __init__(self, violations: list[Violation]) -> None:
-        self.violations = violations
-        super().__init__("; ".join(str(v) for v in violations))
 
 
 def _show(value: Any) -> str:
@@ -321,10 +313,14 @@ def _show(value: Any) -> str:
 Skip = Callable[[Any], bool]
 
 
+def _never(_value: Any) -> bool:
+    return False
+
+
 def validate(
     request: Mapping[str, Any],
     *,
-    skip: Skip | None = None,
+    skip: Skip = _never,
     shape: StructureShape | None = None,
     rules: Mapping[str, Rule] = RULES,
 ) -> list[Violation]:
@@ -333,26 +329,16 @@ def validate(
     ``skip(value)`` tells values that cannot be checked yet (unresolved CDK tokens). ``rules``
     are keyed by member paths of ``shape``: pass another operation's own (or none) with its shape.
     """
-    return list(_walk(request, shape or create_request_shape(), "", "", skip or _never, rules))
+    request_shape = create_request_shape() if shape is None else shape
+    return list(_walk(request, request_shape, "", "", skip, rules))
 
 
 def validate_member(
-    member: str, value: Any, *, skip: Skip | None = None, rules: Mapping[str, Rule] = RULES
+    member: str, value: Any, *, skip: Skip = _never, rules: Mapping[str, Rule] = RULES
 ) -> list[Violation]:
     """Every violation of one top-level request member (``tags``, ``files``, ...)."""
     member_shape = create_request_shape().members[member]
-    return list(_walk(value, member_shape, member, member, skip or _never, rules))
-
-
-def check(request: Mapping[str, Any], *, skip: Skip | None = None) -> None:
-    """Raise :class:`RequestInvalid` when ``request`` breaks any constraint."""
-    violations = validate(request, skip=skip)
-    if violations:
-        raise RequestInvalid(violations)
-
-
-def _never(_value: Any) -> bool:
-    return False
+    return list(_walk(value, member_shape, member, member, skip, rules))
 
 
 def _join(path: str, member: str) -> str:
@@ -375,7 +361,7 @@ def _walk(
         yield from _walk_map(value, shp, path, key, skip, rules)
     elif kind == "string":
         yield from _check_string(value, shp, path, rule)
-    elif kind in ("integer", "long", "double", "float"):
+    elif kind in ("integer", "long", "double"):  # IoT's model has no "float" shape
         yield from _check_number(value, shp, path, rule)
     elif kind == "blob":
         if not isinstance(value, (bytes, bytearray)):
@@ -428,17 +414,22 @@ def _walk_list(
     if rule.max_items is not None and len(value) > rule.max_items:
         yield Violation(path, value, f"at most {rule.max_items} items (given: {len(value)})",
                         rule.why)
+    # Repeats are counted among plain values; items of a wrong type are reported by their walk.
     if rule.unique:
-        plain = [v for v in value if not skip(v)]
+        plain = [v for v in value if _plain(v, skip)]
         if len(set(plain)) != len(plain):
             yield Violation(path, value, "a list without repeated values")
     if rule.unique_key:
         keys = [v.get(rule.unique_key) for v in value if isinstance(v, Mapping)]
-        plain_keys = [k for k in keys if not skip(k)]
+        plain_keys = [k for k in keys if _plain(k, skip)]
         if len(set(plain_keys)) != len(plain_keys):
             yield Violation(path, plain_keys, f"a list without repeated {rule.unique_key}s")
     for index, item in enumerate(value):
         yield from _walk(item, shp.member, f"{path}[{index}]", f"{key}[]", skip, rules)
+
+
+def _plain(value: Any, skip: Skip) -> bool:
+    return isinstance(value, (str, int, float)) and not skip(value)
 
 
 def _walk_map(
@@ -455,20 +446,18 @@ def _walk_map(
 def _check_size(value: Any, shp: Shape, path: str, unit: str) -> Iterator[Violation]:
     low, high = shp.metadata.get("min"), shp.metadata.get("max")
     if (low is not None and len(value) < low) or (high is not None and len(value) > high):
-        yield Violation(path, value, _range_text(low, high, f"{unit}s"))
+        yield Violation(path, value, _range_text(low, high, unit))
 
 
 def _range_text(low: float | None, high: float | None, unit: str = "") -> str:
-    suffix = f" {unit}" if unit else ""
+    """``from 1 to 2 items``, ``at least 1 character``, ``at most 3600`` (``unit``: singular)."""
+    last = low if high is None else high
+    suffix = f" {unit}{'' if last == 1 else 's'}" if unit else ""
     if low is not None and high is not None:
-        return f"from {_num(low)} to {_num(high)}{suffix}"
+        return f"from {low} to {high}{suffix}"
     if low is not None:
-        return f"at least {_num(low)}{suffix}"
-    return f"at most {_num(high)}{suffix}"
-
-
-def _num(value: float | None) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+        return f"at least {low}{suffix}"
+    return f"at most {high}{suffix}"
 
 
 def _check_string(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Violation]:
@@ -481,7 +470,7 @@ def _check_string(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Vio
     )
     if (low is not None and len(value) < low) or (high is not None and len(value) > high):
         why = rule.why if rule.max_length is not None and len(value) > rule.max_length else None
-        yield Violation(path, value, f"{_range_text(low, high, 'characters')} long", why)
+        yield Violation(path, value, f"{_range_text(low, high, 'character')} long", why)
     enum = shp.metadata.get("enum")
     if enum and value not in enum:
         yield Violation(path, value, f"one of {', '.join(enum)}")
@@ -516,7 +505,7 @@ def _check_number(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Vio
     integral = shp.type_name in ("integer", "long")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
         integral and not isinstance(value, int)
-    ) or not math.isfinite(value):
+    ) or (isinstance(value, float) and not math.isfinite(value)):
         yield Violation(path, value, "an integer" if integral else "a finite number")
         return
     low = rule.minimum if rule.minimum is not None else shp.metadata.get("min")
@@ -531,7 +520,8 @@ def _check_number(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Vio
 
 def _decimals(value: float) -> int:
     exponent = Decimal(repr(value)).normalize().as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    assert isinstance(exponent, int)  # value is finite
+    return max(0, -exponent)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,7 +530,8 @@ def _decimals(value: float) -> int:
 def from_cloudformation(value: Any, shp: Shape) -> Any:
     """``value`` with each scalar turned into the type ``shp`` declares, where it converts.
 
-    Values that do not convert are left as they are, for :func:`validate` to report.
+    Values that do not convert are left as they are, for :func:`validate` to report. The maps of
+    CreateOTAUpdate map strings to strings: nothing in them to convert.
     """
     kind = shp.type_name
     if kind == "structure" and isinstance(value, Mapping):
@@ -550,21 +541,17 @@ def from_cloudformation(value: Any, shp: Shape) -> Any:
         }
     if kind == "list" and isinstance(value, list):
         return [from_cloudformation(v, shp.member) for v in value]
-    if kind == "map" and isinstance(value, Mapping):
-        return {k: from_cloudformation(v, shp.value) for k, v in value.items()}
     if not isinstance(value, str):
         return value
-    try:
+    with contextlib.suppress(ValueError, InvalidOperation):  # binascii.Error is a ValueError
         if kind in ("integer", "long"):
             return int(value)
-        if kind in ("double", "float"):
+        if kind == "double":
             return float(Decimal(value))
         if kind == "boolean" and value.lower() in ("true", "false"):
             return value.lower() == "true"
         if kind == "blob":
             return base64.b64decode(value, validate=True)
-    except (ValueError, InvalidOperation, binascii.Error):
-        return value
     return value
 
 

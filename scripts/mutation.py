@@ -1,0 +1,493 @@
+"""Mutation testing: how many small faults in a module do the tests notice?
+
+    python3 scripts/mutation.py constructs/cdk_ota_update/api.py [--tests T ...] [--jobs N]
+
+Each mutant is one small change to the module's source, made on its syntax tree:
+
+- an operator: comparison (``<`` → ``<=``, ``==`` → ``!=``, ``in`` → ``not in``, ...), boolean
+  (``and`` ↔ ``or``), arithmetic (``+`` ↔ ``-``, ``*`` ↔ ``/``, ...);
+- a constant: a number ``n`` → ``n + 1``, a string ``s`` → ``'XX' s 'XX'`` (f-string parts
+  included), ``True`` ↔ ``False``, ``None`` → ``''``;
+- a condition: ``not x`` → ``x``, ``if x`` → ``if not (x)``;
+- a statement removed (``pass`` in its place): calls, ``yield``/``yield from``, ``return``,
+  ``raise``, ``continue``/``break``, augmented assignments.
+
+Docstrings, imports and annotations are left alone. Each mutant is written into a private copy
+of the repository (one per job), where the chosen tests run with ``-x`` and a timeout (a multiple
+of the unmutated run's time), so that a mutant which loops forever counts as killed. A mutant is
+killed when the tests fail (or time out), and survives when they pass. The unmutated tests must
+pass first. The report is a Markdown table of the survivors (file:line, the mutation) and the
+kill rate; ``--only`` reruns chosen mutants, ``--every n`` runs a sample, ``--list`` lists them
+without running anything.
+
+Not part of the test suite (a run takes many minutes); ``tests/test_mutation_tool.py`` checks the
+tool itself on a tiny module. The results and the equivalent mutants are in docs/mutation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import concurrent.futures
+import contextlib
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The fast tests that exercise each module, fastest first (``-x`` stops at the first failure).
+DEFAULT_TESTS: dict[str, list[str]] = {
+    "constructs/cdk_ota_update/api.py": [
+        "tests/test_api.py",
+        "tests/test_api_rules.py",
+        *(f"tests/test_emulation.py::{name}" for name in (
+            "test_signature_blob_round_trips_as_bytes",
+            "test_invalid_request_is_answered_as_aws_words_it",
+            "test_target_that_is_no_thing_arn_is_invalid",
+            "test_creation_with_more_tags_than_a_resource_keeps_is_invalid",
+            "test_tagging_past_the_limit_with_existing_tags_is_invalid_and_changes_nothing",
+            "test_a_resource_at_the_limit_can_change_its_values_and_untag",
+            "test_tag_resource_refuses_what_the_tag_shapes_refuse",
+            "test_invalid_stream_is_invalid_request",
+        )),
+        "tests/test_validation.py",
+        "tests/test_synth_checks.py",
+    ],
+    "lambda_handler/lifecycle.py": [
+        "tests/test_handler.py",
+        "tests/test_handler_faults.py",
+        "tests/test_handler_orphans.py",
+        "tests/test_handler_tags.py",
+        "tests/test_handler_events.py",
+    ],
+}
+# Not copied into the private copies; .venv and node_modules are linked instead.
+IGNORED = (".git", ".venv", ".venv-floor", "node_modules", "cdk.out", "__pycache__", "build",
+           "dist", "*.egg-info", ".mypy_cache", ".ruff_cache", ".pytest_cache")
+LINKED = (".venv", "node_modules")
+
+_COMPARE: dict[type[ast.cmpop], type[ast.cmpop]] = {
+    ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
+}
+_BINARY: dict[type[ast.operator], type[ast.operator]] = {
+    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Div, ast.Mod: ast.Div, ast.Pow: ast.Mult, ast.BitOr: ast.BitAnd,
+    ast.BitAnd: ast.BitOr, ast.LShift: ast.RShift, ast.RShift: ast.LShift,
+}
+_BOOLEAN: dict[type[ast.boolop], type[ast.boolop]] = {ast.And: ast.Or, ast.Or: ast.And}
+_SYMBOL: dict[type[ast.AST], str] = {
+    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+    ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.Add: "+",
+    ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
+    ast.BitOr: "|", ast.BitAnd: "&", ast.LShift: "<<", ast.RShift: ">>", ast.And: "and",
+    ast.Or: "or",
+}
+_REMOVABLE = (ast.Expr, ast.Return, ast.Raise, ast.Continue, ast.Break, ast.AugAssign)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    number: int
+    line: int
+    mutation: str
+    code: str  # the line of the original source
+    start: int  # byte offsets of the replaced source
+    end: int
+    replacement: bytes
+
+    def apply(self, source: bytes) -> bytes:
+        return source[: self.start] + self.replacement + source[self.end :]
+
+
+@dataclass(frozen=True)
+class Result:
+    mutant: Mutant
+    status: str  # "killed", "timeout" or "survived"
+    seconds: float
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Finder(ast.NodeVisitor):
+    """Collects (anchor, shown, apply, description) for every mutation of a module's tree.
+
+    ``apply()`` mutates the tree and returns the undo. The anchor is the node whose source is
+    replaced, by the source of ``shown`` once mutated: the mutated node itself (or the node put
+    in its place), or the f-string around it (whose parts have no reliable positions).
+    """
+
+    def __init__(self) -> None:
+        self.found: list[tuple[ast.AST, ast.AST, Callable[[], Callable[[], None]], str]] = []
+        self._fstring: ast.JoinedStr | None = None
+        self._parents: dict[ast.AST, ast.AST] = {}
+
+    # -- traversal ---------------------------------------------------------------------------
+    def generic_visit(self, node: ast.AST) -> None:
+        for field, value in ast.iter_fields(node):
+            if field in ("annotation", "returns", "type_comment"):
+                continue
+            children = value if isinstance(value, list) else [value]
+            for child in children:
+                if isinstance(child, ast.AST) and not _is_docstring(child):
+                    self._parents[child] = node
+                    self.visit(child)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        pass
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        pass
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        outer = self._fstring
+        self._fstring = outer or node
+        self.generic_visit(node)
+        self._fstring = outer
+
+    def _add(self, node: ast.AST, apply: Callable[[], Callable[[], None]], what: str,
+             new: ast.AST | None = None) -> None:
+        """A mutation of ``node``, or (with ``new``) ``node`` replaced by ``new``."""
+        if self._fstring is not None:
+            self.found.append((self._fstring, self._fstring, apply, what))
+        else:
+            self.found.append((node, new or node, apply, what))
+
+    def _swap(self, parent: ast.AST, old: ast.AST, new: ast.AST) -> Callable[[], None]:
+        for field, value in ast.iter_fields(parent):
+            if value is old:
+                setattr(parent, field, new)
+                return lambda: setattr(parent, field, old)
+            if isinstance(value, list) and any(v is old for v in value):
+                index = next(i for i, v in enumerate(value) if v is old)
+                value[index] = new
+                return lambda: value.__setitem__(index, old)
+        raise AssertionError("child not found in its parent")
+
+    # -- statements --------------------------------------------------------------------------
+    def _removals(self, body: list[ast.stmt]) -> None:
+        for statement in body:
+            if isinstance(statement, _REMOVABLE) and not _is_docstring(statement):
+                self.found.append((statement, statement, _removed,
+                                   f"removed `{_short(ast.unparse(statement))}`"))
+
+    def visit_Module(self, node: ast.Module) -> None:
+        self._removals(node.body)
+        self.generic_visit(node)
+
+    def _visit_block(self, node: ast.AST) -> None:
+        for field in ("body", "orelse", "finalbody"):
+            self._removals(getattr(node, field, []))
+        for handler in getattr(node, "handlers", []):
+            self._removals(handler.body)
+        self.generic_visit(node)
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _visit_block
+    visit_For = visit_While = visit_With = visit_Try = _visit_block
+
+    def visit_If(self, node: ast.If) -> None:
+        self._negate_condition(node, node.test)
+        self._visit_block(node)
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        self._negate_condition(node, node.test)
+        self.generic_visit(node)
+
+    def visit_comprehension(self, node: ast.comprehension) -> None:
+        for test in node.ifs:
+            self._negate_condition(node, test)
+        self.generic_visit(node)
+
+    def _negate_condition(self, parent: ast.AST, test: ast.expr) -> None:
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            return  # removing the `not` is the same mutant
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in (
+            ast.Eq, ast.NotEq, ast.In, ast.NotIn, ast.Is, ast.IsNot
+        ):
+            return  # flipping the operator is the same mutant
+        negated = ast.UnaryOp(op=ast.Not(), operand=test)
+        self._add(test, lambda: self._swap(parent, test, negated),
+                  f"`{_short(ast.unparse(test))}` → `not (...)`", negated)
+
+    # -- expressions -------------------------------------------------------------------------
+    def visit_Compare(self, node: ast.Compare) -> None:
+        for index, op in enumerate(node.ops):
+            flipped = _COMPARE.get(type(op))
+            if flipped is not None:
+                self._add(node, _replace_in(node.ops, index, flipped()),
+                          f"`{_SYMBOL[type(op)]}` → `{_SYMBOL[flipped]}`")
+        self.generic_visit(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        other = _BINARY.get(type(node.op))
+        if other is not None and not _is_string_format(node):
+            self._add(node, _set_attr(node, "op", other()),
+                      f"`{_SYMBOL[type(node.op)]}` → `{_SYMBOL[other]}`")
+        self.generic_visit(node)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        other = _BOOLEAN[type(node.op)]
+        self._add(node, _set_attr(node, "op", other()),
+                  f"`{_SYMBOL[type(node.op)]}` → `{_SYMBOL[other]}`")
+        self.generic_visit(node)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        if isinstance(node.op, ast.Not):
+            parent = self._parents[node]
+            self._add(node, lambda: self._swap(parent, node, node.operand),
+                      f"removed `not` of `{_short(ast.unparse(node.operand))}`", node.operand)
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        value = node.value
+        new: object
+        if isinstance(value, bool):
+            new = not value
+        elif value is None:
+            new = ""
+        elif isinstance(value, (int, float)):
+            new = value + 1
+        elif isinstance(value, str):
+            new = f"XX{value}XX"
+        else:
+            return
+        what = f"`{_short(repr(value))}` → `{_short(repr(new))}`"
+        self._add(node, _set_attr(node, "value", new), what)
+
+
+def _is_docstring(statement: ast.AST) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and (
+        isinstance(statement.value.value, str)
+    )
+
+
+def _is_string_format(node: ast.BinOp) -> bool:
+    return isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant)
+
+
+def _removed() -> Callable[[], None]:
+    return lambda: None
+
+
+def _set_attr(node: ast.AST, name: str, new: object) -> Callable[[], Callable[[], None]]:
+    def apply() -> Callable[[], None]:
+        old = getattr(node, name)
+        setattr(node, name, new)
+        return lambda: setattr(node, name, old)
+
+    return apply
+
+
+def _replace_in(items: list[ast.cmpop], index: int, new: ast.cmpop) -> Callable[
+    [], Callable[[], None]
+]:
+    def apply() -> Callable[[], None]:
+        old = items[index]
+        items[index] = new
+        return lambda: items.__setitem__(index, old)
+
+    return apply
+
+
+def mutants(source: str) -> list[Mutant]:
+    """Every mutant of a module's source, in source order."""
+    tree = ast.parse(source)
+    finder = _Finder()
+    finder.visit(tree)
+    data = source.encode()
+    lines = source.splitlines()
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    found: list[Mutant] = []
+    for anchor, shown, apply, what in finder.found:
+        assert isinstance(anchor, (ast.expr, ast.stmt))
+        start = starts[anchor.lineno - 1] + anchor.col_offset
+        assert anchor.end_lineno is not None and anchor.end_col_offset is not None
+        end = starts[anchor.end_lineno - 1] + anchor.end_col_offset
+        if apply is _removed:  # the only mutation of a statement
+            replacement = b"pass"
+        else:
+            restore = apply()
+            replacement = f"({ast.unparse(shown)})".encode()
+            restore()
+        code = _short(lines[anchor.lineno - 1], 70)
+        found.append(Mutant(0, anchor.lineno, what, code, start, end, replacement))
+    found.sort(key=lambda m: (m.start, m.end))
+    return [dataclasses.replace(m, number=n) for n, m in enumerate(found, 1)]
+
+
+# -------------------------------------------------------------------------------------------------
+# Running
+# -------------------------------------------------------------------------------------------------
+def _copy(root: Path, into: Path) -> Path:
+    copy = into / root.name
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(*IGNORED), symlinks=True)
+    for name in LINKED:
+        if (root / name).exists():
+            (copy / name).symlink_to((root / name).resolve())
+    return copy
+
+
+_RUNNING: set[subprocess.Popen[bytes]] = set()  # killed when the run is interrupted
+
+
+def _pytest(copy: Path, tests: Sequence[str], timeout: float | None) -> tuple[str, float]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+               "-p", "no:randomly", *tests]
+    began = time.monotonic()
+    with subprocess.Popen(command, cwd=copy, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, start_new_session=True) as process:
+        _RUNNING.add(process)
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(process)
+            return "timeout", time.monotonic() - began
+        finally:
+            _RUNNING.discard(process)
+    return ("survived" if code == 0 else "killed"), time.monotonic() - began
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill pytest and whatever it started (its own session)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def run(
+    module: str, tests: Sequence[str], *, root: Path = ROOT, jobs: int = 1,
+    only: set[int] | None = None, timeout: float | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[list[Result], float]:
+    """Run the mutants of ``module`` (a path under ``root``) against ``tests``.
+
+    A mutant's tests are stopped after ``timeout`` seconds (default: 3 x the unmutated run + 10).
+    """
+    original = (root / module).read_bytes()
+    chosen = [m for m in mutants(original.decode()) if only is None or m.number in only]
+    with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
+        copies = [_copy(root, Path(scratch) / str(j)) for j in range(max(1, jobs))]
+        status, baseline = _pytest(copies[0], tests, None)
+        if status != "survived":
+            raise SystemExit(f"the tests fail without any mutation: {' '.join(tests)}")
+        timeout = timeout or 3 * baseline + 10
+        log(f"{len(chosen)} mutants of {module}; unmutated tests: {baseline:.1f} s, "
+            f"timeout {timeout:.0f} s")
+        free = list(copies)
+        lock = threading.Lock()
+
+        def one(mutant: Mutant) -> Result:
+            with lock:
+                copy = free.pop()
+            try:
+                (copy / module).write_bytes(mutant.apply(original))
+                status, seconds = _pytest(copy, tests, timeout)
+            finally:
+                (copy / module).write_bytes(original)
+                with lock:
+                    free.append(copy)
+            log(f"  #{mutant.number} {module}:{mutant.line} {mutant.mutation}: {status} "
+                f"({seconds:.1f} s)")
+            return Result(mutant, status, seconds)
+
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(copies))
+        try:
+            results = list(pool.map(one, chosen))
+        finally:  # when interrupted: no further mutant, the running ones stopped
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in list(_RUNNING):
+                _kill(process)
+            pool.shutdown(wait=True)
+    return results, baseline
+
+
+def report(module: str, tests: Sequence[str], results: Sequence[Result]) -> str:
+    killed = sum(r.status != "survived" for r in results)
+    timeouts = sum(r.status == "timeout" for r in results)
+    total = len(results)
+    rate = f"{100 * killed / total:.1f}%" if total else "n/a"
+    lines = [
+        f"Mutation testing of `{module}` with `{' '.join(tests)}`:",
+        "",
+        f"killed {killed} of {total} mutants ({rate}; {timeouts} by the timeout), "
+        f"{total - killed} survived.",
+        "",
+    ]
+    survivors = [r.mutant for r in results if r.status == "survived"]
+    if survivors:
+        lines += ["| # | where | mutation | in |", "|---|---|---|---|"]
+        lines += [f"| {m.number} | {module}:{m.line} | {_cell(m.mutation)} | `{_cell(m.code)}` |"
+                  for m in survivors]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _numbers(text: str) -> set[int]:
+    chosen: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        chosen.update(range(int(low), int(high or low) + 1))
+    return chosen
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("module", help="the module's path, relative to --root")
+    parser.add_argument("--tests", nargs="+", help="test files or ids (default: the module's "
+                        "fast tests, see DEFAULT_TESTS)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the repository (default: this)")
+    parser.add_argument("--jobs", "-j", type=int, default=1, help="mutants run in parallel")
+    parser.add_argument("--timeout", type=float, help="seconds per mutant (default: 3 x the "
+                        "unmutated run + 10)")
+    parser.add_argument("--only", type=_numbers, help="mutant numbers, e.g. 3,7,10-12")
+    parser.add_argument("--every", type=int, default=1,
+                        help="a sample: every n-th mutant (1, 1 + n, 1 + 2n, ...)")
+    parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument("--report", type=Path, help="also write the report to this file")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up as on Ctrl-C
+    module = Path(args.module).as_posix()
+    if args.every > 1:
+        count = len(mutants((args.root / module).read_text()))
+        args.only = {n for n in range(1, count + 1, args.every)
+                     if args.only is None or n in args.only}
+    if args.list:
+        for m in mutants((args.root / module).read_text()):
+            if args.only is None or m.number in args.only:
+                print(f"#{m.number} {module}:{m.line} {m.mutation}")
+        return 0
+    tests = args.tests or DEFAULT_TESTS.get(module)
+    if not tests:
+        parser.error(f"no default tests for {module}: name them with --tests")
+    results, _ = run(module, tests, root=args.root, jobs=args.jobs, only=args.only,
+                     timeout=args.timeout,
+                     log=lambda text: print(text, file=sys.stderr, flush=True))
+    text = report(module, tests, results)
+    print(text, end="")
+    if args.report:
+        args.report.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
