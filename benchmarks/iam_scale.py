@@ -59,8 +59,13 @@ class Outcome:
 def synthesize(n: int, layout: dict[str, bool]) -> Outcome:
     app = cdk.App()
     stack = cdk.Stack(app, "Fleet")
-    fleet(stack, n, signing=False, group_per_update=layout["group_per_update"],
-          per_release_keys=layout["per_release_keys"])
+    fleet(
+        stack,
+        n,
+        signing=False,
+        group_per_update=layout["group_per_update"],
+        per_release_keys=layout["per_release_keys"],
+    )
     try:
         app.synth()
     except RuntimeError:
@@ -82,8 +87,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=list(STEPS))
     args = parser.parse_args()
     started = time.monotonic()
-    print("| layout | largest N, exact | largest N, grouped | largest N that synthesizes "
-          f"(of ≤ {max(args.steps)}) | managed policies at that N |")
+    print(
+        "| layout | largest N, exact | largest N, grouped | largest N that synthesizes "
+        f"(of ≤ {max(args.steps)}) | managed policies at that N |"
+    )
     print("|---|---|---|---|---|")
     for name, layout in LAYOUTS.items():
         exact = grouped = synthesized = 0

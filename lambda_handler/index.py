@@ -152,7 +152,10 @@ def _sam_local() -> Iterator[None]:
 
 
 helper = OtaUpdateResource(
-    json_logging=False, log_level="INFO", boto_level="ERROR", sleep_on_delete=0,
+    json_logging=False,
+    log_level="INFO",
+    boto_level="ERROR",
+    sleep_on_delete=0,
 )
 
 
@@ -161,8 +164,11 @@ def _client(service: str, connect_timeout: float, read_timeout: float, attempts:
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": attempts},
-                    connect_timeout=connect_timeout, read_timeout=read_timeout)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
     return boto3.client(service, region_name=os.environ.get("AWS_REGION"), config=config)
 
 
@@ -175,12 +181,17 @@ def invoke_next(context: Context, continuation: Event) -> str | None:
     """Invoke this function asynchronously with ``continuation``: None, or why that failed."""
     client = _client("lambda", INVOKE_CONNECT_TIMEOUT, INVOKE_READ_TIMEOUT, INVOKE_ATTEMPTS)
     try:
-        client.invoke(FunctionName=context.function_name, InvocationType="Event",
-                      Payload=json.dumps(continuation).encode())
+        client.invoke(
+            FunctionName=context.function_name,
+            InvocationType="Event",
+            Payload=json.dumps(continuation).encode(),
+        )
     except (ClientError, BotoCoreError) as error:
         log.error("Handing over failed: %s", error)
-        return (f"Handing the wait over to the next invocation failed: {error} (Invoke of "
-                f"function {context.function_name}); retry the deployment")
+        return (
+            f"Handing the wait over to the next invocation failed: {error} (Invoke of "
+            f"function {context.function_name}); retry the deployment"
+        )
     log.info("Handed over to invocation %d", continuation[HANDOVER][HANDOVERS] + 1)
     return None
 
@@ -207,8 +218,11 @@ def _reasoned(func: Handler) -> Handler:
 def _budget(event: Event, context: Context) -> lifecycle.Budget:
     state = event.get(HANDOVER) or {}
     return lifecycle.Budget.of(
-        context.get_remaining_time_in_millis(), helper.settings, margin=MARGIN_SECONDS,
-        give_up_at=state.get(GIVE_UP_AT), handovers=state.get(HANDOVERS, 0),
+        context.get_remaining_time_in_millis(),
+        helper.settings,
+        margin=MARGIN_SECONDS,
+        give_up_at=state.get(GIVE_UP_AT),
+        handovers=state.get(HANDOVERS, 0),
     )
 
 
@@ -239,8 +253,7 @@ def continuation(event: Event, budget: lifecycle.Budget) -> Event:
     properties = event["ResourceProperties"]
     return {
         **{k: v for k, v in event.items() if k != "OldResourceProperties"},
-        "ResourceProperties": {k: properties[k] for k in HANDED_OVER_PROPERTIES
-                               if k in properties},
+        "ResourceProperties": {k: properties[k] for k in HANDED_OVER_PROPERTIES if k in properties},
         HANDOVER: {GIVE_UP_AT: budget.give_up_at, HANDOVERS: budget.handovers + 1},
     }
 
@@ -266,10 +279,13 @@ def update(event: Event, context: Context) -> str | None:
     new = lifecycle.Request.of(event["ResourceProperties"])
     old = lifecycle.Request.of(event["OldResourceProperties"], check=False)
     _names(new.ota_id)  # a replacement's new id, so that the rollback's cleanup deletes it
-    log.info("Update %s: otaUpdateId %s -> %s", event["LogicalResourceId"],
-             event["PhysicalResourceId"], new.ota_id)
-    outcome = lifecycle.update(_iot(), new, old, event["PhysicalResourceId"], _owner(event),
-                               budget)
+    log.info(
+        "Update %s: otaUpdateId %s -> %s",
+        event["LogicalResourceId"],
+        event["PhysicalResourceId"],
+        new.ota_id,
+    )
+    outcome = lifecycle.update(_iot(), new, old, event["PhysicalResourceId"], _owner(event), budget)
     return _answer(event, budget, outcome)
 
 
@@ -280,8 +296,9 @@ def delete(event: Event, context: Context) -> str | None:
     deletion is."""
     budget = _budget(event, context)
     log.info("Delete %s: otaUpdateId %s", event["LogicalResourceId"], event["PhysicalResourceId"])
-    outcome = lifecycle.delete(_iot(), event["PhysicalResourceId"], event["ResourceProperties"],
-                               _owner(event), budget)
+    outcome = lifecycle.delete(
+        _iot(), event["PhysicalResourceId"], event["ResourceProperties"], _owner(event), budget
+    )
     return _answer(event, budget, outcome)
 
 
@@ -289,8 +306,13 @@ def _settle_creation(event: Event, budget: lifecycle.Budget) -> str:
     """A handed-over Create or Update: wait for the creation of its OTA update."""
     ota_id = event["ResourceProperties"][api.OTA_UPDATE_ID]
     _names(ota_id)
-    log.info("%s %s: waiting for otaUpdateId %s (hand-over %d)", event["RequestType"],
-             event["LogicalResourceId"], ota_id, budget.handovers)
+    log.info(
+        "%s %s: waiting for otaUpdateId %s (hand-over %d)",
+        event["RequestType"],
+        event["LogicalResourceId"],
+        ota_id,
+        budget.handovers,
+    )
     return _answer(event, budget, lifecycle.settle_creation(_iot(), ota_id, budget))
 
 
@@ -307,8 +329,10 @@ def refusal(event: Mapping[str, Any], settings: api.Settings) -> str | None:
     if reason is not None:
         return f"Malformed event: {reason}"
     if event["StackId"] != settings.stack_id:
-        return (f"Refused: StackId {event['StackId']} is not the stack of this provider "
-                f"({settings.stack_id or api.STACK_ID_ENV + ' is not set'}); nothing was done")
+        return (
+            f"Refused: StackId {event['StackId']} is not the stack of this provider "
+            f"({settings.stack_id or api.STACK_ID_ENV + ' is not set'}); nothing was done"
+        )
     return None
 
 
@@ -320,8 +344,10 @@ def _malformed(event: Mapping[str, Any]) -> str | None:
         event.get("PhysicalResourceId"), str
     ):
         missing.append("PhysicalResourceId")
-    if event.get("RequestType") == "Update" and HANDOVER not in event and not isinstance(
-        event.get("OldResourceProperties"), dict
+    if (
+        event.get("RequestType") == "Update"
+        and HANDOVER not in event
+        and not isinstance(event.get("OldResourceProperties"), dict)
     ):
         missing.append("OldResourceProperties")
     if missing:
@@ -339,10 +365,13 @@ def _malformed(event: Mapping[str, Any]) -> str | None:
 
 
 def _valid_handover(state: Any) -> bool:
-    return (isinstance(state, dict)
-            and isinstance(state.get(GIVE_UP_AT), (int, float))
-            and not isinstance(state.get(GIVE_UP_AT), bool)
-            and type(state.get(HANDOVERS)) is int and state[HANDOVERS] >= 1)
+    return (
+        isinstance(state, dict)
+        and isinstance(state.get(GIVE_UP_AT), (int, float))
+        and not isinstance(state.get(GIVE_UP_AT), bool)
+        and type(state.get(HANDOVERS)) is int
+        and state[HANDOVERS] >= 1
+    )
 
 
 def _refuse(event: Mapping[str, Any], reason: str, context: Context) -> None:
@@ -351,12 +380,18 @@ def _refuse(event: Mapping[str, Any], reason: str, context: Context) -> None:
     url = event.get("ResponseURL")
     if not isinstance(url, str) or urlsplit(url).scheme != "https":
         return
-    text = {k: v if isinstance(v, str) else "" for k, v in (
-        (k, event.get(k)) for k in ("StackId", "RequestId", "LogicalResourceId"))}
+    text = {
+        k: v if isinstance(v, str) else ""
+        for k, v in ((k, event.get(k)) for k in ("StackId", "RequestId", "LogicalResourceId"))
+    }
     physical_id = event.get("PhysicalResourceId")
     body = {
-        "Status": "FAILED", "Reason": reason[:REASON_LENGTH], **text, "Data": {},
-        "PhysicalResourceId": physical_id if isinstance(physical_id, str) and physical_id
+        "Status": "FAILED",
+        "Reason": reason[:REASON_LENGTH],
+        **text,
+        "Data": {},
+        "PhysicalResourceId": physical_id
+        if isinstance(physical_id, str) and physical_id
         else f"refused-{text['RequestId'] or 'request'}",
     }
     put_answer(url, body, time.monotonic() + _remaining_seconds(context))
@@ -413,8 +448,13 @@ def put_answer(url: str, body: Mapping[str, Any], deadline: float) -> bool:
             problem = f"{type(error).__name__}: {error}"
         else:
             if status < 300:
-                log.info("%s answered %s (HTTP %d, attempt %d)", body.get("LogicalResourceId"),
-                         body.get("Status"), status, attempt)
+                log.info(
+                    "%s answered %s (HTTP %d, attempt %d)",
+                    body.get("LogicalResourceId"),
+                    body.get("Status"),
+                    status,
+                    attempt,
+                )
                 return True
             if status < 500:
                 log.error("The answer was refused: HTTP %d (attempt %d)", status, attempt)
@@ -422,8 +462,9 @@ def put_answer(url: str, body: Mapping[str, Any], deadline: float) -> bool:
             problem = f"HTTP {status}"
         delay = random.uniform(0.5, 1) * min(PUT_BACKOFF_MAX, PUT_BACKOFF_BASE * 2 ** (attempt - 1))
         if time.monotonic() + delay >= deadline:
-            log.error("The answer was not delivered after %d attempts, the last: %s", attempt,
-                      problem)
+            log.error(
+                "The answer was not delivered after %d attempts, the last: %s", attempt, problem
+            )
             return False
         log.warning("Answering failed (%s), attempt %d; retry in %.1f s", problem, attempt, delay)
         time.sleep(delay)

@@ -63,11 +63,13 @@ def oldest_python(requires: str) -> str:
     minor = re.match(r">=\s*3\.(\d+)", requires)
     pyenv = shutil.which("pyenv")
     if minor and pyenv:
-        versions = subprocess.run([pyenv, "versions", "--bare"], capture_output=True,
-                                  text=True).stdout.split()
+        versions = subprocess.run(
+            [pyenv, "versions", "--bare"], capture_output=True, text=True
+        ).stdout.split()
         root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
         candidates = sorted(
-            (tuple(int(p) for p in v.split(".")), v) for v in versions
+            (tuple(int(p) for p in v.split(".")), v)
+            for v in versions
             if re.fullmatch(r"3\.\d+\.\d+", v) and int(v.split(".")[1]) >= int(minor.group(1))
         )
         for _, version in candidates:
@@ -86,18 +88,42 @@ def main() -> int:
     if (VENV / ".stamp").read_text() != stamp if (VENV / ".stamp").exists() else True:
         shutil.rmtree(VENV, ignore_errors=True)
         subprocess.run([python, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", *requirements], check=True)
+        subprocess.run(
+            [
+                str(VENV / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *requirements,
+            ],
+            check=True,
+        )
         (VENV / ".stamp").write_text(stamp)
-    version = subprocess.run([str(VENV / "bin" / "python"), "--version"], capture_output=True,
-                             text=True).stdout.strip()
+    version = subprocess.run(
+        [str(VENV / "bin" / "python"), "--version"], capture_output=True, text=True
+    ).stdout.strip()
     print(f"test_floor: {version}, {' '.join(requirements)}", flush=True)
-    env = {**os.environ,
-           "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}",
+    }
     return subprocess.run(
-        [str(VENV / "bin" / "python"), "-m", "pytest", *TESTS, "-k", "not snapshot",
-         "-p", "no:cacheprovider", "-q", *sys.argv[1:]],
-        cwd=ROOT, env=env,
+        [
+            str(VENV / "bin" / "python"),
+            "-m",
+            "pytest",
+            *TESTS,
+            "-k",
+            "not snapshot",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            *sys.argv[1:],
+        ],
+        cwd=ROOT,
+        env=env,
     ).returncode
 
 

@@ -20,8 +20,10 @@ def stack() -> cdk.Stack:
 
 def firmware(stack: cdk.Stack, key: str = "fw/v1/firmware.bin", **kwargs: Any) -> OtaUpdateFile:
     found = stack.node.try_find_child("FirmwareBucket")
-    bucket = cast(s3.IBucket, found) if found is not None else s3.Bucket.from_bucket_name(
-        stack, "FirmwareBucket", "firmware-bucket"
+    bucket = (
+        cast(s3.IBucket, found)
+        if found is not None
+        else s3.Bucket.from_bucket_name(stack, "FirmwareBucket", "firmware-bucket")
     )
     return OtaUpdateFile(
         file_name="firmware.bin",

@@ -70,7 +70,9 @@ def lambda_service() -> Iterator[LambdaService]:
 
 @pytest.fixture
 def lambda_env(
-    moto_server: Aws, trusted_ca: tuple[trustme.CA, Path], lambda_service: LambdaService,
+    moto_server: Aws,
+    trusted_ca: tuple[trustme.CA, Path],
+    lambda_service: LambdaService,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, str]]:
     """A fresh emulated AWS; this process's boto3 (and the handler in it) pointed at it, Lambda's
@@ -79,8 +81,12 @@ def lambda_env(
 
     assert moto_server.endpoint
     lambda_service.reset()
-    env = runtime_env(moto_server.endpoint, trusted_ca[1],
-                      AWS_ENDPOINT_URL_LAMBDA=lambda_service.url, **FAST_RETRIES)
+    env = runtime_env(
+        moto_server.endpoint,
+        trusted_ca[1],
+        AWS_ENDPOINT_URL_LAMBDA=lambda_service.url,
+        **FAST_RETRIES,
+    )
     for name, value in env.items():
         if name != "PATH":
             monkeypatch.setenv(name, value)
@@ -98,8 +104,7 @@ def cloudformation(
         sys.path.insert(0, str(HANDLER_DIR))
     import index  # its clients are built on first use: after lambda_env set the endpoints
 
-    return CloudFormation(InProcess(index.handler), response_server,
-                          lambda_service=lambda_service)
+    return CloudFormation(InProcess(index.handler), response_server, lambda_service=lambda_service)
 
 
 @pytest.fixture

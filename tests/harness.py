@@ -118,7 +118,7 @@ class LambdaService:
     def _take(self, path: str, headers: Any, body: bytes) -> tuple[int, str]:
         if not path.startswith(self.PATH) or headers.get("X-Amz-Invocation-Type") != "Event":
             return 400, "InvalidRequestContentException"
-        name = path[len(self.PATH):].split("/")[0]
+        name = path[len(self.PATH) :].split("/")[0]
         with self._lock:
             if self._refusals:
                 return 403, self._refusals.pop(0)
@@ -219,8 +219,15 @@ class CloudFormation:
         properties: Mapping[str, Any],
         old_properties: Mapping[str, Any],
     ) -> Response:
-        return self.send(self.event("Update", logical_id, properties, physical_id=physical_id,
-                                    old_properties=old_properties))
+        return self.send(
+            self.event(
+                "Update",
+                logical_id,
+                properties,
+                physical_id=physical_id,
+                old_properties=old_properties,
+            )
+        )
 
     def delete(self, logical_id: str, physical_id: str, properties: Mapping[str, Any]) -> Response:
         return self.send(self.event("Delete", logical_id, properties, physical_id=physical_id))
@@ -235,8 +242,9 @@ class CloudFormation:
         if event["RequestType"] == "Create":
             return [self.delete(logical_id, failed.physical_id, properties)]
         assert event["RequestType"] == "Update", event["RequestType"]
-        rolled_back = self.update(logical_id, failed.physical_id, event["OldResourceProperties"],
-                                  properties)
+        rolled_back = self.update(
+            logical_id, failed.physical_id, event["OldResourceProperties"], properties
+        )
         if rolled_back.status != "SUCCESS" or rolled_back.physical_id == failed.physical_id:
             return [rolled_back]
         return [rolled_back, self.delete(logical_id, failed.physical_id, properties)]

@@ -23,14 +23,21 @@ URL = "https://127.0.0.1/answer?X-Amz-Signature=0"
 
 
 def changed(what: str) -> str:
-    return (f"crhelper {VERSION} changed {what}, which lambda_handler/index.py "
-            "(OtaUpdateResource) relies on: adapt it before allowing this crhelper")
+    return (
+        f"crhelper {VERSION} changed {what}, which lambda_handler/index.py "
+        "(OtaUpdateResource) relies on: adapt it before allowing this crhelper"
+    )
 
 
 def event(**extra: Any) -> dict[str, Any]:
     return {
-        "RequestType": "Create", "ResponseURL": URL, "StackId": "arn:x:stack/S/1",
-        "RequestId": "r-1", "LogicalResourceId": "Ota", "ResourceProperties": {}, **extra,
+        "RequestType": "Create",
+        "ResponseURL": URL,
+        "StackId": "arn:x:stack/S/1",
+        "RequestId": "r-1",
+        "LogicalResourceId": "Ota",
+        "ResourceProperties": {},
+        **extra,
     }
 
 
@@ -117,7 +124,8 @@ def test_send_passes_the_answer_and_a_256_character_reason_to_send_response(
 
     assert parameters == ["self", "status", "reason", "send_response"], changed("_send's signature")
     assert [(url, body["Status"], body["PhysicalResourceId"]) for url, body, _ in sent] == [
-        (URL, "FAILED", "fw-1"), (URL, "FAILED", "fw-1")
+        (URL, "FAILED", "fw-1"),
+        (URL, "FAILED", "fw-1"),
     ], changed("_send(status, reason, send_response): send_response(url, body, ssl_verify)")
     assert [len(body["Reason"]) for _, body, _ in sent] == [256, 259], changed(
         "the Reasons _send cuts (longer than 256 characters, keeping the end)"
@@ -138,7 +146,8 @@ def test_physical_id_set_before_a_raise_is_in_the_failed_and_the_timeout_answers
     probe._timeout()  # what crhelper's timer sends 0.5 s before the invocation times out
 
     assert [(b["Status"], b["PhysicalResourceId"], b["Reason"]) for _, b, _ in probe.answers] == [
-        ("FAILED", "fw-1", "the Reason"), ("FAILED", "fw-1", "Execution timed out")
+        ("FAILED", "fw-1", "the Reason"),
+        ("FAILED", "fw-1", "Execution timed out"),
     ], changed("the physical id of a FAILED answer, or of its timeout answer (_timeout)")
 
 
@@ -157,8 +166,9 @@ def test_crhelpers_event_keys_are_the_ones_the_handler_refuses(
 def test_the_adapter_overrides_only_the_pinned_privates(cloudformation: CloudFormation) -> None:
     """Every private of crhelper the adapter overrides has its pin above, same signature."""
     adapter = sys.modules["index"].OtaUpdateResource
-    overridden = sorted(name for name in vars(adapter)
-                        if name.startswith("_") and not name.startswith("__"))
+    overridden = sorted(
+        name for name in vars(adapter) if name.startswith("_") and not name.startswith("__")
+    )
 
     assert overridden == ["_poll_enabled", "_polling_init", "_send"]
     for name in overridden:

@@ -95,7 +95,8 @@ def test_cdk_nag_aws_solutions_finds_nothing(
     # cdk-nag leaves acknowledged findings out itself: no report at all when nothing is left.
     findings = {
         (v["ruleName"], c["constructPath"])
-        for nag in report.get("pluginReports", []) if nag["pluginName"] == "AwsSolutions"
+        for nag in report.get("pluginReports", [])
+        if nag["pluginName"] == "AwsSolutions"
         for v in nag["violations"]
         for c in v["violatingConstructs"]
     }

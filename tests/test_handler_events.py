@@ -21,9 +21,7 @@ def index(cloudformation: CloudFormation) -> Any:
 
 
 @pytest.fixture
-def pending(
-    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
-) -> Event:
+def pending(cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch) -> Event:
     """A Create that crhelper still holds in its module state, not answered yet."""
     monkeypatch.setenv("OTA_MAX_WAIT_SECONDS", "1")
     testing.set_manual_lifecycle(True)
@@ -55,8 +53,13 @@ def test_malformed_event_fails_on_its_own_url_and_touches_nothing(
     cloudformation: CloudFormation, world: World, pending: Event, missing: str, reason: str
 ) -> None:
     created = cloudformation.create("Other", properties(world, "fw-other"))
-    event = cloudformation.event("Update", LOGICAL_ID, properties(world, "fw-3"),
-                                 physical_id=ID, old_properties=properties(world))
+    event = cloudformation.event(
+        "Update",
+        LOGICAL_ID,
+        properties(world, "fw-3"),
+        physical_id=ID,
+        old_properties=properties(world),
+    )
     del event[missing]
 
     cloudformation.start(event)
@@ -127,8 +130,12 @@ def test_provider_without_its_stack_id_acts_for_no_stack(
     ],
 )
 def test_bad_setting_of_the_provider_fails_naming_it_and_touches_nothing(
-    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch,
-    name: str, value: str, expected: str,
+    cloudformation: CloudFormation,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    value: str,
+    expected: str,
 ) -> None:
     event = cloudformation.event("Create", LOGICAL_ID, properties(world))
 
@@ -159,13 +166,19 @@ def test_answer_is_retried_through_server_errors(
 
     assert (created.status, created.physical_id) == ("SUCCESS", ID)
     assert cloudformation.answer_count(event) == 1
-    assert [r.getMessage().split(" (")[0] for r in caplog.records if r.name == "index"
-            and r.levelno == logging.WARNING] == ["Answering failed", "Answering failed"]
+    assert [
+        r.getMessage().split(" (")[0]
+        for r in caplog.records
+        if r.name == "index" and r.levelno == logging.WARNING
+    ] == ["Answering failed", "Answering failed"]
 
 
 def test_answer_that_cannot_be_delivered_is_logged_without_the_url(
-    cloudformation: CloudFormation, world: World, caplog: pytest.LogCaptureFixture,
-    index: Any, monkeypatch: pytest.MonkeyPatch,
+    cloudformation: CloudFormation,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    index: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     event = cloudformation.event("Create", LOGICAL_ID, properties(world))
     body = {"Status": "FAILED", "Reason": "r", "PhysicalResourceId": "p"}

@@ -83,13 +83,26 @@ def test_persistent_fault_while_deleting_fails_with_a_clear_reason(
 @pytest.mark.parametrize(
     ("members", "field"),
     [
-        ({"files": [{"fileName": "f", "fileType": "two",
-                     "fileLocation": {"stream": {"streamId": "s", "fileId": "1"}}}]},
-         "files[0].fileType"),
-        ({"awsJobPresignedUrlConfig": {"expiresInSec": "30"}},
-         "awsJobPresignedUrlConfig.expiresInSec"),
-        ({"awsJobExecutionsRolloutConfig": {"maximumPerMinute": "1.5"}},
-         "awsJobExecutionsRolloutConfig.maximumPerMinute"),
+        (
+            {
+                "files": [
+                    {
+                        "fileName": "f",
+                        "fileType": "two",
+                        "fileLocation": {"stream": {"streamId": "s", "fileId": "1"}},
+                    }
+                ]
+            },
+            "files[0].fileType",
+        ),
+        (
+            {"awsJobPresignedUrlConfig": {"expiresInSec": "30"}},
+            "awsJobPresignedUrlConfig.expiresInSec",
+        ),
+        (
+            {"awsJobExecutionsRolloutConfig": {"maximumPerMinute": "1.5"}},
+            "awsJobExecutionsRolloutConfig.maximumPerMinute",
+        ),
         ({api.DELETE_STREAM: "maybe"}, "deleteStream"),
         ({"colour": "blue"}, "colour"),
         ({"otaUpdateId": "x" * 57}, "otaUpdateId"),
@@ -120,14 +133,23 @@ def test_signature_that_is_not_base64_fails_naming_the_field(
     assert testing.calls("CreateOTAUpdate") == 0
 
 
-@pytest.mark.parametrize(("member", "value", "reason"), [
-    ("roleArn", None, "roleArn = None is invalid: it must be given (it is required)"),
-    ("targets", "arn:aws:iot:us-east-1:123456789012:thinggroup/fleet",
-     "targets = 'arn:aws:iot:us-east-1:123456789012:thinggroup/fleet' is invalid: it must be a "
-     "list"),
-    ("additionalParameters", "k=v",
-     "additionalParameters = 'k=v' is invalid: it must be a map of strings to strings"),
-])
+@pytest.mark.parametrize(
+    ("member", "value", "reason"),
+    [
+        ("roleArn", None, "roleArn = None is invalid: it must be given (it is required)"),
+        (
+            "targets",
+            "arn:aws:iot:us-east-1:123456789012:thinggroup/fleet",
+            "targets = 'arn:aws:iot:us-east-1:123456789012:thinggroup/fleet' is invalid: it "
+            "must be a list",
+        ),
+        (
+            "additionalParameters",
+            "k=v",
+            "additionalParameters = 'k=v' is invalid: it must be a map of strings to strings",
+        ),
+    ],
+)
 def test_a_missing_member_or_a_plain_string_for_a_list_or_map_fails_naming_it(
     cloudformation: CloudFormation, world: World, member: str, value: Any, reason: str
 ) -> None:
@@ -185,7 +207,9 @@ def test_long_wait_is_handed_over_to_the_function_itself_not_to_eventbridge(
     assert cloudformation.answer(event, started, timeout=0.5) is None
     assert function == cloudformation.service_token.rsplit(":", 1)[1]
     assert continued["ResourceProperties"] == {
-        "otaUpdateId": ID, "deleteStream": "true", "forceDeleteAWSJob": "true"
+        "otaUpdateId": ID,
+        "deleteStream": "true",
+        "forceDeleteAWSJob": "true",
     }
     assert continued["OtaUpdateHandover"]["count"] == 1
     assert "OldResourceProperties" not in continued
@@ -216,7 +240,8 @@ def test_handed_over_wait_hands_over_again_while_the_creation_goes_on(
 
     assert cloudformation.answer(*handed_over, timeout=0.5) is None
     assert second["OtaUpdateHandover"] == {
-        "giveUpAt": first["OtaUpdateHandover"]["giveUpAt"], "count": 2
+        "giveUpAt": first["OtaUpdateHandover"]["giveUpAt"],
+        "count": 2,
     }
 
 
@@ -249,7 +274,9 @@ def test_waiting_through_hand_overs_ends_after_its_bound(
 
 
 def test_hand_overs_are_bounded_in_number_and_the_rollback_deletes_it(
-    cloudformation: CloudFormation, world: World, short_invocations: None,
+    cloudformation: CloudFormation,
+    world: World,
+    short_invocations: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("OTA_MAX_HANDOVERS", "1")
@@ -331,7 +358,8 @@ def handler_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What the handler (and crhelper in it) logged, without the moto server's request log."""
     return [
         f"{r.levelname} {r.getMessage()} {r.exc_text or ''}"
-        for r in caplog.records if not r.name.startswith("werkzeug")
+        for r in caplog.records
+        if not r.name.startswith("werkzeug")
     ]
 
 
@@ -348,7 +376,10 @@ def test_each_step_logs_a_line_with_the_id_and_status(
     steps = [line for line in handler_lines(caplog) if line.startswith(f"INFO {ID}: ")]
 
     assert [step.split(": ", 1)[1].split(" ")[0] for step in steps] == [
-        "CreateOTAUpdate", "CREATE_COMPLETE", "DeleteOTAUpdate", "gone"
+        "CreateOTAUpdate",
+        "CREATE_COMPLETE",
+        "DeleteOTAUpdate",
+        "gone",
     ]
 
 

@@ -189,8 +189,12 @@ def test_deletion_finished_between_get_and_list_tags_is_a_successful_delete(
 # ---------------------------------------------------------------------------------------------
 # 10. Permanent service errors, each call once
 # ---------------------------------------------------------------------------------------------
-PERMANENT = ("UnauthorizedException", "InvalidRequestException", "ResourceNotFoundException",
-             "ConflictException")
+PERMANENT = (
+    "UnauthorizedException",
+    "InvalidRequestException",
+    "ResourceNotFoundException",
+    "ConflictException",
+)
 
 
 @pytest.mark.parametrize("code", PERMANENT)
@@ -213,8 +217,12 @@ def test_create_rejected_for_good_fails_and_the_rollback_leaves_nothing(
 
 @pytest.mark.parametrize(
     ("operation", "code"),
-    [(op, code) for op in ("GetOTAUpdate", "ListTagsForResource", "DeleteOTAUpdate")
-     for code in PERMANENT if code != "ResourceNotFoundException"],
+    [
+        (op, code)
+        for op in ("GetOTAUpdate", "ListTagsForResource", "DeleteOTAUpdate")
+        for code in PERMANENT
+        if code != "ResourceNotFoundException"
+    ],
 )
 def test_delete_rejected_for_good_fails_keeping_it_and_a_retry_deletes_it(
     cloudformation: CloudFormation, world: World, operation: str, code: str

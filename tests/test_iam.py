@@ -204,8 +204,7 @@ def test_a_role_of_the_app_keeps_its_own_statements_and_gets_the_shared_roles(
     managed = {
         k
         for k, r in template["Resources"].items()
-        if r["Type"] == "AWS::IAM::ManagedPolicy"
-        and r["Properties"]["Roles"] == [{"Ref": role_id}]
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and r["Properties"]["Roles"] == [{"Ref": role_id}]
     }
     assert managed
     for resource in template["Resources"].values():
@@ -215,9 +214,7 @@ def test_a_role_of_the_app_keeps_its_own_statements_and_gets_the_shared_roles(
 
 
 @pytest.mark.parametrize("app", [*BIG, "two_stacks"])
-def test_cdk_nag_passes_on_the_librarys_resources(
-    app: str, request: pytest.FixtureRequest
-) -> None:
+def test_cdk_nag_passes_on_the_librarys_resources(app: str, request: pytest.FixtureRequest) -> None:
     synthesized: Synthesized = request.getfixturevalue(app)
     assert synthesized.nag_violations() == []
 
@@ -259,8 +256,11 @@ def test_parameters_and_names_imported_from_outside_are_clean_under_cdk_nag(
     role = iam.Role.from_role_name(stack, "Imported", "ota-service-role")
     for index, (bucket, location, own_role) in enumerate(
         [
-            (s3.Bucket.from_bucket_name(stack, "Param", bucket_name.value_as_string),
-             key.value_as_string, None),
+            (
+                s3.Bucket.from_bucket_name(stack, "Param", bucket_name.value_as_string),
+                key.value_as_string,
+                None,
+            ),
             (by_name, "releases/2.0.0/fw.bin", role),
         ]
     ):
@@ -275,8 +275,7 @@ def test_parameters_and_names_imported_from_outside_are_clean_under_cdk_nag(
     assert synthesized.nag_violations() == []
     template = synthesized.templates["Params"]
     assert any(
-        r["Type"] == "AWS::IAM::ManagedPolicy"
-        and r["Properties"]["Roles"] == ["ota-service-role"]
+        r["Type"] == "AWS::IAM::ManagedPolicy" and r["Properties"]["Roles"] == ["ota-service-role"]
         for r in template["Resources"].values()
     )
 
@@ -324,9 +323,14 @@ def test_a_configured_provider_passes_cdk_nag_with_its_vpc_policy_acknowledged(
 ) -> None:
     app = _app(tmp_path)
     stack = cdk.Stack(app, "Configured")
-    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, subnet_configuration=[
-        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-    ])
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
     OtaUpdateProvider.configure(
         stack,
         vpc=vpc,
@@ -338,7 +342,8 @@ def test_a_configured_provider_passes_cdk_nag_with_its_vpc_policy_acknowledged(
     assert synthesized.nag_violations() == []
     acknowledged = [
         entry.data
-        for entry in stack.node.find_child("OtaUpdateProvider").node.find_child("Role")
+        for entry in stack.node.find_child("OtaUpdateProvider")
+        .node.find_child("Role")
         .node.default_child.node.metadata  # type: ignore[union-attr]
         if entry.type == "aws:cdk:acknowledged-rules"
     ]

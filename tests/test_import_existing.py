@@ -18,8 +18,12 @@ ARN = "arn:aws:iot:eu-west-1:123456789012:otaupdate/release-7"
 
 def _in_partition(resource: str) -> dict[str, Any]:
     """An ARN of the stack's account and Region, in the partition CloudFormation names."""
-    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
-                              f":iot:eu-west-1:123456789012:{resource}"]]}
+    return {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, f":iot:eu-west-1:123456789012:{resource}"],
+        ]
+    }
 
 
 def _stack() -> cdk.Stack:
@@ -74,14 +78,21 @@ def test_from_arn_with_a_token_resolves_at_deploy() -> None:
 @pytest.mark.parametrize(
     ("call", "pattern"),
     [
-        (lambda s: OtaUpdate.from_ota_update_id(s, "Bad", "release 7"),
-         r"^Watch/Bad: otaUpdateId = 'release 7' is invalid: it must be a string matching"),
-        (lambda s: OtaUpdate.from_ota_update_arn(
-            s, "Bad", "arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"),
-         r"^Watch/Bad: otaUpdateArn = '.*thinggroup/fleet' is invalid: it must be an OTA "
-         r"update's ARN, arn:<partition>:iot:<region>:<account>:otaupdate/<otaUpdateId>"),
-        (lambda s: OtaUpdate.from_ota_update_arn(s, "Bad", "release-7"),
-         r"\(OtaUpdate\.from_ota_update_id takes the id alone\)"),
+        (
+            lambda s: OtaUpdate.from_ota_update_id(s, "Bad", "release 7"),
+            r"^Watch/Bad: otaUpdateId = 'release 7' is invalid: it must be a string matching",
+        ),
+        (
+            lambda s: OtaUpdate.from_ota_update_arn(
+                s, "Bad", "arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"
+            ),
+            r"^Watch/Bad: otaUpdateArn = '.*thinggroup/fleet' is invalid: it must be an OTA "
+            r"update's ARN, arn:<partition>:iot:<region>:<account>:otaupdate/<otaUpdateId>",
+        ),
+        (
+            lambda s: OtaUpdate.from_ota_update_arn(s, "Bad", "release-7"),
+            r"\(OtaUpdate\.from_ota_update_id takes the id alone\)",
+        ),
     ],
     ids=["bad id", "ARN of a thing group", "an id where the ARN belongs"],
 )
@@ -97,8 +108,9 @@ def _logical_id(scope: Construct, child: str) -> str:
 
 
 def _statements(stack: cdk.Stack) -> list[dict[str, Any]]:
-    policies = template(stack).find_resources("AWS::IAM::Policy", {
-        "Properties": {"Roles": [{"Ref": _logical_id(stack, "Watcher")}]}})
+    policies = template(stack).find_resources(
+        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": _logical_id(stack, "Watcher")}]}}
+    )
     (policy,) = policies.values()
     statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
@@ -110,8 +122,11 @@ def test_grant_read_of_an_import_allows_watching_exactly_that_rollout() -> None:
     OtaUpdate.from_ota_update_arn(s, "Existing", ARN).grant_read(watcher)
     assert _statements(s) == [
         {"Action": "iot:GetOTAUpdate", "Effect": "Allow", "Resource": ARN},
-        {"Action": ["iot:DescribeJob", "iot:ListJobExecutionsForJob"], "Effect": "Allow",
-         "Resource": EXPECTED["aws_iot_job_arn"]},
+        {
+            "Action": ["iot:DescribeJob", "iot:ListJobExecutionsForJob"],
+            "Effect": "Allow",
+            "Resource": EXPECTED["aws_iot_job_arn"],
+        },
     ]
 
 
@@ -122,8 +137,14 @@ def test_grant_read_of_a_created_ota_update_names_its_resources_attributes() -> 
     update.grant_read(watcher)
     logical_id = _logical_id(update, "Resource")
     assert _statements(s) == [
-        {"Action": "iot:GetOTAUpdate", "Effect": "Allow",
-         "Resource": {"Fn::GetAtt": [logical_id, "otaUpdateArn"]}},
-        {"Action": ["iot:DescribeJob", "iot:ListJobExecutionsForJob"], "Effect": "Allow",
-         "Resource": {"Fn::GetAtt": [logical_id, "awsIotJobArn"]}},
+        {
+            "Action": "iot:GetOTAUpdate",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [logical_id, "otaUpdateArn"]},
+        },
+        {
+            "Action": ["iot:DescribeJob", "iot:ListJobExecutionsForJob"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [logical_id, "awsIotJobArn"]},
+        },
     ]

@@ -18,8 +18,9 @@ def _arn(resource: Any) -> str:
         return resource
     if "Fn::GetAtt" in resource:
         return "{" + ".".join(resource["Fn::GetAtt"]) + "}"
-    return "".join(p if isinstance(p, str) else "{" + p["Ref"] + "}"
-                   for p in resource["Fn::Join"][1])
+    return "".join(
+        p if isinstance(p, str) else "{" + p["Ref"] + "}" for p in resource["Fn::Join"][1]
+    )
 
 
 def _function(t: cdk.assertions.Template) -> dict[str, Any]:
@@ -34,7 +35,8 @@ def _provider_statements(s: cdk.Stack) -> dict[tuple[str, ...], dict[str, Any]]:
     """The provider policy's statements by their actions."""
     t = template(s)
     (policy,) = [
-        p for logical_id, p in t.find_resources("AWS::IAM::Policy").items()
+        p
+        for logical_id, p in t.find_resources("AWS::IAM::Policy").items()
         if logical_id.startswith("OtaUpdateProviderPolicy")
     ]
     statements = {}
@@ -56,8 +58,14 @@ def provider_stack() -> cdk.Stack:
 IOT = "arn:{AWS::Partition}:iot:{AWS::Region}:{AWS::AccountId}:"
 # actions -> (resources, condition): every statement the provider's role has for its own work.
 EXPECTED: dict[tuple[str, ...], tuple[list[str], dict[str, Any] | None]] = {
-    ("iot:CreateOTAUpdate", "iot:GetOTAUpdate", "iot:DeleteOTAUpdate", "iot:TagResource",
-     "iot:UntagResource", "iot:ListTagsForResource"): ([IOT + "otaupdate/*"], None),
+    (
+        "iot:CreateOTAUpdate",
+        "iot:GetOTAUpdate",
+        "iot:DeleteOTAUpdate",
+        "iot:TagResource",
+        "iot:UntagResource",
+        "iot:ListTagsForResource",
+    ): ([IOT + "otaupdate/*"], None),
     ("iot:ListOTAUpdates",): (["*"], None),
     ("iot:DescribeJob", "iot:DeleteJob"): ([IOT + "job/AFR_OTA-*"], None),
     ("iot:DeleteStream",): ([IOT + "stream/AFR_OTA-*"], None),
@@ -119,17 +127,33 @@ def test_service_role_trusts_iot_of_this_account_and_region_only(
     template(provider_stack).has_resource_properties(
         "AWS::IAM::Role",
         {
-            "AssumeRolePolicyDocument": {"Statement": [{
-                "Action": "sts:AssumeRole",
-                "Effect": "Allow",
-                "Principal": {"Service": "iot.amazonaws.com"},
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
-                    "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", [
-                        "arn:", {"Ref": "AWS::Partition"}, ":iot:", {"Ref": "AWS::Region"},
-                        ":", {"Ref": "AWS::AccountId"}, ":*",
-                    ]]}},
-                },
-            }]}
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "iot.amazonaws.com"},
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                            "ArnLike": {
+                                "aws:SourceArn": {
+                                    "Fn::Join": [
+                                        "",
+                                        [
+                                            "arn:",
+                                            {"Ref": "AWS::Partition"},
+                                            ":iot:",
+                                            {"Ref": "AWS::Region"},
+                                            ":",
+                                            {"Ref": "AWS::AccountId"},
+                                            ":*",
+                                        ],
+                                    ]
+                                }
+                            },
+                        },
+                    }
+                ]
+            }
         },
     )

@@ -158,8 +158,12 @@ def test_vpc_leaves_one_managed_policy_fewer_for_a_policy_that_spills() -> None:
         OtaUpdateProvider.configure(s, vpc=_vpc(s) if vpc else None)
         ota(s)
         OtaUpdateProvider.of(s).policy.add(
-            [Grant(("s3:ListBucket",),
-                   tuple(Resource.fixed(f"arn:aws:s3:::{i:060d}") for i in range(800)))]
+            [
+                Grant(
+                    ("s3:ListBucket",),
+                    tuple(Resource.fixed(f"arn:aws:s3:::{i:060d}") for i in range(800)),
+                )
+            ]
         )
         t = template(s)
         managed = len(t.find_resources("AWS::IAM::ManagedPolicy"))
@@ -306,8 +310,10 @@ REFUSED: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     ),
     (
         "the provider's id taken by another construct",
-        lambda s: [cdk.CfnOutput(s, "OtaUpdateProvider", value="x"),
-                   OtaUpdateProvider.configure(s, memory_size=512)],
+        lambda s: [
+            cdk.CfnOutput(s, "OtaUpdateProvider", value="x"),
+            OtaUpdateProvider.configure(s, memory_size=512),
+        ],
         r"the id 'OtaUpdateProvider' is taken by another construct of the stack",
     ),
     (

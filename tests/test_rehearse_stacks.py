@@ -49,8 +49,14 @@ def fleet(stack: cdk.Stack, name: str = "fleet") -> str:
     return OtaTarget.thing_group(name)
 
 
-def given_role(stack: cdk.Stack, name: str, trust: iam.IPrincipal,
-               statements: list[iam.PolicyStatement], *, managed: bool = False) -> iam.IRole:
+def given_role(
+    stack: cdk.Stack,
+    name: str,
+    trust: iam.IPrincipal,
+    statements: list[iam.PolicyStatement],
+    *,
+    managed: bool = False,
+) -> iam.IRole:
     """A role the user declares with exactly these statements (inline or managed), passed to the
     OtaUpdate as immutable: the construct adds nothing to it."""
     role = iam.Role(stack, name, role_name=name, assumed_by=trust)
@@ -69,40 +75,77 @@ def build(outdir: Path) -> None:
         OtaUpdate(good, f"Release{index}", targets=[fleet(good, group)], files=[firmware_file()])
 
     managed = cdk.Stack(app, "Managed")
-    everything = [*EVERYTHING_BUT_READ, iam.PolicyStatement(actions=["s3:GetObject"],
-                                                            resources=["*"])]
-    OtaUpdate(managed, "Release", targets=[fleet(managed, "west")], files=[firmware_file()],
-              role=given_role(managed, "managed-ota", IOT_TRUST, everything, managed=True))
+    everything = [
+        *EVERYTHING_BUT_READ,
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=["*"]),
+    ]
+    OtaUpdate(
+        managed,
+        "Release",
+        targets=[fleet(managed, "west")],
+        files=[firmware_file()],
+        role=given_role(managed, "managed-ota", IOT_TRUST, everything, managed=True),
+    )
 
     no_read = cdk.Stack(app, "NoRead")
-    OtaUpdate(no_read, "Release", targets=[fleet(no_read, "fleet")], files=[firmware_file()],
-              role=given_role(no_read, "no-read", IOT_TRUST, EVERYTHING_BUT_READ))
+    OtaUpdate(
+        no_read,
+        "Release",
+        targets=[fleet(no_read, "fleet")],
+        files=[firmware_file()],
+        role=given_role(no_read, "no-read", IOT_TRUST, EVERYTHING_BUT_READ),
+    )
 
     untrusted = cdk.Stack(app, "Untrusted")
-    OtaUpdate(untrusted, "Release", targets=[fleet(untrusted, "fleet")], files=[firmware_file()],
-              role=given_role(untrusted, "lambda-role", iam.ServicePrincipal(
-                  "lambda.amazonaws.com"), everything))
+    OtaUpdate(
+        untrusted,
+        "Release",
+        targets=[fleet(untrusted, "fleet")],
+        files=[firmware_file()],
+        role=given_role(
+            untrusted, "lambda-role", iam.ServicePrincipal("lambda.amazonaws.com"), everything
+        ),
+    )
 
     missing_object = cdk.Stack(app, "MissingObject")
     bucket = s3.Bucket(missing_object, "Firmware", bucket_name="fw-rehearsal")
-    OtaUpdate(missing_object, "Release", targets=[fleet(missing_object, "fleet")],
-              files=[OtaUpdateFile(file_location=FileLocation.from_bucket(bucket, "v9/fw.bin"))])
+    OtaUpdate(
+        missing_object,
+        "Release",
+        targets=[fleet(missing_object, "fleet")],
+        files=[OtaUpdateFile(file_location=FileLocation.from_bucket(bucket, "v9/fw.bin"))],
+    )
 
     missing_group = cdk.Stack(app, "MissingGroup")
-    OtaUpdate(missing_group, "Release", targets=[OtaTarget.thing_group("ghost-fleet")],
-              files=[firmware_file()])
+    OtaUpdate(
+        missing_group,
+        "Release",
+        targets=[OtaTarget.thing_group("ghost-fleet")],
+        files=[firmware_file()],
+    )
 
     configured = cdk.Stack(app, "Configured")  # a provider in a VPC, with a key of the stack
-    vpc = ec2.Vpc(configured, "Vpc", nat_gateways=0, subnet_configuration=[
-        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
-    OtaUpdateProvider.configure(configured, vpc=vpc, timeout=cdk.Duration.minutes(3),
-                                environment_encryption=kms.Key(configured, "Key"),
-                                architecture=lambda_.Architecture.X86_64)
+    vpc = ec2.Vpc(
+        configured,
+        "Vpc",
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
+    OtaUpdateProvider.configure(
+        configured,
+        vpc=vpc,
+        timeout=cdk.Duration.minutes(3),
+        environment_encryption=kms.Key(configured, "Key"),
+        architecture=lambda_.Architecture.X86_64,
+    )
     OtaUpdate(configured, "Release", targets=[fleet(configured, "fleet")], files=[firmware_file()])
 
     malformed = cdk.Stack(app, "Malformed")
-    ota = OtaUpdate(malformed, "Release", targets=[fleet(malformed, "fleet")],
-                    files=[firmware_file()])
+    ota = OtaUpdate(
+        malformed, "Release", targets=[fleet(malformed, "fleet")], files=[firmware_file()]
+    )
     resource = cast(cdk.CfnResource, ota.node.find_child("Resource").node.default_child)
     resource.add_property_override("awsJobTimeoutConfig", {"inProgressTimeoutInMinutes": 0})
     app.synth()
@@ -165,8 +208,10 @@ def test_a_role_that_cannot_read_the_firmware_fails_naming_object_and_action(
 def test_a_role_not_trusted_by_iot_fails(report: Report) -> None:
     outcome = only(report, "Untrusted")
     assert outcome.status == "CREATE_FAILED"
-    assert (f"Unable to assume the role arn:aws:iam::{ACCOUNT}:role/lambda-role: its trust "
-            "policy does not allow iot.amazonaws.com to perform sts:AssumeRole") in outcome.reason
+    assert (
+        f"Unable to assume the role arn:aws:iam::{ACCOUNT}:role/lambda-role: its trust "
+        "policy does not allow iot.amazonaws.com to perform sts:AssumeRole"
+    ) in outcome.reason
 
 
 def test_a_missing_object_fails_and_must_exist_at_deploy(report: Report) -> None:
@@ -185,7 +230,8 @@ def test_a_thing_group_neither_declared_nor_given_fails_and_must_exist_at_deploy
     assert f"Target {group} does not exist" in outcome.reason
     assert report.must_exist["thinggroup/ghost-fleet"] == [outcome.path]
     assert [name for name in report.must_exist if name.startswith("thinggroup/")] == [
-        "thinggroup/ghost-fleet"]
+        "thinggroup/ghost-fleet"
+    ]
 
 
 def test_a_malformed_property_fails_naming_it(report: Report) -> None:

@@ -104,6 +104,7 @@ def pseudo() -> Pseudo:
     """The pseudo parameters' tokens, read from jsii once per process (they never change)."""
     return Pseudo(Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID, Aws.URL_SUFFIX)
 
+
 # How CDK encodes tokens in strings and in lists of strings (stable parts of its contract).
 STRING_TOKEN = "${Token["
 LIST_TOKEN = "#{Token["

@@ -128,8 +128,11 @@ class Settings:
 
     def to_environment(self) -> dict[str, str]:
         """The function's environment variables for these settings (None ones left out)."""
-        return {s.metadata["env"]: _env_text(getattr(self, s.name)) for s in fields(self)
-                if getattr(self, s.name) is not None}
+        return {
+            s.metadata["env"]: _env_text(getattr(self, s.name))
+            for s in fields(self)
+            if getattr(self, s.name) is not None
+        }
 
 
 def _env_text(value: float | str) -> str:
@@ -279,8 +282,10 @@ RESOURCE_RULES: Mapping[str, Rule] = {
     "tags[].Key": Rule(
         forbidden_prefixes=(
             *RULES["tags[].Key"].forbidden_prefixes,
-            (OWNER_TAG_PREFIX, f"the {OWNER_TAG_PREFIX} prefix is reserved for the library's "
-             "ownership tags"),
+            (
+                OWNER_TAG_PREFIX,
+                f"the {OWNER_TAG_PREFIX} prefix is reserved for the library's ownership tags",
+            ),
         )
     ),
 }
@@ -371,7 +376,12 @@ def _walk(
 
 
 def _walk_structure(
-    value: Any, shp: StructureShape, path: str, key: str, rule: Rule, skip: Skip,
+    value: Any,
+    shp: StructureShape,
+    path: str,
+    key: str,
+    rule: Rule,
+    skip: Skip,
     rules: Mapping[str, Rule],
 ) -> Iterator[Violation]:
     if not isinstance(value, Mapping):
@@ -381,8 +391,9 @@ def _walk_structure(
     for name in value:
         if name not in members:
             yield Violation(
-                _join(path, name), value[name], f"absent: {shp.name} has no member {name!r} "
-                f"(its members are {', '.join(members)})"
+                _join(path, name),
+                value[name],
+                f"absent: {shp.name} has no member {name!r} (its members are {', '.join(members)})",
             )
     for name in (*shp.required_members, *rule.required):
         if value.get(name) is None:
@@ -392,19 +403,24 @@ def _walk_structure(
         given = [m for m in rule.exactly_one_of if value.get(m) is not None]
         if len(given) != 1:
             yield Violation(
-                path, {m: value[m] for m in given} if given else value,
+                path,
+                {m: value[m] for m in given} if given else value,
                 f"exactly one of {', '.join(rule.exactly_one_of)} (given: "
-                f"{', '.join(given) or 'none'})", rule.why,
+                f"{', '.join(given) or 'none'})",
+                rule.why,
             )
     for name, member in members.items():
         if value.get(name) is not None:
-            yield from _walk(
-                value[name], member, _join(path, name), _join(key, name), skip, rules
-            )
+            yield from _walk(value[name], member, _join(path, name), _join(key, name), skip, rules)
 
 
 def _walk_list(
-    value: Any, shp: ListShape, path: str, key: str, rule: Rule, skip: Skip,
+    value: Any,
+    shp: ListShape,
+    path: str,
+    key: str,
+    rule: Rule,
+    skip: Skip,
     rules: Mapping[str, Rule],
 ) -> Iterator[Violation]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
@@ -412,8 +428,9 @@ def _walk_list(
         return
     yield from _check_size(value, shp, path, "item")
     if rule.max_items is not None and len(value) > rule.max_items:
-        yield Violation(path, value, f"at most {rule.max_items} items (given: {len(value)})",
-                        rule.why)
+        yield Violation(
+            path, value, f"at most {rule.max_items} items (given: {len(value)})", rule.why
+        )
     # Repeats are counted among plain values; items of a wrong type are reported by their walk.
     if rule.unique:
         plain = [v for v in value if _plain(v, skip)]
@@ -503,9 +520,12 @@ def _matches(pattern: str, value: str) -> bool:
 
 def _check_number(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Violation]:
     integral = shp.type_name in ("integer", "long")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-        integral and not isinstance(value, int)
-    ) or (isinstance(value, float) and not math.isfinite(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (integral and not isinstance(value, int))
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
         yield Violation(path, value, "an integer" if integral else "a finite number")
         return
     low = rule.minimum if rule.minimum is not None else shp.metadata.get("min")
@@ -514,8 +534,12 @@ def _check_number(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Vio
         noun = "an integer" if integral else "a number"
         yield Violation(path, value, f"{noun} {_range_text(low, high)}", rule.why)
     if rule.decimals is not None and _decimals(value) > rule.decimals:
-        yield Violation(path, value, f"a number with at most {rule.decimals} digit"
-                        f"{'s' if rule.decimals > 1 else ''} after the decimal point")
+        yield Violation(
+            path,
+            value,
+            f"a number with at most {rule.decimals} digit"
+            f"{'s' if rule.decimals > 1 else ''} after the decimal point",
+        )
 
 
 def _decimals(value: float) -> int:

@@ -150,9 +150,7 @@ def self_grants(role_arn: Resource) -> Iterator[Grant]:
 def service_role_grants(request: Mapping[str, Any]) -> Iterator[Grant]:
     """What the OTA update service does with its role for ``request``."""
     ota_id = request[api.OTA_UPDATE_ID]
-    job = Resource(
-        (_iot("job", (api.job_id(ota_id), JOB_ID)), Arn.of(OTA_JOBS)), JOBS
-    )
+    job = Resource((_iot("job", (api.job_id(ota_id), JOB_ID)), Arn.of(OTA_JOBS)), JOBS)
     targets = request.get("targets") or []
     if is_list_token(targets):
         yield Grant(
@@ -167,9 +165,7 @@ def service_role_grants(request: Mapping[str, Any]) -> Iterator[Grant]:
     objects = _objects(request)
     if objects:
         yield Grant(OBJECT_READS, objects)
-    buckets = tuple(
-        bucket(b["bucket"]) for b in (*_locations(request), *_destinations(request))
-    )
+    buckets = tuple(bucket(b["bucket"]) for b in (*_locations(request), *_destinations(request)))
     if buckets:
         yield Grant(BUCKET_READS, buckets)
     if objects and "MQTT" in (request.get("protocols") or ["MQTT"]):

@@ -217,8 +217,7 @@ class OtaUpdate(Construct):
 
     def _check_tags(self) -> list[str]:
         tags = self._rendered_tags() or []
-        violations = api.validate_member(api.TAGS, tags, skip=unresolved,
-                                         rules=api.RESOURCE_RULES)
+        violations = api.validate_member(api.TAGS, tags, skip=unresolved, rules=api.RESOURCE_RULES)
         return [f"{self.node.path}: {v}" for v in violations]
 
 
@@ -258,9 +257,9 @@ class _DerivedIds:
 
 
 def _derived_id(path: str, id: str, resolved_body: Any) -> str:
-    digest = hashlib.sha256(
-        json.dumps([path, resolved_body], sort_keys=True).encode()
-    ).hexdigest()[:_DIGEST_LENGTH]
+    digest = hashlib.sha256(json.dumps([path, resolved_body], sort_keys=True).encode()).hexdigest()[
+        :_DIGEST_LENGTH
+    ]
     slug = re.sub(r"[^a-zA-Z0-9_-]", "", id)
     return f"{slug[: api.OTA_UPDATE_ID_MAX_LENGTH - _DIGEST_LENGTH - 1]}-{digest}".lstrip("-")
 
@@ -374,12 +373,11 @@ def _as_list(value: Any) -> list[Any]:
 def _violations(request: Mapping[str, Any]) -> list[api.Violation]:
     """The request's violations, pseudo parameters checked as samples and shown by name."""
     shown: dict[str, str] = {}
-    violations = api.validate(
-        _sampled(request, shown), skip=unresolved, rules=api.RESOURCE_RULES
-    )
+    violations = api.validate(_sampled(request, shown), skip=unresolved, rules=api.RESOURCE_RULES)
     return [
         dataclasses.replace(v, value=shown[v.value])
-        if isinstance(v.value, str) and v.value in shown else v
+        if isinstance(v.value, str) and v.value in shown
+        else v
         for v in violations
     ]
 
@@ -410,4 +408,3 @@ def _raise_for(scope: Construct, violations: Sequence[api.Violation]) -> None:
         raise OtaUpdateValidationError(
             "\n".join(f"{scope.node.path}: {violation}" for violation in violations)
         )
-

@@ -120,8 +120,10 @@ class ProviderOptions:
             if mine == theirs:
                 continue
             if f.name == "timeout_seconds":
-                found.append(f"timeout = {_show(Duration.seconds(mine))} "
-                             f"(now {_show(Duration.seconds(theirs))})")
+                found.append(
+                    f"timeout = {_show(Duration.seconds(mine))} "
+                    f"(now {_show(Duration.seconds(theirs))})"
+                )
             else:
                 found.append(f"{f.name} = {_show(mine)} (now {_show(theirs)})")
         return found
@@ -173,20 +175,29 @@ def provider_options(
     defaults = ProviderOptions()
     if memory_size is not None and not Token.is_unresolved(memory_size):
         low, high = MEMORY_SIZE_RANGE
-        if not _number(memory_size) or memory_size != int(memory_size) or not (
-            low <= memory_size <= high
+        if (
+            not _number(memory_size)
+            or memory_size != int(memory_size)
+            or not (low <= memory_size <= high)
         ):
-            raise refuse("memory_size", memory_size,
-                         f"it must be a whole number of MB from {low} to {high} (Lambda's range)")
+            raise refuse(
+                "memory_size",
+                memory_size,
+                f"it must be a whole number of MB from {low} to {high} (Lambda's range)",
+            )
     timeout_seconds = defaults.timeout_seconds
     if timeout is not None:
         seconds = timeout.to_seconds(integral=False) if isinstance(timeout, Duration) else None
         shortest, longest = MIN_FUNCTION_TIMEOUT, MAX_FUNCTION_TIMEOUT
-        if seconds is None or Token.is_unresolved(seconds) or seconds != int(seconds) or not (
-            shortest.to_seconds() <= seconds <= longest.to_seconds()
+        if (
+            seconds is None
+            or Token.is_unresolved(seconds)
+            or seconds != int(seconds)
+            or not (shortest.to_seconds() <= seconds <= longest.to_seconds())
         ):
             raise refuse(
-                "timeout", timeout,
+                "timeout",
+                timeout,
                 f"it must be a Duration of whole seconds from {shortest.to_human_string()} (each "
                 "invocation stops waiting ~91 s before its end to hand over and answer) to "
                 f"{longest.to_human_string()} (Lambda's limit), known at synth (the resource's "
@@ -196,26 +207,41 @@ def provider_options(
     if vpc is None:
         for option, value in (("vpc_subnets", vpc_subnets), ("security_groups", security_groups)):
             if value is not None:
-                raise refuse(option, value, "it needs vpc: pass the VPC the subnets or security "
-                             "groups belong to as vpc=..., or leave it out")
+                raise refuse(
+                    option,
+                    value,
+                    "it needs vpc: pass the VPC the subnets or security "
+                    "groups belong to as vpc=..., or leave it out",
+                )
     if log_removal_policy is RemovalPolicy.SNAPSHOT:
-        raise refuse("log_removal_policy", log_removal_policy,
-                     "it must be RemovalPolicy.DESTROY or RemovalPolicy.RETAIN (a log group has "
-                     "no snapshot)")
-    if reserved_concurrent_executions is not None and not Token.is_unresolved(
-        reserved_concurrent_executions
-    ) and (
-        not _number(reserved_concurrent_executions)
-        or reserved_concurrent_executions != int(reserved_concurrent_executions)
-        or reserved_concurrent_executions < 1
+        raise refuse(
+            "log_removal_policy",
+            log_removal_policy,
+            "it must be RemovalPolicy.DESTROY or RemovalPolicy.RETAIN (a log group has "
+            "no snapshot)",
+        )
+    if (
+        reserved_concurrent_executions is not None
+        and not Token.is_unresolved(reserved_concurrent_executions)
+        and (
+            not _number(reserved_concurrent_executions)
+            or reserved_concurrent_executions != int(reserved_concurrent_executions)
+            or reserved_concurrent_executions < 1
+        )
     ):
-        raise refuse("reserved_concurrent_executions", reserved_concurrent_executions,
-                     "it must be a whole number of at least 1 (with 0 the handler could never "
-                     "run, and every deploy would wait for the ServiceTimeout): leave it out "
-                     "for no reservation")
+        raise refuse(
+            "reserved_concurrent_executions",
+            reserved_concurrent_executions,
+            "it must be a whole number of at least 1 (with 0 the handler could never "
+            "run, and every deploy would wait for the ServiceTimeout): leave it out "
+            "for no reservation",
+        )
     if architecture is not None and architecture.name not in {a.name for a in _ARCHITECTURES}:
-        raise refuse("architecture", architecture,
-                     "it must be Architecture.ARM_64 (the default) or Architecture.X86_64")
+        raise refuse(
+            "architecture",
+            architecture,
+            "it must be Architecture.ARM_64 (the default) or Architecture.X86_64",
+        )
     return ProviderOptions(
         memory_size=defaults.memory_size if memory_size is None else memory_size,
         timeout_seconds=timeout_seconds,
@@ -351,8 +377,14 @@ class OtaUpdateProvider(StackSingleton):
         self.policy.add(
             [
                 Grant(
-                    ("iot:CreateOTAUpdate", "iot:GetOTAUpdate", "iot:DeleteOTAUpdate",
-                     "iot:TagResource", "iot:UntagResource", "iot:ListTagsForResource"),
+                    (
+                        "iot:CreateOTAUpdate",
+                        "iot:GetOTAUpdate",
+                        "iot:DeleteOTAUpdate",
+                        "iot:TagResource",
+                        "iot:UntagResource",
+                        "iot:ListTagsForResource",
+                    ),
                     (Resource.fixed(OTA_UPDATES),),
                     reason="OTA update ids are derived at synth from the request and can change "
                     "on every deploy (a replacement); limited to this account and region.",
@@ -461,12 +493,16 @@ class OtaUpdateProvider(StackSingleton):
         if not differences:
             return existing
         if existing.configured:
-            fix = ("it was configured already with other options: configure the provider once "
-                   "per stack, with all its options")
+            fix = (
+                "it was configured already with other options: configure the provider once "
+                "per stack, with all its options"
+            )
         else:
-            fix = ("the provider exists already with its defaults (the stack's first OtaUpdate "
-                   "made it): call OtaUpdateProvider.configure(stack, ...) before the first "
-                   "OtaUpdate of the stack")
+            fix = (
+                "the provider exists already with its defaults (the stack's first OtaUpdate "
+                "made it): call OtaUpdateProvider.configure(stack, ...) before the first "
+                "OtaUpdate of the stack"
+            )
         raise OtaUpdateValidationError(
             f"{path}: OtaUpdateProvider.configure({', '.join(differences)}) is invalid: {fix}"
         )

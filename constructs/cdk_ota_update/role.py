@@ -135,8 +135,6 @@ def _statement(grant: Grant) -> iam.PolicyStatement:
     )
 
 
-
-
 def warn_immutable(scope: Construct, role: iam.IRole, grants: Iterable[Grant]) -> None:
     """A synth warning on ``scope`` listing the statements an immutable ``role`` needs."""
     statements = [_describe(grant) for grant in grants]
