@@ -37,7 +37,7 @@ from handler_support import properties  # noqa: E402
 from harness import CloudFormation, InProcess, ResponseServer, boto3_runtime, runtime_env  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from cdk_ota_update import testing  # noqa: E402
+from cdk_ota_update import api, testing  # noqa: E402
 
 CRHELPER_POLL_SECONDS = 120  # CfnResource(polling_interval=2): rate(2 minutes)
 CRHELPER_DELETE_SLEEP = 120  # CfnResource(sleep_on_delete=120)
@@ -63,7 +63,9 @@ def start_emulation() -> tuple[Aws, ResponseServer]:
 
 def latency(cloudformation: CloudFormation, world: World, service: float, runs: int) -> str:
     """One table row: median answer time minus the service's time, and polls per answer."""
-    creates, deletes, polls = [], [], []
+    creates: list[float] = []
+    deletes: list[float] = []
+    polls: list[float] = []
     for run in range(runs):
         ota_id = f"bench-{int(service)}-{run}"
         testing.set_lifecycle_delay(service / 2)  # creation: two transitions
@@ -75,11 +77,14 @@ def latency(cloudformation: CloudFormation, world: World, service: float, runs: 
         assert (created.status, deleted.status) == ("SUCCESS", "SUCCESS"), (created, deleted)
         creates.append(created.seconds - service)
         deletes.append(deleted.seconds - service)
-    crhelper_create = max(CRHELPER_POLL_SECONDS, -(-service // CRHELPER_POLL_SECONDS)
-                          * CRHELPER_POLL_SECONDS)
-    return (f"| {service:g} s | {median(creates):.2f} s (max {max(creates):.2f}) "
-            f"| {median(deletes):.2f} s (max {max(deletes):.2f}) | {median(polls):g} "
-            f"| ~{crhelper_create - service:.0f} s | ~{CRHELPER_DELETE_SLEEP:.0f} s |")
+    crhelper_create = max(
+        CRHELPER_POLL_SECONDS, -(-service // CRHELPER_POLL_SECONDS) * CRHELPER_POLL_SECONDS
+    )
+    return (
+        f"| {service:g} s | {median(creates):.2f} s (max {max(creates):.2f}) "
+        f"| {median(deletes):.2f} s (max {max(deletes):.2f}) | {median(polls):g} "
+        f"| ~{crhelper_create - service:.0f} s | ~{CRHELPER_DELETE_SLEEP:.0f} s |"
+    )
 
 
 def fleet_polling(aws: Aws, world: World, size: int, service: float) -> str:
@@ -90,23 +95,32 @@ def fleet_polling(aws: Aws, world: World, size: int, service: float) -> str:
     testing.set_lifecycle_delay(service / 2)
     ids = [f"fleet-{i}" for i in range(size)]
     for ota_id in ids:
-        request = {k: v for k, v in properties(world, ota_id).items()
-                   if k not in ("deleteStream", "forceDeleteAWSJob")}
+        request = {
+            k: v
+            for k, v in properties(world, ota_id).items()
+            if k not in ("deleteStream", "forceDeleteAWSJob")
+        }
         iot.create_ota_update(**lifecycle.Request.of(request).body)
     started, before = time.time(), testing.calls("GetOTAUpdate")
     added: list[float] = []
-    budget = lifecycle.Budget.of(600_000, None, polling=False)
+    budget = lifecycle.Budget.of(600_000, api.Settings(), margin=0)
 
     def wait(ota_id: str) -> None:
-        lifecycle.wait(iot, ota_id, lambda i: i is None or i["otaUpdateStatus"] not in
-                       lifecycle.CREATING, budget)
+        lifecycle.wait(
+            iot,
+            ota_id,
+            lambda i: i is None or i["otaUpdateStatus"] not in lifecycle.CREATING,
+            budget,
+        )
         added.append(time.time() - started - service)
 
     threads = [threading.Thread(target=wait, args=(ota_id,)) for ota_id in ids]
     rates = sample_rate(threads, lambda: testing.calls("GetOTAUpdate"))
     total = testing.calls("GetOTAUpdate") - before
-    return (f"| {size} | {service:g} s | {total} | {total / (time.time() - started):.1f} "
-            f"| {max(rates)} | {median(added):.2f} s |")
+    return (
+        f"| {size} | {service:g} s | {total} | {total / (time.time() - started):.1f} "
+        f"| {max(rates)} | {median(added):.2f} s |"
+    )
 
 
 def sample_rate(threads: list[threading.Thread], count: Callable[[], int]) -> list[int]:
@@ -135,8 +149,10 @@ def cold_start(runs: int) -> tuple[str, str]:
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle_zip:
             for path in files:
                 bundle_zip.write(path, path.relative_to(asset))
-        size = (f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1024:.0f} KiB, "
-                f"{len(archive.getvalue()) / 1024:.0f} KiB zipped")
+        size = (
+            f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1024:.0f} KiB, "
+            f"{len(archive.getvalue()) / 1024:.0f} KiB zipped"
+        )
         timings = {
             "boto3 alone": "import boto3",
             "index (handler module and crhelper's CfnResource)": "import index",
@@ -149,11 +165,18 @@ def cold_start(runs: int) -> tuple[str, str]:
 
 
 def _import_seconds(asset: Path, runtime: Path, statement: str) -> float:
-    code = (f"import sys, time; sys.path[0:0] = [{str(asset)!r}, {str(runtime)!r}]; "
-            f"t = time.perf_counter(); {statement}; print(time.perf_counter() - t)")
+    code = (
+        f"import sys, time; sys.path[0:0] = [{str(asset)!r}, {str(runtime)!r}]; "
+        f"t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    )
     env = {**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], env=env, check=True,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return float(result.stdout.strip())
 
 
@@ -170,15 +193,19 @@ def main() -> None:
     cloudformation = CloudFormation(InProcess(index.handler), responses)
     aws.reset()
     world = make_world(aws)
-    print("| service takes | create: added latency (median) | delete: added latency (median) "
-          "| GetOTAUpdate calls per create | crhelper defaults: create | delete |")
+    print(
+        "| service takes | create: added latency (median) | delete: added latency (median) "
+        "| GetOTAUpdate calls per create | crhelper defaults: create | delete |"
+    )
     print("|---|---|---|---|---|---|")
     for service in args.service_seconds:
         print(latency(cloudformation, world, service, args.runs), flush=True)
     aws.reset()
     world = make_world(aws)
-    print("\n| OTA updates at once | service takes | GetOTAUpdate calls | mean TPS | peak TPS "
-          "| added latency (median) |")
+    print(
+        "\n| OTA updates at once | service takes | GetOTAUpdate calls | mean TPS | peak TPS "
+        "| added latency (median) |"
+    )
     print("|---|---|---|---|---|---|")
     print(fleet_polling(aws, world, args.fleet, max(args.service_seconds)), flush=True)
     imports, size = cold_start(args.runs + 2)

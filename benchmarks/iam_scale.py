@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "constructs"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "constructs"), str(ROOT / "tests")]
 _NODE_BIN = ROOT / "node_modules" / ".bin"
 if (_NODE_BIN / "node").exists():
     os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk.assertions import Annotations, Match  # noqa: E402
+from iam_support import fleet  # noqa: E402
 
 from cdk_ota_update import OtaUpdateProvider, OtaUpdateServiceRole  # noqa: E402
-from tests.iam_support import fleet  # noqa: E402
 
 STEPS = (5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400)
 LAYOUTS = {
@@ -59,7 +59,13 @@ class Outcome:
 def synthesize(n: int, layout: dict[str, bool]) -> Outcome:
     app = cdk.App()
     stack = cdk.Stack(app, "Fleet")
-    fleet(stack, n, signing=False, **layout)
+    fleet(
+        stack,
+        n,
+        signing=False,
+        group_per_update=layout["group_per_update"],
+        per_release_keys=layout["per_release_keys"],
+    )
     try:
         app.synth()
     except RuntimeError:
@@ -81,8 +87,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=list(STEPS))
     args = parser.parse_args()
     started = time.monotonic()
-    print("| layout | largest N, exact | largest N, grouped | largest N that synthesizes "
-          f"(of ≤ {max(args.steps)}) | managed policies at that N |")
+    print(
+        "| layout | largest N, exact | largest N, grouped | largest N that synthesizes "
+        f"(of ≤ {max(args.steps)}) | managed policies at that N |"
+    )
     print("|---|---|---|---|---|")
     for name, layout in LAYOUTS.items():
         exact = grouped = synthesized = 0

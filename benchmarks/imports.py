@@ -19,8 +19,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
-    str(ROOT / p) for p in ("constructs", "lambda_handler"))}
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("constructs", "lambda_handler")),
+}
 
 CANDIDATES = {
     "bare interpreter": "pass",
@@ -35,8 +37,13 @@ BASELINE = "moto's IoT backend (`import moto.iot.models`)"
 
 def _seconds(statement: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", statement], env=ENV, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-c", statement],
+        env=ENV,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 

@@ -34,23 +34,40 @@ def synth(outdir: Path, count: int) -> None:
     app = cdk.App(outdir=str(outdir))
     stack = cdk.Stack(app, "Fleet")
     role = iam.Role(stack, "OtaRole", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
-    role.add_to_policy(iam.PolicyStatement(
-        actions=["iam:GetRole", "iam:PassRole"], resources=[role.role_arn]))
-    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"],
-                                           resources=["arn:aws:s3:::cdk-*-assets-*/*"]))
-    role.add_to_policy(iam.PolicyStatement(
-        actions=["iot:CreateJob", "iot:CreateStream"],
-        resources=[stack.format_arn(service="iot", resource=kind, resource_name="*")
-                   for kind in ("job", "thinggroup", "stream")]))
+    role.add_to_policy(
+        iam.PolicyStatement(actions=["iam:GetRole", "iam:PassRole"], resources=[role.role_arn])
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::cdk-*-assets-*/*"])
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["iot:CreateJob", "iot:CreateStream"],
+            resources=[
+                stack.format_arn(service="iot", resource=kind, resource_name="*")
+                for kind in ("job", "thinggroup", "stream")
+            ],
+        )
+    )
     given = iam.Role.from_role_arn(stack, "Given", role.role_arn, mutable=False)
     firmware = outdir.parent / "fw.bin"
     firmware.write_bytes(b"\x7fELF" * 256)
     for index in range(count):
         group = f"fleet-{index}"
         iot.CfnThingGroup(stack, f"Group{index}", thing_group_name=group)
-        OtaUpdate(stack, f"Release{index}", targets=[OtaTarget.thing_group(group)], role=given,
-                  files=[OtaUpdateFile(file_name="fw.bin", file_version=f"1.0.{index}",
-                                       file_location=FileLocation.from_asset(str(firmware)))])
+        OtaUpdate(
+            stack,
+            f"Release{index}",
+            targets=[OtaTarget.thing_group(group)],
+            role=given,
+            files=[
+                OtaUpdateFile(
+                    file_name="fw.bin",
+                    file_version=f"1.0.{index}",
+                    file_location=FileLocation.from_asset(str(firmware)),
+                )
+            ],
+        )
     app.synth()
 
 
@@ -72,8 +89,10 @@ def main() -> None:
                 sys.exit(report.table())
     print("| OTA updates | concurrency | create + teardown: median | min | max |")
     print("|---|---|---|---|---|")
-    print(f"| {arguments.ota_updates} | {arguments.concurrency} | "
-          f"{statistics.median(times):.1f} s | {min(times):.1f} s | {max(times):.1f} s |")
+    print(
+        f"| {arguments.ota_updates} | {arguments.concurrency} | "
+        f"{statistics.median(times):.1f} s | {min(times):.1f} s | {max(times):.1f} s |"
+    )
 
 
 if __name__ == "__main__":

@@ -104,14 +104,21 @@ print(json.dumps({"seconds": seconds, "calls": calls[0], "bytes": len(template),
 """
 
 
-def measure(side: str, n: int) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "constructs"), "CDK_VALIDATION": "false",
-           "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"}
-    output = subprocess.run(
-        [sys.executable, "-c", CHILD, side, str(n)], env=env, check=True, capture_output=True,
-        text=True,
-    ).stdout
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+def measure(side: str, n: int) -> dict[str, float] | str:
+    """The side's numbers for ``n`` instances, or why its synth failed."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "constructs"),
+        "CDK_VALIDATION": "false",
+        "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", CHILD, side, str(n)], env=env, capture_output=True, text=True
+    )
+    if run.returncode != 0:
+        errors = [line for line in run.stderr.splitlines() if line.startswith("RuntimeError: ")]
+        return errors[-1].removeprefix("RuntimeError: ") if errors else run.stderr[-300:]
+    result: dict[str, float] = json.loads(run.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -120,24 +127,37 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100, 400])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    print("| N | side | ms per instance | jsii calls per instance | template bytes per instance "
-          "| resources per instance | time ratio |")
+    print(
+        "| N | side | ms per instance | jsii calls per instance | template bytes per instance "
+        "| resources per instance | time ratio |"
+    )
     print("|---|---|---|---|---|---|---|")
     for n in args.sizes:
-        runs: dict[str, list[dict[str, float]]] = {side: [] for side in SIDES}
+        runs: dict[str, list[dict[str, float] | str]] = {side: [] for side in SIDES}
         for _ in range(args.runs):
             for side in SIDES:
                 runs[side].append(measure(side, n))
-        median = {
-            side: {k: statistics.median(r[k] for r in results) for k in results[0]}
-            for side, results in runs.items()
-        }
-        baseline = median["AwsCustomResource"]["seconds"]
+        medians: dict[str, dict[str, float] | str] = {}
+        for side, results in runs.items():
+            good = [r for r in results if isinstance(r, dict)]
+            medians[side] = (
+                {k: statistics.median(r[k] for r in good) for k in good[0]}
+                if good
+                else str(results[0])
+            )
+        baseline = medians["AwsCustomResource"]
         for side in SIDES:
-            m = median[side]
-            print(f"| {n} | {side} | {m['seconds'] * 1000 / n:.1f} | {m['calls'] / n:.1f} "
-                  f"| {m['bytes'] / n:.0f} | {m['resources'] / n:.2f} "
-                  f"| {m['seconds'] / baseline:.2f} |")
+            m = medians[side]
+            if isinstance(m, str):
+                print(f"| {n} | {side} | synth fails: {m[:160]} | | | | |")
+                continue
+            ratio = (
+                f"{m['seconds'] / baseline['seconds']:.2f}" if isinstance(baseline, dict) else "-"
+            )
+            print(
+                f"| {n} | {side} | {m['seconds'] * 1000 / n:.1f} | {m['calls'] / n:.1f} "
+                f"| {m['bytes'] / n:.0f} | {m['resources'] / n:.2f} | {ratio} |"
+            )
 
 
 if __name__ == "__main__":

@@ -1,19 +1,15 @@
 """The ``Custom::OtaUpdate`` custom resource handler: crhelper over :mod:`lifecycle`.
 
-crhelper answers CloudFormation; the lifecycle waits for the service inside the invocation and
-hands over to crhelper's poller (a one-minute EventBridge schedule) only when the invocation's time
-runs short. What this module changes in crhelper, and why:
+crhelper answers CloudFormation; the lifecycle waits for the service inside the invocation and,
+only when the invocation's time runs short, hands the wait over to the next invocation: this
+function invokes itself asynchronously with what the wait needs (the event, its ResponseURL
+included, travels only in Lambda's own invocation, never in an EventBridge rule that anyone with
+read access to EventBridge could read). crhelper's own poller (an EventBridge schedule) is never
+set up. What this module changes in crhelper, and why (:class:`OtaUpdateResource`):
 
-* the poller is set up only on a hand-over (crhelper would set it up for every request once poll
-  functions exist), so answers come within seconds of the service, not minutes;
-* the poller's rule and permission are named with the provider's prefix (unique to the stack,
-  ``api.POLLER_RULE_PREFIX_ENV``) + the LogicalResourceId cut to fit EventBridge's 64 characters
-  (crhelper appends 8 random ones), so that long logical ids work and the provider's policy can
-  name the rules by prefix;
-* the event handed to the poller keeps only what polling needs (EventBridge inputs are at most
-  8 KB, and OTA update properties can be larger);
-* the poller's lambda and events clients are built when a hand-over needs them, not at import
-  (crhelper builds them, and a logs client it never uses, in ``CfnResource.__init__``);
+* the hand-over replaces crhelper's poller, so answers come within seconds of the service, not
+  minutes, and the provider needs no EventBridge or ``lambda:AddPermission`` rights;
+* crhelper's lambda, events and logs clients (for its poller) are never built;
 * Reasons are cut to crhelper's 256 characters here, keeping their beginning (crhelper keeps the
   end); the log level stays INFO (at DEBUG crhelper logs the ResponseURL) and there is no sleep on
   Delete;
@@ -42,6 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import lifecycle
+from botocore.exceptions import BotoCoreError, ClientError
 from crhelper import CfnResource
 
 from cdk_ota_update import api
@@ -52,18 +49,26 @@ Event = dict[str, Any]
 Context = Any
 Handler = Callable[[Event, Context], "str | None"]
 
-# Event key, set on hand-over: when waiting fails for good (epoch seconds), across poller calls.
-GIVE_UP_AT = "OtaUpdateGiveUpAt"
-# crhelper names the poller's rule (and permission) LogicalResourceId + 8 random characters.
+# The hand-over's state, in the event an invocation hands over to the next one: when waiting
+# fails for good (epoch seconds) and how many invocations handed over so far.
+HANDOVER = "OtaUpdateHandover"
+GIVE_UP_AT = "giveUpAt"
+HANDOVERS = "count"
+# crhelper's keys for its own poller's state (crhelper routes an event that has CrHelperPoll to
+# its poll functions and takes CrHelperData as the answer's Data): never in CloudFormation's
+# events nor in this handler's hand-overs, so an event that has any is refused.
+CRHELPER_POLL = "CrHelperPoll"
+CRHELPER_EVENT_KEYS = (CRHELPER_POLL, "CrHelperData", "CrHelperRule", "CrHelperPermission")
 REASON_LENGTH = 256  # crhelper keeps only the last 240 characters of a longer Reason
-POLLED_PROPERTIES = (api.OTA_UPDATE_ID, *api.TEARDOWN_FLAGS)
+# What the next invocation needs of the request's properties (Lambda's asynchronous payloads are
+# limited, OTA update properties can be large).
+HANDED_OVER_PROPERTIES = (api.OTA_UPDATE_ID, *api.TEARDOWN_FLAGS)
 
-# crhelper's hand-over calls (PutRule, AddPermission, PutTargets; the same three to remove the
-# poller): each at most AUX_ATTEMPTS * (connect + read) seconds plus a backoff under 1 s.
-AUX_CONNECT_TIMEOUT = 3.0
-AUX_READ_TIMEOUT = 5.0
-AUX_ATTEMPTS = 2
-HANDOVER_SECONDS = 3 * (AUX_ATTEMPTS * (AUX_CONNECT_TIMEOUT + AUX_READ_TIMEOUT) + 1)
+# The hand-over's Invoke: at most INVOKE_ATTEMPTS * (connect + read) seconds plus a backoff.
+INVOKE_CONNECT_TIMEOUT = 3.0
+INVOKE_READ_TIMEOUT = 5.0
+INVOKE_ATTEMPTS = 2
+HANDOVER_SECONDS = INVOKE_ATTEMPTS * (INVOKE_CONNECT_TIMEOUT + INVOKE_READ_TIMEOUT) + 1
 # The answer's PUT: each attempt at most PUT_TIMEOUT s; 5xx and connection errors are retried
 # with backoff (PUT_BACKOFF_BASE * 2**retry, at most PUT_BACKOFF_MAX) while the invocation lasts.
 PUT_TIMEOUT = 5.0
@@ -71,54 +76,56 @@ PUT_BACKOFF_BASE = 0.5
 PUT_BACKOFF_MAX = 4.0
 ANSWER_SECONDS = 3 * PUT_TIMEOUT
 # What an invocation needs after it stops waiting: the IoT call that may have started just before
-# (lifecycle.CALL_SECONDS), the hand-over to the poller and the answer (about 91 s of a 300-s
-# function; OTA_HANDOVER_MARGIN_SECONDS overrides it).
+# (lifecycle.CALL_SECONDS), the hand-over and the answer (57 s of a 300-s function;
+# OTA_HANDOVER_MARGIN_SECONDS overrides it).
 MARGIN_SECONDS = lifecycle.CALL_SECONDS + HANDOVER_SECONDS + ANSWER_SECONDS
 
 
 class OtaUpdateResource(CfnResource):
-    """crhelper's CfnResource, polling only after a hand-over, with names fit for EventBridge.
+    """crhelper's CfnResource, answering or handing the wait over to the next invocation.
 
-    (The methods overridden here are private to crhelper 2.0.12, absent from its stubs.)
+    It relies on these private parts of crhelper (absent from its stubs; each pinned by one test
+    in ``tests/test_crhelper_pins.py``):
+
+    * ``__init__`` builds no boto3 client when ``AWS_SAM_LOCAL`` is set, and keeps that value in
+      ``_sam_local`` (``__call__`` then skips ``_polling_init``);
+    * ``__call__``, once the request's function returned, answers unless ``_poll_enabled()``;
+      then it calls ``_polling_init(event)`` instead (where crhelper sets up its poller);
+    * ``_send(status, reason, send_response)`` passes the answer to
+      ``send_response(url, body, ssl_verify)``;
+    * the physical id set before a function raises is the one of the FAILED answer and of the
+      answer crhelper's timer sends just before the invocation times out.
     """
 
-    _event: Event
     _context: Context
-    _region: str | None
-    _ssl_verify: Any
     _sam_local: str | None
 
     def __init__(self, **options: Any) -> None:
-        # crhelper builds lambda, events and logs clients here (about half of the cold start),
-        # though only a hand-over to the poller uses them; it skips them for SAM local
-        # invocations, so it is told it is one during __init__, and the clients below are built
-        # on first use instead.
-        sam_local = os.environ.pop("AWS_SAM_LOCAL", None)
-        os.environ["AWS_SAM_LOCAL"] = "true"
-        try:
+        with _sam_local():  # no lambda, events and logs clients: only crhelper's poller uses them
             super().__init__(**options)
-        finally:
-            os.environ.pop("AWS_SAM_LOCAL")
-            if sam_local is not None:
-                os.environ["AWS_SAM_LOCAL"] = sam_local
-        self._sam_local = sam_local
+        self._sam_local = None  # the hand-over is ours: never skipped
+        self.settings = api.Settings()
+        self.continuation: Event | None = None
 
-    @functools.cached_property
-    def _lambda_client(self) -> Any:
-        return self._client("lambda")
+    def run(self, event: Event, context: Context, settings: api.Settings) -> None:
+        """One invocation: crhelper calls the request's function, then answers or hands over."""
+        self.settings, self.continuation = settings, None
+        self(event, context)
 
-    @functools.cached_property
-    def _events_client(self) -> Any:
-        return self._client("events")
+    def hand_over(self, continuation: Event) -> None:
+        """No answer from this invocation: the next one gets ``continuation``."""
+        self.continuation = continuation
 
-    def _client(self, service: str) -> Any:
-        import boto3
-        from botocore.config import Config
+    def _poll_enabled(self) -> bool:
+        """The hand-over decision, which crhelper asks for once the function returned."""
+        return self.continuation is not None
 
-        config = Config(retries={"mode": "standard", "max_attempts": AUX_ATTEMPTS},
-                        connect_timeout=AUX_CONNECT_TIMEOUT, read_timeout=AUX_READ_TIMEOUT)
-        return boto3.client(service, region_name=self._region, verify=self._ssl_verify,
-                            config=config)
+    def _polling_init(self, event: Event) -> None:
+        """Instead of crhelper's poller: invoke the next invocation; FAILED if that fails."""
+        assert self.continuation is not None
+        reason = invoke_next(self._context, self.continuation)
+        if reason is not None:
+            self._send("FAILED", reason)
 
     def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
         """crhelper's answer, PUT by :func:`put_answer` (timeout, retries) within the invocation."""
@@ -129,47 +136,64 @@ class OtaUpdateResource(CfnResource):
 
         super()._send(status, reason, send_response=send)  # type: ignore[misc]
 
-    def _poll_enabled(self) -> bool:
-        return "CrHelperPoll" in self._event or GIVE_UP_AT in self._event
 
-    def _put_rule(self) -> str:
-        with self._short_logical_id():
-            arn: str = super()._put_rule()  # type: ignore[misc]
-        return arn
-
-    def _add_permission(self, rule_arn: str) -> str:
-        with self._short_logical_id():
-            sid: str = super()._add_permission(rule_arn)  # type: ignore[misc]
-        return sid
-
-    @contextmanager
-    def _short_logical_id(self) -> Iterator[None]:
-        """crhelper names the rule and permission after the event's LogicalResourceId."""
-        logical_id = self._event["LogicalResourceId"]
-        prefix = os.environ.get(api.POLLER_RULE_PREFIX_ENV, api.POLLER_RULE_PREFIX)
-        short = logical_id[: api.POLLER_RULE_MAX_LENGTH - 8 - len(prefix)]
-        self._event["LogicalResourceId"] = prefix + short
-        try:
-            yield
-        finally:
-            self._event["LogicalResourceId"] = logical_id
+@contextmanager
+def _sam_local() -> Iterator[None]:
+    """``AWS_SAM_LOCAL`` set for the duration (crhelper then builds no clients), then restored."""
+    saved = os.environ.get("AWS_SAM_LOCAL")
+    os.environ["AWS_SAM_LOCAL"] = "true"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("AWS_SAM_LOCAL")
+        else:
+            os.environ["AWS_SAM_LOCAL"] = saved
 
 
 helper = OtaUpdateResource(
-    json_logging=False, log_level="INFO", boto_level="ERROR", polling_interval=1,
+    json_logging=False,
+    log_level="INFO",
+    boto_level="ERROR",
     sleep_on_delete=0,
 )
 
 
 @functools.cache
-def _iot() -> Any:
+def _client(service: str, connect_timeout: float, read_timeout: float, attempts: int) -> Any:
     import boto3
     from botocore.config import Config
 
+    config = Config(
+        retries={"mode": "standard", "max_attempts": attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+    return boto3.client(service, region_name=os.environ.get("AWS_REGION"), config=config)
+
+
+def _iot() -> Any:
     # One attempt per call: the lifecycle retries with its own bounded backoff.
-    config = Config(retries={"mode": "standard", "max_attempts": 1},
-                    connect_timeout=lifecycle.CONNECT_TIMEOUT, read_timeout=lifecycle.READ_TIMEOUT)
-    return boto3.client("iot", region_name=os.environ.get("AWS_REGION"), config=config)
+    return _client("iot", lifecycle.CONNECT_TIMEOUT, lifecycle.READ_TIMEOUT, 1)
+
+
+def invoke_next(context: Context, continuation: Event) -> str | None:
+    """Invoke this function asynchronously with ``continuation``: None, or why that failed."""
+    client = _client("lambda", INVOKE_CONNECT_TIMEOUT, INVOKE_READ_TIMEOUT, INVOKE_ATTEMPTS)
+    try:
+        client.invoke(
+            FunctionName=context.function_name,
+            InvocationType="Event",
+            Payload=json.dumps(continuation).encode(),
+        )
+    except (ClientError, BotoCoreError) as error:
+        log.error("Handing over failed: %s", error)
+        return (
+            f"Handing the wait over to the next invocation failed: {error} (Invoke of "
+            f"function {context.function_name}); retry the deployment"
+        )
+    log.info("Handed over to invocation %d", continuation[HANDOVER][HANDOVERS] + 1)
+    return None
 
 
 def _reasoned(func: Handler) -> Handler:
@@ -192,8 +216,14 @@ def _reasoned(func: Handler) -> Handler:
 
 
 def _budget(event: Event, context: Context) -> lifecycle.Budget:
-    return lifecycle.Budget.of(context.get_remaining_time_in_millis(), event.get(GIVE_UP_AT),
-                               polling="CrHelperPoll" in event, margin=MARGIN_SECONDS)
+    state = event.get(HANDOVER) or {}
+    return lifecycle.Budget.of(
+        context.get_remaining_time_in_millis(),
+        helper.settings,
+        margin=MARGIN_SECONDS,
+        give_up_at=state.get(GIVE_UP_AT),
+        handovers=state.get(HANDOVERS, 0),
+    )
 
 
 def _names(ota_id: str) -> None:
@@ -208,25 +238,32 @@ def _owner(event: Event) -> lifecycle.Owner:
     return lifecycle.Owner(event["StackId"], event["LogicalResourceId"])
 
 
-def _answer(event: Event, budget: lifecycle.Budget, outcome: lifecycle.Outcome) -> str | None:
-    """The physical id for crhelper; None (keep polling) while the OTA update is changing."""
+def _answer(event: Event, budget: lifecycle.Budget, outcome: lifecycle.Outcome) -> str:
+    """The physical id for crhelper; while the OTA update is still changing, the wait is handed
+    over (crhelper then does not answer, unless handing over fails)."""
     helper.Data.update(outcome.data)
-    if outcome.settled:
-        return outcome.physical_id
-    if "CrHelperPoll" not in event:  # hand over: crhelper puts this event into the poller's rule
-        event[GIVE_UP_AT] = budget.give_up_at
-        properties = event["ResourceProperties"]
-        event["ResourceProperties"] = {k: properties[k] for k in POLLED_PROPERTIES
-                                       if k in properties}
-        event.pop("OldResourceProperties", None)
-        return outcome.physical_id  # crhelper keeps it in Data while polling
-    return None
+    if not outcome.settled:
+        helper.hand_over(continuation(event, budget))
+    return outcome.physical_id
+
+
+def continuation(event: Event, budget: lifecycle.Budget) -> Event:
+    """The event for the next invocation: the request's id and teardown flags, and the state of
+    the hand-over (the bound on waiting, one more hand-over)."""
+    properties = event["ResourceProperties"]
+    return {
+        **{k: v for k, v in event.items() if k != "OldResourceProperties"},
+        "ResourceProperties": {k: properties[k] for k in HANDED_OVER_PROPERTIES if k in properties},
+        HANDOVER: {GIVE_UP_AT: budget.give_up_at, HANDOVERS: budget.handovers + 1},
+    }
 
 
 @helper.create
 @_reasoned
 def create(event: Event, context: Context) -> str | None:
     budget = _budget(event, context)
+    if HANDOVER in event:
+        return _settle_creation(event, budget)
     request = lifecycle.Request.of(event["ResourceProperties"])
     _names(request.ota_id)
     log.info("Create %s: otaUpdateId %s", event["LogicalResourceId"], request.ota_id)
@@ -237,36 +274,45 @@ def create(event: Event, context: Context) -> str | None:
 @_reasoned
 def update(event: Event, context: Context) -> str | None:
     budget = _budget(event, context)
+    if HANDOVER in event:
+        return _settle_creation(event, budget)
     new = lifecycle.Request.of(event["ResourceProperties"])
     old = lifecycle.Request.of(event["OldResourceProperties"], check=False)
     _names(new.ota_id)  # a replacement's new id, so that the rollback's cleanup deletes it
-    log.info("Update %s: otaUpdateId %s -> %s", event["LogicalResourceId"],
-             event["PhysicalResourceId"], new.ota_id)
-    outcome = lifecycle.update(_iot(), new, old, event["PhysicalResourceId"], _owner(event),
-                               budget)
+    log.info(
+        "Update %s: otaUpdateId %s -> %s",
+        event["LogicalResourceId"],
+        event["PhysicalResourceId"],
+        new.ota_id,
+    )
+    outcome = lifecycle.update(_iot(), new, old, event["PhysicalResourceId"], _owner(event), budget)
     return _answer(event, budget, outcome)
 
 
 @helper.delete
-@helper.poll_delete  # deleting again picks up where the deletion is
 @_reasoned
 def delete(event: Event, context: Context) -> str | None:
+    """The first invocation and the handed-over ones alike: deleting again picks up where the
+    deletion is."""
     budget = _budget(event, context)
     log.info("Delete %s: otaUpdateId %s", event["LogicalResourceId"], event["PhysicalResourceId"])
-    outcome = lifecycle.delete(_iot(), event["PhysicalResourceId"], event["ResourceProperties"],
-                               _owner(event), budget)
+    outcome = lifecycle.delete(
+        _iot(), event["PhysicalResourceId"], event["ResourceProperties"], _owner(event), budget
+    )
     return _answer(event, budget, outcome)
 
 
-@helper.poll_create
-@helper.poll_update
-@_reasoned
-def poll_creation(event: Event, context: Context) -> str | None:
-    budget = _budget(event, context)
+def _settle_creation(event: Event, budget: lifecycle.Budget) -> str:
+    """A handed-over Create or Update: wait for the creation of its OTA update."""
     ota_id = event["ResourceProperties"][api.OTA_UPDATE_ID]
     _names(ota_id)
-    log.info("%s %s: polling otaUpdateId %s", event["RequestType"], event["LogicalResourceId"],
-             ota_id)
+    log.info(
+        "%s %s: waiting for otaUpdateId %s (hand-over %d)",
+        event["RequestType"],
+        event["LogicalResourceId"],
+        ota_id,
+        budget.handovers,
+    )
     return _answer(event, budget, lifecycle.settle_creation(_iot(), ota_id, budget))
 
 
@@ -277,8 +323,20 @@ REQUIRED_TEXT = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalR
 REQUEST_TYPES = ("Create", "Update", "Delete")
 
 
-def refusal(event: Mapping[str, Any]) -> str | None:
+def refusal(event: Mapping[str, Any], settings: api.Settings) -> str | None:
     """Why the handler must not act on ``event`` (None when it may)."""
+    reason = _malformed(event)
+    if reason is not None:
+        return f"Malformed event: {reason}"
+    if event["StackId"] != settings.stack_id:
+        return (
+            f"Refused: StackId {event['StackId']} is not the stack of this provider "
+            f"({settings.stack_id or api.STACK_ID_ENV + ' is not set'}); nothing was done"
+        )
+    return None
+
+
+def _malformed(event: Mapping[str, Any]) -> str | None:
     missing = [k for k in REQUIRED_TEXT if not isinstance(event.get(k), str) or not event[k]]
     if not isinstance(event.get("ResourceProperties"), dict):
         missing.append("ResourceProperties")
@@ -286,22 +344,34 @@ def refusal(event: Mapping[str, Any]) -> str | None:
         event.get("PhysicalResourceId"), str
     ):
         missing.append("PhysicalResourceId")
-    if event.get("RequestType") == "Update" and "CrHelperPoll" not in event and not isinstance(
-        event.get("OldResourceProperties"), dict
+    if (
+        event.get("RequestType") == "Update"
+        and HANDOVER not in event
+        and not isinstance(event.get("OldResourceProperties"), dict)
     ):
         missing.append("OldResourceProperties")
     if missing:
-        return f"Malformed event: {', '.join(missing)} missing or of the wrong type"
+        return f"{', '.join(missing)} missing or of the wrong type"
     if event["RequestType"] not in REQUEST_TYPES:
-        return (f"Malformed event: RequestType {event['RequestType']!r} is not one of "
-                f"{', '.join(REQUEST_TYPES)}")
+        return f"RequestType {event['RequestType']!r} is not one of {', '.join(REQUEST_TYPES)}"
     if urlsplit(event["ResponseURL"]).scheme != "https":
-        return "Malformed event: the ResponseURL is not an https URL"
-    own_stack = os.environ.get(api.STACK_ID_ENV)
-    if event["StackId"] != own_stack:
-        return (f"Refused: StackId {event['StackId']} is not the stack of this provider "
-                f"({own_stack or api.STACK_ID_ENV + ' is not set'}); nothing was done")
+        return "the ResponseURL is not an https URL"
+    foreign = [k for k in CRHELPER_EVENT_KEYS if k in event]
+    if foreign:
+        return f"{', '.join(foreign)} (crhelper's poller state) is not expected"
+    if HANDOVER in event and not _valid_handover(event[HANDOVER]):
+        return f"{HANDOVER} is not {{{GIVE_UP_AT!r}: epoch seconds, {HANDOVERS!r}: a count}}"
     return None
+
+
+def _valid_handover(state: Any) -> bool:
+    return (
+        isinstance(state, dict)
+        and isinstance(state.get(GIVE_UP_AT), (int, float))
+        and not isinstance(state.get(GIVE_UP_AT), bool)
+        and type(state.get(HANDOVERS)) is int
+        and state[HANDOVERS] >= 1
+    )
 
 
 def _refuse(event: Mapping[str, Any], reason: str, context: Context) -> None:
@@ -310,12 +380,18 @@ def _refuse(event: Mapping[str, Any], reason: str, context: Context) -> None:
     url = event.get("ResponseURL")
     if not isinstance(url, str) or urlsplit(url).scheme != "https":
         return
-    text = {k: v if isinstance(v, str) else "" for k, v in (
-        (k, event.get(k)) for k in ("StackId", "RequestId", "LogicalResourceId"))}
+    text = {
+        k: v if isinstance(v, str) else ""
+        for k, v in ((k, event.get(k)) for k in ("StackId", "RequestId", "LogicalResourceId"))
+    }
     physical_id = event.get("PhysicalResourceId")
     body = {
-        "Status": "FAILED", "Reason": reason[:REASON_LENGTH], **text, "Data": {},
-        "PhysicalResourceId": physical_id if isinstance(physical_id, str) and physical_id
+        "Status": "FAILED",
+        "Reason": reason[:REASON_LENGTH],
+        **text,
+        "Data": {},
+        "PhysicalResourceId": physical_id
+        if isinstance(physical_id, str) and physical_id
         else f"refused-{text['RequestId'] or 'request'}",
     }
     put_answer(url, body, time.monotonic() + _remaining_seconds(context))
@@ -326,11 +402,16 @@ def handler(event: Event, context: Context) -> None:
     if not isinstance(event, dict):
         log.error("Malformed event: not a JSON object, not answered")
         return
-    reason = refusal(event)
+    try:
+        settings = api.Settings.from_environment(os.environ)
+    except api.SettingsError as error:
+        _refuse(event, f"Provider misconfigured: {error}; nothing was done", context)
+        return
+    reason = refusal(event, settings)
     if reason is not None:
         _refuse(event, reason, context)
         return
-    helper(event, context)
+    helper.run(event, context, settings)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,8 +448,13 @@ def put_answer(url: str, body: Mapping[str, Any], deadline: float) -> bool:
             problem = f"{type(error).__name__}: {error}"
         else:
             if status < 300:
-                log.info("%s answered %s (HTTP %d, attempt %d)", body.get("LogicalResourceId"),
-                         body.get("Status"), status, attempt)
+                log.info(
+                    "%s answered %s (HTTP %d, attempt %d)",
+                    body.get("LogicalResourceId"),
+                    body.get("Status"),
+                    status,
+                    attempt,
+                )
                 return True
             if status < 500:
                 log.error("The answer was refused: HTTP %d (attempt %d)", status, attempt)
@@ -376,8 +462,9 @@ def put_answer(url: str, body: Mapping[str, Any], deadline: float) -> bool:
             problem = f"HTTP {status}"
         delay = random.uniform(0.5, 1) * min(PUT_BACKOFF_MAX, PUT_BACKOFF_BASE * 2 ** (attempt - 1))
         if time.monotonic() + delay >= deadline:
-            log.error("The answer was not delivered after %d attempts, the last: %s", attempt,
-                      problem)
+            log.error(
+                "The answer was not delivered after %d attempts, the last: %s", attempt, problem
+            )
             return False
         log.warning("Answering failed (%s), attempt %d; retry in %.1f s", problem, attempt, delay)
         time.sleep(delay)

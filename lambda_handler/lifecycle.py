@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -55,28 +54,11 @@ SLOWDOWN_MAX = 8.0
 # Backoff of retried calls: full jitter over BACKOFF_BASE * 2**attempt, at most BACKOFF_MAX.
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 8.0
-# A poller invocation (one per minute) waits at most this long, so that two never overlap.
-POLL_INVOCATION_SECONDS = 40.0
 # One IoT call (one attempt: the lifecycle retries) takes at most CONNECT + READ seconds; no call
 # starts once the invocation's ``stop_at`` has passed, so it overruns ``stop_at`` by at most that.
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 20.0
 CALL_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT
-
-
-def setting(name: str, default: float) -> float:
-    """A tunable from the environment (read at each use, so that tests can shorten it)."""
-    return float(os.environ.get(name, default))
-
-
-def max_wait_seconds() -> float:
-    """How long waiting for a status may take, over all invocations of a request."""
-    return setting("OTA_MAX_WAIT_SECONDS", 900)
-
-
-def retry_seconds() -> float:
-    """How long a throttled or failing service call is retried before the resource fails."""
-    return setting("OTA_RETRY_SECONDS", 40)
 
 
 class Failure(Exception):
@@ -97,25 +79,39 @@ class Unsettled(Exception):
 
 @dataclass(frozen=True)
 class Budget:
-    """When this invocation stops waiting (to answer or hand over to the poller, epoch seconds),
-    and when waiting for a status fails for good, over all invocations of the request."""
+    """When this invocation stops waiting (to answer, or to hand the wait over to the next
+    invocation; epoch seconds), when waiting for a status fails for good over all invocations of
+    the request, how many invocations handed over before this one, and the provider's settings."""
 
     stop_at: float
     give_up_at: float
+    settings: api.Settings
+    handovers: int = 0
 
     @classmethod
     def of(
-        cls, remaining_ms: int, give_up_at: float | None, *, polling: bool, margin: float
+        cls,
+        remaining_ms: int,
+        settings: api.Settings,
+        *,
+        margin: float,
+        give_up_at: float | None = None,
+        handovers: int = 0,
     ) -> Budget:
         """``margin``: the seconds the invocation needs after ``stop_at`` (the call that may run
-        past it, the hand-over, the answer)."""
+        past it, the hand-over, the answer), unless the settings say otherwise; ``give_up_at``
+        and ``handovers``: from the invocation that handed over (None, 0 for the first)."""
         now = time.time()
-        stop_at = now + remaining_ms / 1000 - setting("OTA_HANDOVER_MARGIN_SECONDS", margin)
-        if polling:
-            stop_at = min(stop_at, now + POLL_INVOCATION_SECONDS)
+        if settings.handover_margin_seconds is not None:
+            margin = settings.handover_margin_seconds
         if give_up_at is None:
-            give_up_at = now + max_wait_seconds()
-        return cls(stop_at, give_up_at)
+            give_up_at = now + settings.max_wait_seconds
+        return cls(now + remaining_ms / 1000 - margin, give_up_at, settings, handovers)
+
+    @property
+    def last(self) -> bool:
+        """Whether this invocation may not hand over: waiting past ``stop_at`` gives up."""
+        return self.handovers >= self.settings.max_handovers
 
 
 @dataclass(frozen=True)
@@ -197,8 +193,9 @@ class Request:
     @property
     def user_tags(self) -> dict[str, str]:
         """The request's tags as a mapping (the ownership tags are never the user's)."""
-        return _user_tags({t[api.TAG_KEY]: t.get(api.TAG_VALUE, "")
-                           for t in self.body.get(api.TAGS, [])})
+        return _user_tags(
+            {t[api.TAG_KEY]: t.get(api.TAG_VALUE, "") for t in self.body.get(api.TAGS, [])}
+        )
 
 
 def teardown_flags(properties: Mapping[str, Any]) -> dict[str, bool]:
@@ -206,9 +203,7 @@ def teardown_flags(properties: Mapping[str, Any]) -> dict[str, bool]:
     shape = api.operation_input("DeleteOTAUpdate")
     given = {k: properties[k] for k in api.TEARDOWN_FLAGS if k in properties}
     flags: dict[str, bool] = api.from_cloudformation(given, shape)
-    _raise_violations(
-        [v for v in api.validate(flags, shape=shape) if v.path != api.OTA_UPDATE_ID]
-    )
+    _raise_violations([v for v in api.validate(flags, shape=shape) if v.path != api.OTA_UPDATE_ID])
     return flags
 
 
@@ -226,7 +221,9 @@ def create(client: Client, request: Request, owner: Owner, budget: Budget) -> Ou
     tags = [*request.body.get(api.TAGS, []), *owner.tags(request.digest)]
     try:
         response = _retrying(
-            "CreateOTAUpdate", ota_id, budget,
+            "CreateOTAUpdate",
+            ota_id,
+            budget,
             lambda: client.create_ota_update(**{**request.body, api.TAGS: tags}),
         )
         log.info("%s: CreateOTAUpdate accepted, %s", ota_id, response.get("otaUpdateStatus"))
@@ -263,11 +260,12 @@ def delete(
 ) -> Outcome:
     """Delete the OTA update if this resource made it, and wait until it is gone.
 
-    Safe to call again for the same request (the poller does): it picks up where things are.
+    Safe to call again for the same request (a hand-over does): it picks up where things are.
     """
     if api.validate({api.OTA_UPDATE_ID: physical_id}, shape=api.operation_input("DeleteOTAUpdate")):
-        log.info("%s: not an OTA update id (no OTA update was created), nothing to delete",
-                 physical_id)
+        log.info(
+            "%s: not an OTA update id (no OTA update was created), nothing to delete", physical_id
+        )
         return Outcome(physical_id)
     info = _fetch_retrying(client, physical_id, budget)
     if info is None:
@@ -342,8 +340,11 @@ def _claim(client: Client, request: Request, owner: Owner, budget: Budget) -> No
             "resource did not create from this request; it is left untouched: choose another "
             "otaUpdateId"
         )
-    log.info("%s: already created by this resource (repeated delivery), %s", ota_id,
-             info["otaUpdateStatus"])
+    log.info(
+        "%s: already created by this resource (repeated delivery), %s",
+        ota_id,
+        info["otaUpdateStatus"],
+    )
     _retag(client, info, tags, request.user_tags, budget)
 
 
@@ -368,7 +369,10 @@ def _owned(
 
 
 def _retag(
-    client: Client, info: Info, tags: Mapping[str, str], wanted: Mapping[str, str],
+    client: Client,
+    info: Info,
+    tags: Mapping[str, str],
+    wanted: Mapping[str, str],
     budget: Budget,
 ) -> None:
     """Give an OTA update of this resource the user tags ``wanted`` (TagResource for added or
@@ -381,8 +385,9 @@ def _retag(
     if put:
         calls.append(("TagResource", partial(client.tag_resource, resourceArn=arn, tags=put)))
     if drop:
-        calls.append(("UntagResource",
-                      partial(client.untag_resource, resourceArn=arn, tagKeys=drop)))
+        calls.append(
+            ("UntagResource", partial(client.untag_resource, resourceArn=arn, tagKeys=drop))
+        )
     if not calls:
         return
     # Tagging first leaves the tags as they were when it is refused, unless the removed keys
@@ -394,25 +399,34 @@ def _retag(
             _retrying(operation, ota_id, budget, call)
         except ClientError as error:
             raise Failure(_rejected(operation, ota_id, error)) from error
-    log.info("%s: tags changed in place, set: %s; removed: %s", ota_id,
-             ", ".join(t[api.TAG_KEY] for t in put) or "none", ", ".join(drop) or "none")
+    log.info(
+        "%s: tags changed in place, set: %s; removed: %s",
+        ota_id,
+        ", ".join(t[api.TAG_KEY] for t in put) or "none",
+        ", ".join(drop) or "none",
+    )
 
 
 def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k not in api.OWNER_TAGS}
 
 
-def _start_deletion(
-    client: Client, ota_id: str, flags: Mapping[str, bool], budget: Budget
-) -> None:
+def _start_deletion(client: Client, ota_id: str, flags: Mapping[str, bool], budget: Budget) -> None:
     try:
-        _retrying("DeleteOTAUpdate", ota_id, budget,
-                  lambda: client.delete_ota_update(otaUpdateId=ota_id, **flags))
+        _retrying(
+            "DeleteOTAUpdate",
+            ota_id,
+            budget,
+            lambda: client.delete_ota_update(otaUpdateId=ota_id, **flags),
+        )
     except ClientError as error:
         if _code(error) != "ResourceNotFoundException":
             raise Failure(_rejected("DeleteOTAUpdate", ota_id, error)) from error
-    log.info("%s: DeleteOTAUpdate accepted (%s)", ota_id,
-             ", ".join(f"{k}={v}" for k, v in flags.items()) or "default flags")
+    log.info(
+        "%s: DeleteOTAUpdate accepted (%s)",
+        ota_id,
+        ", ".join(f"{k}={v}" for k, v in flags.items()) or "default flags",
+    )
 
 
 def _discard(client: Client, ota_id: str, budget: Budget) -> str:
@@ -447,7 +461,7 @@ def wait(
             if not _transient(error):
                 raise Failure(_rejected("GetOTAUpdate", ota_id, error)) from error
             failing_since = failing_since or time.time()
-            if time.time() - failing_since > retry_seconds():
+            if time.time() - failing_since > budget.settings.retry_seconds:
                 raise Failure(
                     _kept_failing("GetOTAUpdate", ota_id, error, failing_since)
                 ) from error
@@ -460,12 +474,24 @@ def wait(
                 return info
         now = time.time()
         if now >= budget.give_up_at:
-            raise GaveUp(f"OTA update {ota_id} is still {status}: gave up waiting "
-                         f"(OTA_MAX_WAIT_SECONDS={max_wait_seconds():.0f})")
+            raise GaveUp(
+                f"OTA update {ota_id} is still {status}: gave up waiting "
+                f"({api.MAX_WAIT_ENV}={budget.settings.max_wait_seconds:.0f})"
+            )
         delay = pace.delay(now)
         if now + delay >= budget.stop_at:
-            log.info("%s: still %s after %.1f s, handing over to the poller", ota_id, status,
-                     now - pace.started)
+            if budget.last:
+                raise GaveUp(
+                    f"OTA update {ota_id} is still {status}: gave up waiting after "
+                    f"{budget.handovers} hand-overs ({api.MAX_HANDOVERS_ENV}="
+                    f"{budget.settings.max_handovers})"
+                )
+            log.info(
+                "%s: still %s after %.1f s, handing over to the next invocation",
+                ota_id,
+                status,
+                now - pace.started,
+            )
             raise Unsettled(status)
         time.sleep(delay)
 
@@ -528,8 +554,12 @@ def _tags(client: Client, info: Info, budget: Budget) -> dict[str, str]:
     token: dict[str, str] = {}
     while True:
         try:
-            page = _retrying("ListTagsForResource", ota_id, budget,
-                             partial(client.list_tags_for_resource, resourceArn=arn, **token))
+            page = _retrying(
+                "ListTagsForResource",
+                ota_id,
+                budget,
+                partial(client.list_tags_for_resource, resourceArn=arn, **token),
+            )
         except ClientError as error:
             if _code(error) == "ResourceNotFoundException":
                 raise Gone(_rejected("ListTagsForResource", ota_id, error)) from error
@@ -543,7 +573,7 @@ def _tags(client: Client, info: Info, budget: Budget) -> dict[str, str]:
 def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]) -> T:
     """``call()``, retrying transient errors with exponential backoff and full jitter."""
     started = time.time()
-    give_up_at = min(started + retry_seconds(), budget.stop_at)
+    give_up_at = min(started + budget.settings.retry_seconds, budget.stop_at)
     attempt = 0
     while True:
         try:
@@ -555,8 +585,14 @@ def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]
             attempt += 1
             if time.time() + delay > give_up_at:
                 raise Failure(_kept_failing(operation, ota_id, error, started)) from error
-            log.warning("%s: %s failed (%s), retry %d in %.1f s", ota_id, operation,
-                        _describe(error), attempt, delay)
+            log.warning(
+                "%s: %s failed (%s), retry %d in %.1f s",
+                ota_id,
+                operation,
+                _describe(error),
+                attempt,
+                delay,
+            )
             time.sleep(delay)
 
 
@@ -580,8 +616,10 @@ def _rejected(operation: str, ota_id: str, error: Exception) -> str:
 
 
 def _kept_failing(operation: str, ota_id: str, error: Exception, since: float) -> str:
-    return (f"{_describe(error)} ({operation} of OTA update {ota_id} still failing after "
-            f"{time.time() - since:.0f} s of retries; retry the deployment later)")
+    return (
+        f"{_describe(error)} ({operation} of OTA update {ota_id} still failing after "
+        f"{time.time() - since:.0f} s of retries; retry the deployment later)"
+    )
 
 
 def _error_message(info: Info) -> str:

@@ -50,16 +50,19 @@ DEFAULT_TESTS: dict[str, list[str]] = {
     "constructs/cdk_ota_update/api.py": [
         "tests/test_api.py",
         "tests/test_api_rules.py",
-        *(f"tests/test_emulation.py::{name}" for name in (
-            "test_signature_blob_round_trips_as_bytes",
-            "test_invalid_request_is_answered_as_aws_words_it",
-            "test_target_that_is_no_thing_arn_is_invalid",
-            "test_creation_with_more_tags_than_a_resource_keeps_is_invalid",
-            "test_tagging_past_the_limit_with_existing_tags_is_invalid_and_changes_nothing",
-            "test_a_resource_at_the_limit_can_change_its_values_and_untag",
-            "test_tag_resource_refuses_what_the_tag_shapes_refuse",
-            "test_invalid_stream_is_invalid_request",
-        )),
+        *(
+            f"tests/test_emulation.py::{name}"
+            for name in (
+                "test_signature_blob_round_trips_as_bytes",
+                "test_invalid_request_is_answered_as_aws_words_it",
+                "test_target_that_is_no_thing_arn_is_invalid",
+                "test_creation_with_more_tags_than_a_resource_keeps_is_invalid",
+                "test_tagging_past_the_limit_with_existing_tags_is_invalid_and_changes_nothing",
+                "test_a_resource_at_the_limit_can_change_its_values_and_untag",
+                "test_tag_resource_refuses_what_the_tag_shapes_refuse",
+                "test_invalid_stream_is_invalid_request",
+            )
+        ),
         "tests/test_validation.py",
         "tests/test_synth_checks.py",
     ],
@@ -72,25 +75,71 @@ DEFAULT_TESTS: dict[str, list[str]] = {
     ],
 }
 # Not copied into the private copies; .venv and node_modules are linked instead.
-IGNORED = (".git", ".venv", ".venv-floor", "node_modules", "cdk.out", "__pycache__", "build",
-           "dist", "*.egg-info", ".mypy_cache", ".ruff_cache", ".pytest_cache")
+IGNORED = (
+    ".git",
+    ".venv",
+    ".venv-floor",
+    "node_modules",
+    "cdk.out",
+    "__pycache__",
+    "build",
+    "dist",
+    "*.egg-info",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+)
 LINKED = (".venv", "node_modules")
 
 _COMPARE: dict[type[ast.cmpop], type[ast.cmpop]] = {
-    ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
-    ast.GtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
 }
 _BINARY: dict[type[ast.operator], type[ast.operator]] = {
-    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
-    ast.FloorDiv: ast.Div, ast.Mod: ast.Div, ast.Pow: ast.Mult, ast.BitOr: ast.BitAnd,
-    ast.BitAnd: ast.BitOr, ast.LShift: ast.RShift, ast.RShift: ast.LShift,
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Div,
+    ast.Mod: ast.Div,
+    ast.Pow: ast.Mult,
+    ast.BitOr: ast.BitAnd,
+    ast.BitAnd: ast.BitOr,
+    ast.LShift: ast.RShift,
+    ast.RShift: ast.LShift,
 }
 _BOOLEAN: dict[type[ast.boolop], type[ast.boolop]] = {ast.And: ast.Or, ast.Or: ast.And}
 _SYMBOL: dict[type[ast.AST], str] = {
-    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-    ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.Add: "+",
-    ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
-    ast.BitOr: "|", ast.BitAnd: "&", ast.LShift: "<<", ast.RShift: ">>", ast.And: "and",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.And: "and",
     ast.Or: "or",
 }
 _REMOVABLE = (ast.Expr, ast.Return, ast.Raise, ast.Continue, ast.Break, ast.AugAssign)
@@ -158,8 +207,13 @@ class _Finder(ast.NodeVisitor):
         self.generic_visit(node)
         self._fstring = outer
 
-    def _add(self, node: ast.AST, apply: Callable[[], Callable[[], None]], what: str,
-             new: ast.AST | None = None) -> None:
+    def _add(
+        self,
+        node: ast.AST,
+        apply: Callable[[], Callable[[], None]],
+        what: str,
+        new: ast.AST | None = None,
+    ) -> None:
         """A mutation of ``node``, or (with ``new``) ``node`` replaced by ``new``."""
         if self._fstring is not None:
             self.found.append((self._fstring, self._fstring, apply, what))
@@ -181,8 +235,9 @@ class _Finder(ast.NodeVisitor):
     def _removals(self, body: list[ast.stmt]) -> None:
         for statement in body:
             if isinstance(statement, _REMOVABLE) and not _is_docstring(statement):
-                self.found.append((statement, statement, _removed,
-                                   f"removed `{_short(ast.unparse(statement))}`"))
+                self.found.append(
+                    (statement, statement, _removed, f"removed `{_short(ast.unparse(statement))}`")
+                )
 
     def visit_Module(self, node: ast.Module) -> None:
         self._removals(node.body)
@@ -214,41 +269,58 @@ class _Finder(ast.NodeVisitor):
     def _negate_condition(self, parent: ast.AST, test: ast.expr) -> None:
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             return  # removing the `not` is the same mutant
-        if isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in (
-            ast.Eq, ast.NotEq, ast.In, ast.NotIn, ast.Is, ast.IsNot
+        if (
+            isinstance(test, ast.Compare)
+            and len(test.ops) == 1
+            and type(test.ops[0]) in (ast.Eq, ast.NotEq, ast.In, ast.NotIn, ast.Is, ast.IsNot)
         ):
             return  # flipping the operator is the same mutant
         negated = ast.UnaryOp(op=ast.Not(), operand=test)
-        self._add(test, lambda: self._swap(parent, test, negated),
-                  f"`{_short(ast.unparse(test))}` → `not (...)`", negated)
+        self._add(
+            test,
+            lambda: self._swap(parent, test, negated),
+            f"`{_short(ast.unparse(test))}` → `not (...)`",
+            negated,
+        )
 
     # -- expressions -------------------------------------------------------------------------
     def visit_Compare(self, node: ast.Compare) -> None:
         for index, op in enumerate(node.ops):
             flipped = _COMPARE.get(type(op))
             if flipped is not None:
-                self._add(node, _replace_in(node.ops, index, flipped()),
-                          f"`{_SYMBOL[type(op)]}` → `{_SYMBOL[flipped]}`")
+                self._add(
+                    node,
+                    _replace_in(node.ops, index, flipped()),
+                    f"`{_SYMBOL[type(op)]}` → `{_SYMBOL[flipped]}`",
+                )
         self.generic_visit(node)
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
         other = _BINARY.get(type(node.op))
         if other is not None and not _is_string_format(node):
-            self._add(node, _set_attr(node, "op", other()),
-                      f"`{_SYMBOL[type(node.op)]}` → `{_SYMBOL[other]}`")
+            self._add(
+                node,
+                _set_attr(node, "op", other()),
+                f"`{_SYMBOL[type(node.op)]}` → `{_SYMBOL[other]}`",
+            )
         self.generic_visit(node)
 
     def visit_BoolOp(self, node: ast.BoolOp) -> None:
         other = _BOOLEAN[type(node.op)]
-        self._add(node, _set_attr(node, "op", other()),
-                  f"`{_SYMBOL[type(node.op)]}` → `{_SYMBOL[other]}`")
+        self._add(
+            node, _set_attr(node, "op", other()), f"`{_SYMBOL[type(node.op)]}` → `{_SYMBOL[other]}`"
+        )
         self.generic_visit(node)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
         if isinstance(node.op, ast.Not):
             parent = self._parents[node]
-            self._add(node, lambda: self._swap(parent, node, node.operand),
-                      f"removed `not` of `{_short(ast.unparse(node.operand))}`", node.operand)
+            self._add(
+                node,
+                lambda: self._swap(parent, node, node.operand),
+                f"removed `not` of `{_short(ast.unparse(node.operand))}`",
+                node.operand,
+            )
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
@@ -269,8 +341,10 @@ class _Finder(ast.NodeVisitor):
 
 
 def _is_docstring(statement: ast.AST) -> bool:
-    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and (
-        isinstance(statement.value.value, str)
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and (isinstance(statement.value.value, str))
     )
 
 
@@ -291,9 +365,9 @@ def _set_attr(node: ast.AST, name: str, new: object) -> Callable[[], Callable[[]
     return apply
 
 
-def _replace_in(items: list[ast.cmpop], index: int, new: ast.cmpop) -> Callable[
-    [], Callable[[], None]
-]:
+def _replace_in(
+    items: list[ast.cmpop], index: int, new: ast.cmpop
+) -> Callable[[], Callable[[], None]]:
     def apply() -> Callable[[], None]:
         old = items[index]
         items[index] = new
@@ -347,11 +421,27 @@ _RUNNING: set[subprocess.Popen[bytes]] = set()  # killed when the run is interru
 
 def _pytest(copy: Path, tests: Sequence[str], timeout: float | None) -> tuple[str, float]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-               "-p", "no:randomly", *tests]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        *tests,
+    ]
     began = time.monotonic()
-    with subprocess.Popen(command, cwd=copy, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, start_new_session=True) as process:
+    with subprocess.Popen(
+        command,
+        cwd=copy,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    ) as process:
         _RUNNING.add(process)
         try:
             code = process.wait(timeout=timeout)
@@ -371,8 +461,13 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 
 def run(
-    module: str, tests: Sequence[str], *, root: Path = ROOT, jobs: int = 1,
-    only: set[int] | None = None, timeout: float | None = None,
+    module: str,
+    tests: Sequence[str],
+    *,
+    root: Path = ROOT,
+    jobs: int = 1,
+    only: set[int] | None = None,
+    timeout: float | None = None,
     log: Callable[[str], None] = print,
 ) -> tuple[list[Result], float]:
     """Run the mutants of ``module`` (a path under ``root``) against ``tests``.
@@ -387,8 +482,10 @@ def run(
         if status != "survived":
             raise SystemExit(f"the tests fail without any mutation: {' '.join(tests)}")
         timeout = timeout or 3 * baseline + 10
-        log(f"{len(chosen)} mutants of {module}; unmutated tests: {baseline:.1f} s, "
-            f"timeout {timeout:.0f} s")
+        log(
+            f"{len(chosen)} mutants of {module}; unmutated tests: {baseline:.1f} s, "
+            f"timeout {timeout:.0f} s"
+        )
         free = list(copies)
         lock = threading.Lock()
 
@@ -402,8 +499,10 @@ def run(
                 (copy / module).write_bytes(original)
                 with lock:
                     free.append(copy)
-            log(f"  #{mutant.number} {module}:{mutant.line} {mutant.mutation}: {status} "
-                f"({seconds:.1f} s)")
+            log(
+                f"  #{mutant.number} {module}:{mutant.line} {mutant.mutation}: {status} "
+                f"({seconds:.1f} s)"
+            )
             return Result(mutant, status, seconds)
 
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(copies))
@@ -432,8 +531,10 @@ def report(module: str, tests: Sequence[str], results: Sequence[Result]) -> str:
     survivors = [r.mutant for r in results if r.status == "survived"]
     if survivors:
         lines += ["| # | where | mutation | in |", "|---|---|---|---|"]
-        lines += [f"| {m.number} | {module}:{m.line} | {_cell(m.mutation)} | `{_cell(m.code)}` |"
-                  for m in survivors]
+        lines += [
+            f"| {m.number} | {module}:{m.line} | {_cell(m.mutation)} | `{_cell(m.code)}` |"
+            for m in survivors
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -452,15 +553,20 @@ def _numbers(text: str) -> set[int]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("module", help="the module's path, relative to --root")
-    parser.add_argument("--tests", nargs="+", help="test files or ids (default: the module's "
-                        "fast tests, see DEFAULT_TESTS)")
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        help="test files or ids (default: the module's fast tests, see DEFAULT_TESTS)",
+    )
     parser.add_argument("--root", type=Path, default=ROOT, help="the repository (default: this)")
     parser.add_argument("--jobs", "-j", type=int, default=1, help="mutants run in parallel")
-    parser.add_argument("--timeout", type=float, help="seconds per mutant (default: 3 x the "
-                        "unmutated run + 10)")
+    parser.add_argument(
+        "--timeout", type=float, help="seconds per mutant (default: 3 x the unmutated run + 10)"
+    )
     parser.add_argument("--only", type=_numbers, help="mutant numbers, e.g. 3,7,10-12")
-    parser.add_argument("--every", type=int, default=1,
-                        help="a sample: every n-th mutant (1, 1 + n, 1 + 2n, ...)")
+    parser.add_argument(
+        "--every", type=int, default=1, help="a sample: every n-th mutant (1, 1 + n, 1 + 2n, ...)"
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--report", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
@@ -468,8 +574,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = Path(args.module).as_posix()
     if args.every > 1:
         count = len(mutants((args.root / module).read_text()))
-        args.only = {n for n in range(1, count + 1, args.every)
-                     if args.only is None or n in args.only}
+        args.only = {
+            n for n in range(1, count + 1, args.every) if args.only is None or n in args.only
+        }
     if args.list:
         for m in mutants((args.root / module).read_text()):
             if args.only is None or m.number in args.only:
@@ -478,9 +585,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     tests = args.tests or DEFAULT_TESTS.get(module)
     if not tests:
         parser.error(f"no default tests for {module}: name them with --tests")
-    results, _ = run(module, tests, root=args.root, jobs=args.jobs, only=args.only,
-                     timeout=args.timeout,
-                     log=lambda text: print(text, file=sys.stderr, flush=True))
+    results, _ = run(
+        module,
+        tests,
+        root=args.root,
+        jobs=args.jobs,
+        only=args.only,
+        timeout=args.timeout,
+        log=lambda text: print(text, file=sys.stderr, flush=True),
+    )
     text = report(module, tests, results)
     print(text, end="")
     if args.report:
@@ -490,4 +603,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

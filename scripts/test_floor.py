@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import tomllib
 
@@ -31,18 +32,19 @@ TESTS = [
     "tests/test_synth_checks.py",
     "tests/test_derived_id.py",
     "tests/test_import_existing.py",
+    "tests/test_provider_options.py",
 ]
 # Test tools: pytest as requirements.txt pins it; syrupy (imported by the construct tests) at
 # what the floor Python can run (its newest releases need Python 3.11).
 TOOLS = ("pytest",)
-UNPINNED_TOOLS = ["syrupy", "trustme"]
+UNPINNED_TOOLS = ["syrupy"]
 
 
-def floors(project: dict[str, object]) -> list[str]:
+def floors(project: dict[str, Any]) -> list[str]:
     """Each dependency at its lower bound (or its pinned version)."""
     pinned = []
-    extras = project["optional-dependencies"]["testing"]  # type: ignore[index]
-    for requirement in [*project["dependencies"], *extras]:  # type: ignore[attr-defined]
+    extras = project["optional-dependencies"]["testing"]
+    for requirement in [*project["dependencies"], *extras]:
         match = re.match(r"([A-Za-z0-9_.\[\]-]+)\s*(?:>=|==)\s*([^,;\s]+)", requirement)
         if match is None:
             raise SystemExit(f"pyproject.toml: {requirement!r} has no lower bound to test")
@@ -61,11 +63,13 @@ def oldest_python(requires: str) -> str:
     minor = re.match(r">=\s*3\.(\d+)", requires)
     pyenv = shutil.which("pyenv")
     if minor and pyenv:
-        versions = subprocess.run([pyenv, "versions", "--bare"], capture_output=True,
-                                  text=True).stdout.split()
+        versions = subprocess.run(
+            [pyenv, "versions", "--bare"], capture_output=True, text=True
+        ).stdout.split()
         root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
         candidates = sorted(
-            (tuple(int(p) for p in v.split(".")), v) for v in versions
+            (tuple(int(p) for p in v.split(".")), v)
+            for v in versions
             if re.fullmatch(r"3\.\d+\.\d+", v) and int(v.split(".")[1]) >= int(minor.group(1))
         )
         for _, version in candidates:
@@ -84,18 +88,42 @@ def main() -> int:
     if (VENV / ".stamp").read_text() != stamp if (VENV / ".stamp").exists() else True:
         shutil.rmtree(VENV, ignore_errors=True)
         subprocess.run([python, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", *requirements], check=True)
+        subprocess.run(
+            [
+                str(VENV / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *requirements,
+            ],
+            check=True,
+        )
         (VENV / ".stamp").write_text(stamp)
-    version = subprocess.run([str(VENV / "bin" / "python"), "--version"], capture_output=True,
-                             text=True).stdout.strip()
+    version = subprocess.run(
+        [str(VENV / "bin" / "python"), "--version"], capture_output=True, text=True
+    ).stdout.strip()
     print(f"test_floor: {version}, {' '.join(requirements)}", flush=True)
-    env = {**os.environ,
-           "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}",
+    }
     return subprocess.run(
-        [str(VENV / "bin" / "python"), "-m", "pytest", *TESTS, "-k", "not snapshot",
-         "-p", "no:cacheprovider", "-q", *sys.argv[1:]],
-        cwd=ROOT, env=env,
+        [
+            str(VENV / "bin" / "python"),
+            "-m",
+            "pytest",
+            *TESTS,
+            "-k",
+            "not snapshot",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            *sys.argv[1:],
+        ],
+        cwd=ROOT,
+        env=env,
     ).returncode
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
@@ -19,8 +19,11 @@ def stack() -> cdk.Stack:
 
 
 def firmware(stack: cdk.Stack, key: str = "fw/v1/firmware.bin", **kwargs: Any) -> OtaUpdateFile:
-    bucket = stack.node.try_find_child("FirmwareBucket") or s3.Bucket.from_bucket_name(
-        stack, "FirmwareBucket", "firmware-bucket"
+    found = stack.node.try_find_child("FirmwareBucket")
+    bucket = (
+        cast(s3.IBucket, found)
+        if found is not None
+        else s3.Bucket.from_bucket_name(stack, "FirmwareBucket", "firmware-bucket")
     )
     return OtaUpdateFile(
         file_name="firmware.bin",

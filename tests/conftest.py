@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trustme
 from emulation_support import Aws, World, make_world
-from harness import CloudFormation, InProcess, ResponseServer, runtime_env
+from harness import CloudFormation, InProcess, LambdaService, ResponseServer, runtime_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ if (_NODE_BIN / "node").exists():
 # over HTTP, CloudFormation's HTTPS ResponseURL, and the lifecycle harness (tests/harness.py).
 # ---------------------------------------------------------------------------------------------
 HANDLER_DIR = ROOT / "lambda_handler"
-# Short bounds, so that faults fail in seconds (the handler reads them at each use).
+# Short bounds, so that faults fail in seconds (the handler reads its settings at each invocation).
 FAST_RETRIES = {"OTA_RETRY_SECONDS": "3"}
 
 
@@ -60,15 +60,33 @@ def response_server(trusted_ca: tuple[trustme.CA, Path]) -> Iterator[ResponseSer
     server.close()
 
 
+@pytest.fixture(scope="session")
+def lambda_service() -> Iterator[LambdaService]:
+    """Lambda's Invoke API, for the handler's hand-overs to itself."""
+    service = LambdaService()
+    yield service
+    service.close()
+
+
 @pytest.fixture
 def lambda_env(
-    moto_server: Aws, trusted_ca: tuple[trustme.CA, Path], monkeypatch: pytest.MonkeyPatch
+    moto_server: Aws,
+    trusted_ca: tuple[trustme.CA, Path],
+    lambda_service: LambdaService,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, str]]:
-    """A fresh emulated AWS; this process's boto3 (and the handler in it) pointed at it."""
+    """A fresh emulated AWS; this process's boto3 (and the handler in it) pointed at it, Lambda's
+    Invoke at :class:`LambdaService`."""
     from cdk_ota_update import testing
 
     assert moto_server.endpoint
-    env = runtime_env(moto_server.endpoint, trusted_ca[1], **FAST_RETRIES)
+    lambda_service.reset()
+    env = runtime_env(
+        moto_server.endpoint,
+        trusted_ca[1],
+        AWS_ENDPOINT_URL_LAMBDA=lambda_service.url,
+        **FAST_RETRIES,
+    )
     for name, value in env.items():
         if name != "PATH":
             monkeypatch.setenv(name, value)
@@ -78,13 +96,15 @@ def lambda_env(
 
 
 @pytest.fixture
-def cloudformation(lambda_env: dict[str, str], response_server: ResponseServer) -> CloudFormation:
+def cloudformation(
+    lambda_env: dict[str, str], response_server: ResponseServer, lambda_service: LambdaService
+) -> CloudFormation:
     """The harness, invoking ``lambda_handler/index.py`` in this process."""
     if str(HANDLER_DIR) not in sys.path:
         sys.path.insert(0, str(HANDLER_DIR))
-    import index  # crhelper builds its clients at import: after lambda_env set the endpoint
+    import index  # its clients are built on first use: after lambda_env set the endpoints
 
-    return CloudFormation(InProcess(index.handler), response_server)
+    return CloudFormation(InProcess(index.handler), response_server, lambda_service=lambda_service)
 
 
 @pytest.fixture

@@ -33,23 +33,33 @@ def properties(world: World, ota_update_id: str = ID, **members: Any) -> dict[st
                 },
             },
             awsJobPresignedUrlConfig={"expiresInSec": 1800},
-            awsJobAbortConfig={"abortCriteriaList": [{
-                "failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 12.5,
-                "minNumberOfExecutedThings": 3,
-            }]},
+            awsJobAbortConfig={
+                "abortCriteriaList": [
+                    {
+                        "failureType": "FAILED",
+                        "action": "CANCEL",
+                        "thresholdPercentage": 12.5,
+                        "minNumberOfExecutedThings": 3,
+                    }
+                ]
+            },
             awsJobTimeoutConfig={"inProgressTimeoutInMinutes": 90},
-            files=[{
-                **world.s3_file(),
-                "fileType": 2,
-                "fileVersion": "1.0",
-                "codeSigning": {"customCodeSigning": {
-                    "signature": {"inlineDocument": base64.b64encode(SIGNATURE).decode()},
-                    "certificateChain": {"certificateName": "ota.pem"},
-                    "hashAlgorithm": "SHA256",
-                    "signatureAlgorithm": "ECDSA",
-                }},
-                "attributes": {"board": "esp32"},
-            }],
+            files=[
+                {
+                    **world.s3_file(),
+                    "fileType": 2,
+                    "fileVersion": "1.0",
+                    "codeSigning": {
+                        "customCodeSigning": {
+                            "signature": {"inlineDocument": base64.b64encode(SIGNATURE).decode()},
+                            "certificateChain": {"certificateName": "ota.pem"},
+                            "hashAlgorithm": "SHA256",
+                            "signatureAlgorithm": "ECDSA",
+                        }
+                    },
+                    "attributes": {"board": "esp32"},
+                }
+            ],
             additionalParameters={"release": "1.0"},
             tags=[{"Key": "team", "Value": "firmware"}],
         ),
@@ -85,4 +95,4 @@ def leftovers(world: World, ota_update_id: str = ID) -> dict[str, Any]:
     }
 
 
-NOTHING = {"ota_update": None, "job": False, "streams": []}
+NOTHING: dict[str, Any] = {"ota_update": None, "job": False, "streams": []}

@@ -5,8 +5,9 @@ properties, RequestId, StackId, LogicalResourceId, ResourceType, ResponseURL, Ol
 on Update, PhysicalResourceId on Update and Delete) to a handler, and reads the answer the handler
 PUTs to the ResponseURL, served over HTTPS on loopback by :class:`ResponseServer` (with a throwaway
 certificate authority that the handler trusts through ``SSL_CERT_FILE``; these hosting parts live
-in :mod:`cdk_ota_update.rehearse.host`, which the rehearsal uses too). It also plays
-EventBridge for crhelper's poller (:meth:`CloudFormation.run_pollers`).
+in :mod:`cdk_ota_update.rehearse.host`, which the rehearsal uses too). It also plays Lambda's
+asynchronous invocations for the handler's hand-overs to itself (:class:`LambdaService`,
+:meth:`CloudFormation.run_handovers`).
 
 How the handler runs is up to the caller: in this process (:class:`InProcess`) or, as the Lambda
 runtime would, in a separate Python process whose path holds only the Lambda asset and boto3
@@ -17,17 +18,17 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from cdk_ota_update import api
-from cdk_ota_update.rehearse.host import (  # noqa: F401 (the tests' names for them)
+from cdk_ota_update.rehearse.host import (
     URL_SECRET,
     Event,
     LambdaProcess,
@@ -36,6 +37,27 @@ from cdk_ota_update.rehearse.host import (  # noqa: F401 (the tests' names for t
     stringify,
 )
 from cdk_ota_update.rehearse.lambda_runtime import ACCOUNT, FUNCTION_NAME, REGION, LambdaContext
+
+# The names the tests import from here (some defined in the rehearsal's host, which runs the
+# bundled handler for the rehearsal too).
+__all__ = [
+    "ACCOUNT",
+    "FUNCTION_NAME",
+    "REGION",
+    "URL_SECRET",
+    "CloudFormation",
+    "Event",
+    "InProcess",
+    "LambdaContext",
+    "LambdaProcess",
+    "LambdaService",
+    "Response",
+    "ResponseServer",
+    "boto3_runtime",
+    "runtime_env",
+    "stack_id",
+    "stringify",
+]
 
 RESOURCE_TYPE = "Custom::OtaUpdate"
 STACK_NAME = "Firmware"
@@ -61,6 +83,68 @@ class Response:
     body: dict[str, Any]
 
 
+class LambdaService:
+    """Lambda's Invoke API over HTTP on 127.0.0.1 (``AWS_ENDPOINT_URL_LAMBDA``): asynchronous
+    invocations are queued for :meth:`CloudFormation.run_handovers`, or refused on demand."""
+
+    PATH = "/2015-03-31/functions/"
+
+    def __init__(self) -> None:
+        self._queued: list[tuple[str, Event]] = []
+        self._refusals: list[str] = []  # error codes for the next invocations
+        self._lock = threading.Lock()
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                status, code = service._take(self.path, self.headers, body)
+                payload = json.dumps({"message": code}).encode() if code else b""
+                self.send_response(status)
+                if code:
+                    self.send_header("x-amzn-ErrorType", code)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def _take(self, path: str, headers: Any, body: bytes) -> tuple[int, str]:
+        if not path.startswith(self.PATH) or headers.get("X-Amz-Invocation-Type") != "Event":
+            return 400, "InvalidRequestContentException"
+        name = path[len(self.PATH) :].split("/")[0]
+        with self._lock:
+            if self._refusals:
+                return 403, self._refusals.pop(0)
+            self._queued.append((name, json.loads(body)))
+        return 202, ""
+
+    def refuse(self, *codes: str) -> None:
+        """Refuse the next invocations with these error codes (HTTP 403)."""
+        with self._lock:
+            self._refusals.extend(codes)
+
+    def take(self) -> list[tuple[str, Event]]:
+        """The queued invocations (function name, event), emptying the queue."""
+        with self._lock:
+            queued, self._queued = self._queued, []
+        return queued
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queued, self._refusals = [], []
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 class InProcess:
     """Runs ``handler`` in this process, as an invocation of a warm Lambda would."""
 
@@ -82,9 +166,11 @@ class CloudFormation:
         stack_name: str = STACK_NAME,
         timeout: float = 300,
         answer_within: float = 120,
+        lambda_service: LambdaService | None = None,
     ) -> None:
         self.invoke = invoke
         self.responses = responses
+        self.lambda_service = lambda_service
         self.stack_id = stack_id(stack_name)
         self.service_token = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
         self.timeout = timeout  # the Lambda function's timeout
@@ -133,8 +219,15 @@ class CloudFormation:
         properties: Mapping[str, Any],
         old_properties: Mapping[str, Any],
     ) -> Response:
-        return self.send(self.event("Update", logical_id, properties, physical_id=physical_id,
-                                    old_properties=old_properties))
+        return self.send(
+            self.event(
+                "Update",
+                logical_id,
+                properties,
+                physical_id=physical_id,
+                old_properties=old_properties,
+            )
+        )
 
     def delete(self, logical_id: str, physical_id: str, properties: Mapping[str, Any]) -> Response:
         return self.send(self.event("Delete", logical_id, properties, physical_id=physical_id))
@@ -149,8 +242,9 @@ class CloudFormation:
         if event["RequestType"] == "Create":
             return [self.delete(logical_id, failed.physical_id, properties)]
         assert event["RequestType"] == "Update", event["RequestType"]
-        rolled_back = self.update(logical_id, failed.physical_id, event["OldResourceProperties"],
-                                  properties)
+        rolled_back = self.update(
+            logical_id, failed.physical_id, event["OldResourceProperties"], properties
+        )
         if rolled_back.status != "SUCCESS" or rolled_back.physical_id == failed.physical_id:
             return [rolled_back]
         return [rolled_back, self.delete(logical_id, failed.physical_id, properties)]
@@ -192,16 +286,16 @@ class CloudFormation:
     def answer_count(self, event: Event) -> int:
         return len(self.responses.answers(event["ResponseURL"]))
 
-    # -- EventBridge, for crhelper's poller -------------------------------------------------
-    def run_pollers(self) -> list[str]:
-        """Fire every scheduled rule once, as EventBridge would: the rule names fired."""
-        events = boto3.client("events", region_name=REGION)
-        fired = []
-        for rule in events.list_rules()["Rules"]:
-            for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
-                self.invoke(json.loads(target["Input"]), self.timeout)
-            fired.append(rule["Name"])
-        return fired
+    # -- Lambda, for the handler's hand-overs to itself -------------------------------------
+    def run_handovers(self) -> list[Event]:
+        """Run the invocations the handler queued for itself (one round, as Lambda would): the
+        events run, each checked to be for this provider's function."""
+        assert self.lambda_service is not None, "no LambdaService given"
+        queued = self.lambda_service.take()
+        for name, event in queued:
+            assert name == FUNCTION_NAME, f"{name} invoked instead of {FUNCTION_NAME}"
+            self.invoke(event, self.timeout)
+        return [event for _, event in queued]
 
 
 def runtime_env(

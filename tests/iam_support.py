@@ -168,8 +168,8 @@ class Resolver:
             return separator.join(str(self(p)) for p in parts)
         if "Fn::Sub" in value:
             text = value["Fn::Sub"]
-            for name, pseudo in (("Partition", env.partition), ("Region", env.region)):
-                text = text.replace(f"${{AWS::{name}}}", pseudo)
+            for name, real in (("Partition", env.partition), ("Region", env.region)):
+                text = text.replace(f"${{AWS::{name}}}", real)
             return text.replace("${AWS::AccountId}", env.account)
         if "Fn::ImportValue" in value:
             return self(self.exports[value["Fn::ImportValue"]])

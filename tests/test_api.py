@@ -58,8 +58,13 @@ def test_cloudformation_strings_become_api_types() -> None:
 
 @pytest.mark.parametrize("text", ["NaN", "Infinity", "-inf"])
 def test_non_finite_numbers_from_cloudformation_are_refused(text: str) -> None:
-    rollout = {"exponentialRate": {"baseRatePerMinute": 1, "incrementFactor": text,
-                                   "rateIncreaseCriteria": {"numberOfNotifiedThings": 1}}}
+    rollout = {
+        "exponentialRate": {
+            "baseRatePerMinute": 1,
+            "incrementFactor": text,
+            "rateIncreaseCriteria": {"numberOfNotifiedThings": 1},
+        }
+    }
     request = api.from_cloudformation(
         {**VALID, "awsJobExecutionsRolloutConfig": rollout}, api.create_request_shape()
     )

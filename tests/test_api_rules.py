@@ -24,12 +24,21 @@ VALID: dict[str, Any] = {
     "files": [FILE],
     "roleArn": "arn:aws:iam::123456789012:role/ota",
 }
-RATE = {"baseRatePerMinute": 1, "incrementFactor": 2,
-        "rateIncreaseCriteria": {"numberOfNotifiedThings": 1}}
-ABORT = {"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 50,
-         "minNumberOfExecutedThings": 1}
-START_SIGNING = {"signingProfileName": "profile",
-                 "destination": {"s3Destination": {"bucket": "signed"}}}
+RATE = {
+    "baseRatePerMinute": 1,
+    "incrementFactor": 2,
+    "rateIncreaseCriteria": {"numberOfNotifiedThings": 1},
+}
+ABORT = {
+    "failureType": "FAILED",
+    "action": "CANCEL",
+    "thresholdPercentage": 50,
+    "minNumberOfExecutedThings": 1,
+}
+START_SIGNING = {
+    "signingProfileName": "profile",
+    "destination": {"s3Destination": {"bucket": "signed"}},
+}
 V = api.Violation
 
 
@@ -43,8 +52,9 @@ def with_file(**members: Any) -> list[api.Violation]:
 
 
 def with_rate(**members: Any) -> list[api.Violation]:
-    return api.validate({**VALID, "awsJobExecutionsRolloutConfig": {
-        "exponentialRate": {**RATE, **members}}})
+    return api.validate(
+        {**VALID, "awsJobExecutionsRolloutConfig": {"exponentialRate": {**RATE, **members}}}
+    )
 
 
 def tags(*keys: str) -> list[dict[str, str]]:
@@ -58,17 +68,29 @@ def test_the_custom_resource_contract_keeps_its_names() -> None:
     # Changing any of these breaks deployed stacks: the resource type and its GetAtt names are in
     # users' templates, the ownership tags are on their OTA updates, the rest is AWS's naming.
     assert (api.RESOURCE_TYPE, api.SERVICE_TOKEN, api.SERVICE_TIMEOUT) == (
-        "Custom::OtaUpdate", "ServiceToken", "ServiceTimeout")
-    assert (api.ATTR_OTA_UPDATE_ID, api.ATTR_OTA_UPDATE_ARN, api.ATTR_AWS_IOT_JOB_ID,
-            api.ATTR_AWS_IOT_JOB_ARN, api.ATTR_OTA_UPDATE_STATUS) == (
-        "otaUpdateId", "otaUpdateArn", "awsIotJobId", "awsIotJobArn", "otaUpdateStatus")
-    assert api.OWNER_TAGS == ("cdk-ota-update:stack-id", "cdk-ota-update:logical-id",
-                              "cdk-ota-update:request-sha256")
+        "Custom::OtaUpdate",
+        "ServiceToken",
+        "ServiceTimeout",
+    )
+    assert (
+        api.ATTR_OTA_UPDATE_ID,
+        api.ATTR_OTA_UPDATE_ARN,
+        api.ATTR_AWS_IOT_JOB_ID,
+        api.ATTR_AWS_IOT_JOB_ARN,
+        api.ATTR_OTA_UPDATE_STATUS,
+    ) == ("otaUpdateId", "otaUpdateArn", "awsIotJobId", "awsIotJobArn", "otaUpdateStatus")
+    assert api.OWNER_TAGS == (
+        "cdk-ota-update:stack-id",
+        "cdk-ota-update:logical-id",
+        "cdk-ota-update:request-sha256",
+    )
     assert all(tag.startswith(api.OWNER_TAG_PREFIX) for tag in api.OWNER_TAGS)
     assert (api.JOB_ID_PREFIX, api.STREAM_ID_PREFIX) == ("AFR_OTA-", "AFR_OTA-")
-    assert (api.POLLER_RULE_PREFIX, api.POLLER_RULE_MAX_LENGTH) == ("OtaUpdatePoll-", 64)
     assert (api.OTA_UPDATE_ID_MAX_LENGTH, api.MAX_TAGS_PER_RESOURCE, api.USER_TAG_BUDGET) == (
-        56, 50, 47)
+        56,
+        50,
+        47,
+    )
 
 
 def test_member_names_are_the_apis() -> None:
@@ -82,8 +104,10 @@ def test_member_names_are_the_apis() -> None:
 
 def test_job_and_arn_names() -> None:
     assert api.job_id("fw-1") == "AFR_OTA-fw-1"
-    assert api.iot_arn("aws-cn", "cn-north-1", "123456789012", api.ota_update_resource("fw-1")) \
+    assert (
+        api.iot_arn("aws-cn", "cn-north-1", "123456789012", api.ota_update_resource("fw-1"))
         == "arn:aws-cn:iot:cn-north-1:123456789012:otaupdate/fw-1"
+    )
     assert api.job_resource("fw-1") == "job/AFR_OTA-fw-1"
     # The longest id the table allows gives the longest job id IoT allows.
     assert len(api.job_id("a" * api.OTA_UPDATE_ID_MAX_LENGTH)) == 64
@@ -115,30 +139,39 @@ def test_ota_update_id_fits_the_job_id() -> None:
     ]
 
 
-@pytest.mark.parametrize("target", [
-    TARGET,
-    "arn:aws-us-gov:iot:us-gov-west-1:123456789012:thing/a:b_c-1",
-    "arn:aws:iot:eu-west-1:123456789012:thing/" + "t" * 128,
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        TARGET,
+        "arn:aws-us-gov:iot:us-gov-west-1:123456789012:thing/a:b_c-1",
+        "arn:aws:iot:eu-west-1:123456789012:thing/" + "t" * 128,
+    ],
+)
 def test_targets_are_thing_or_group_arns(target: str) -> None:
     assert check(targets=[target]) == []
 
 
-@pytest.mark.parametrize("target", [
-    "my-thing",
-    "arn:aws:s3:us-east-1:123456789012:thing/t",
-    "arn:aws:iot:us-east-1:12345678901:thing/t",
-    "arn:aws:iot:us-east-1:123456789012:job/t",
-    "arn:aws:iot:us-east-1:123456789012:thing/t t",
-    "arn:aws:iot:eu-west-1:123456789012:thing/" + "t" * 129,
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "my-thing",
+        "arn:aws:s3:us-east-1:123456789012:thing/t",
+        "arn:aws:iot:us-east-1:12345678901:thing/t",
+        "arn:aws:iot:us-east-1:123456789012:job/t",
+        "arn:aws:iot:us-east-1:123456789012:thing/t t",
+        "arn:aws:iot:eu-west-1:123456789012:thing/" + "t" * 129,
+    ],
+)
 def test_other_targets_are_refused_with_the_reason(target: str) -> None:
-    assert api.validate({**VALID, "targets": [TARGET, target]}) == [V(
-        "targets[1]", target,
-        "a string matching the pattern arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:"
-        "(thing|thinggroup)/[a-zA-Z0-9:_-]{1,128}",
-        "targets are ARNs of things or thing groups, whose names are 1-128 of [a-zA-Z0-9:_-]",
-    )]
+    assert api.validate({**VALID, "targets": [TARGET, target]}) == [
+        V(
+            "targets[1]",
+            target,
+            "a string matching the pattern arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:"
+            "(thing|thinggroup)/[a-zA-Z0-9:_-]{1,128}",
+            "targets are ARNs of things or thing groups, whose names are 1-128 of [a-zA-Z0-9:_-]",
+        )
+    ]
 
 
 def test_protocols_are_one_or_two_known_distinct_ones() -> None:
@@ -146,9 +179,7 @@ def test_protocols_are_one_or_two_known_distinct_ones() -> None:
     assert check(protocols=["MQTT", "MQTT"]) == [
         "protocols = ['MQTT', 'MQTT'] is invalid: it must be a list without repeated values"
     ]
-    assert check(protocols=[]) == [
-        "protocols = [] is invalid: it must be from 1 to 2 items"
-    ]
+    assert check(protocols=[]) == ["protocols = [] is invalid: it must be from 1 to 2 items"]
     assert check(protocols=["FTP"]) == [
         "protocols[0] = 'FTP' is invalid: it must be one of MQTT, HTTP"
     ]
@@ -181,14 +212,23 @@ def test_the_rate_increases_on_exactly_one_criterion() -> None:
     why = "the rollout rate increases on one criterion: notified or succeeded things"
     assert with_rate(rateIncreaseCriteria={"numberOfSucceededThings": 3}) == []
     both = {"numberOfNotifiedThings": 1, "numberOfSucceededThings": 2}
-    assert with_rate(rateIncreaseCriteria=both) == [V(
-        path, both, "exactly one of numberOfNotifiedThings, numberOfSucceededThings (given: "
-        "numberOfNotifiedThings, numberOfSucceededThings)", why,
-    )]
-    assert with_rate(rateIncreaseCriteria={"numberOfNotifiedThings": None}) == [V(
-        path, {"numberOfNotifiedThings": None}, "exactly one of numberOfNotifiedThings, "
-        "numberOfSucceededThings (given: none)", why,
-    )]
+    assert with_rate(rateIncreaseCriteria=both) == [
+        V(
+            path,
+            both,
+            "exactly one of numberOfNotifiedThings, numberOfSucceededThings (given: "
+            "numberOfNotifiedThings, numberOfSucceededThings)",
+            why,
+        )
+    ]
+    assert with_rate(rateIncreaseCriteria={"numberOfNotifiedThings": None}) == [
+        V(
+            path,
+            {"numberOfNotifiedThings": None},
+            "exactly one of numberOfNotifiedThings, numberOfSucceededThings (given: none)",
+            why,
+        )
+    ]
     assert with_rate(rateIncreaseCriteria={"numberOfNotifiedThings": 0}) == [
         V(f"{path}.numberOfNotifiedThings", 0, "an integer at least 1")
     ]
@@ -196,20 +236,32 @@ def test_the_rate_increases_on_exactly_one_criterion() -> None:
 
 def test_the_models_required_members_are_required() -> None:
     rate = {k: v for k, v in RATE.items() if k != "incrementFactor"}
-    assert api.validate({**VALID, "awsJobExecutionsRolloutConfig": {"exponentialRate": rate}}) \
-        == [V("awsJobExecutionsRolloutConfig.exponentialRate.incrementFactor", None,
-              "given (it is required)")]
+    assert api.validate({**VALID, "awsJobExecutionsRolloutConfig": {"exponentialRate": rate}}) == [
+        V(
+            "awsJobExecutionsRolloutConfig.exponentialRate.incrementFactor",
+            None,
+            "given (it is required)",
+        )
+    ]
     request = {k: v for k, v in VALID.items() if k != "roleArn"}
     assert [str(v) for v in api.validate(request)] == [
         "roleArn = None is invalid: it must be given (it is required)"
     ]
 
 
-@pytest.mark.parametrize(("seconds", "expected"), [
-    (60, None), (3600, None),
-    (59, "an integer from 60 to 3600"), (3601, "an integer from 60 to 3600"),
-    (60.5, "an integer"), ("60", "an integer"), (True, "an integer"), (10**400, None),
-])
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (60, None),
+        (3600, None),
+        (59, "an integer from 60 to 3600"),
+        (3601, "an integer from 60 to 3600"),
+        (60.5, "an integer"),
+        ("60", "an integer"),
+        (True, "an integer"),
+        (10**400, None),
+    ],
+)
 def test_presigned_urls_expire_after_60_to_3600_whole_seconds(
     seconds: Any, expected: str | None
 ) -> None:
@@ -232,9 +284,7 @@ def test_abort_thresholds_are_percentages_with_two_decimals() -> None:
         V(path, 12.345, "a number with at most 2 digits after the decimal point")
     ]
     assert abort(thresholdPercentage=100.5) == [V(path, 100.5, "a number at most 100")]
-    assert abort(thresholdPercentage=float("inf")) == [
-        V(path, float("inf"), "a finite number")
-    ]
+    assert abort(thresholdPercentage=float("inf")) == [V(path, float("inf"), "a finite number")]
     assert abort(minNumberOfExecutedThings=1.5) == [
         V("awsJobAbortConfig.abortCriteriaList[0].minNumberOfExecutedThings", 1.5, "an integer")
     ]
@@ -254,34 +304,48 @@ def test_a_file_needs_exactly_one_location() -> None:
         V("files[0].fileLocation", None, "given (it is required)")
     ]
     both = {**S3, "stream": {"streamId": "s", "fileId": 0}}
-    assert with_file(fileLocation=both) == [V(
-        "files[0].fileLocation", both, "exactly one of stream, s3Location (given: stream, "
-        "s3Location)",
-    )]
+    assert with_file(fileLocation=both) == [
+        V(
+            "files[0].fileLocation",
+            both,
+            "exactly one of stream, s3Location (given: stream, s3Location)",
+        )
+    ]
     assert with_file(fileLocation={}) == [
         V("files[0].fileLocation", {}, "exactly one of stream, s3Location (given: none)")
     ]
 
 
 def test_locations_name_their_object() -> None:
-    assert with_file(fileLocation={"s3Location": {"bucket": "b"}}) == [V(
-        "files[0].fileLocation.s3Location.key", None, "given (it is required)",
-        "the service reads the file from that bucket and key",
-    )]
-    assert with_file(fileLocation={"stream": {"fileId": 1}}) == [V(
-        "files[0].fileLocation.stream.streamId", None, "given (it is required)",
-        "the service sends that file of that stream",
-    )]
+    assert with_file(fileLocation={"s3Location": {"bucket": "b"}}) == [
+        V(
+            "files[0].fileLocation.s3Location.key",
+            None,
+            "given (it is required)",
+            "the service reads the file from that bucket and key",
+        )
+    ]
+    assert with_file(fileLocation={"stream": {"fileId": 1}}) == [
+        V(
+            "files[0].fileLocation.stream.streamId",
+            None,
+            "given (it is required)",
+            "the service sends that file of that stream",
+        )
+    ]
     assert with_file(fileLocation={"stream": {"streamId": "s", "fileId": 256}}) == [
         V("files[0].fileLocation.stream.fileId", 256, "an integer from 0 to 255")
     ]
 
 
-@pytest.mark.parametrize("signing", [
-    {"awsSignerJobId": "job"},
-    {"startSigningJobParameter": START_SIGNING},
-    {"customCodeSigning": {"signature": {"inlineDocument": bytearray(b"sig")}}},
-])
+@pytest.mark.parametrize(
+    "signing",
+    [
+        {"awsSignerJobId": "job"},
+        {"startSigningJobParameter": START_SIGNING},
+        {"customCodeSigning": {"signature": {"inlineDocument": bytearray(b"sig")}}},
+    ],
+)
 def test_each_kind_of_code_signing_alone_passes(signing: dict[str, Any]) -> None:
     assert with_file(codeSigning=signing) == []
 
@@ -294,31 +358,50 @@ def test_code_signing_is_exactly_one_kind() -> None:
         "startSigningJobParameter)"
     ]
     custom = {"customCodeSigning": {"hashAlgorithm": "SHA256"}}
-    assert with_file(codeSigning={**custom, "startSigningJobParameter": START_SIGNING}) == [V(
-        "files[0].codeSigning", {**custom, "startSigningJobParameter": START_SIGNING},
-        "exactly one of awsSignerJobId, startSigningJobParameter, customCodeSigning (given: "
-        "startSigningJobParameter, customCodeSigning)",
-    )]
+    assert with_file(codeSigning={**custom, "startSigningJobParameter": START_SIGNING}) == [
+        V(
+            "files[0].codeSigning",
+            {**custom, "startSigningJobParameter": START_SIGNING},
+            "exactly one of awsSignerJobId, startSigningJobParameter, customCodeSigning (given: "
+            "startSigningJobParameter, customCodeSigning)",
+        )
+    ]
 
 
 def test_signing_jobs_name_a_profile_and_a_bucket() -> None:
     path = "files[0].codeSigning.startSigningJobParameter"
     assert with_file(codeSigning={"startSigningJobParameter": {}}) == [
-        V(f"{path}.signingProfileName", None, "given (it is required)",
-          "AWS Signer signs with a named profile and writes the signed file to a destination"),
-        V(f"{path}.destination", None, "given (it is required)",
-          "AWS Signer signs with a named profile and writes the signed file to a destination"),
+        V(
+            f"{path}.signingProfileName",
+            None,
+            "given (it is required)",
+            "AWS Signer signs with a named profile and writes the signed file to a destination",
+        ),
+        V(
+            f"{path}.destination",
+            None,
+            "given (it is required)",
+            "AWS Signer signs with a named profile and writes the signed file to a destination",
+        ),
     ]
     no_s3 = {**START_SIGNING, "destination": {}}
-    assert with_file(codeSigning={"startSigningJobParameter": no_s3}) == [V(
-        f"{path}.destination.s3Destination", None, "given (it is required)",
-        "signed files are written to S3",
-    )]
+    assert with_file(codeSigning={"startSigningJobParameter": no_s3}) == [
+        V(
+            f"{path}.destination.s3Destination",
+            None,
+            "given (it is required)",
+            "signed files are written to S3",
+        )
+    ]
     no_bucket = {**START_SIGNING, "destination": {"s3Destination": {"prefix": "p/"}}}
-    assert with_file(codeSigning={"startSigningJobParameter": no_bucket}) == [V(
-        f"{path}.destination.s3Destination.bucket", None, "given (it is required)",
-        "signed files are written to that bucket",
-    )]
+    assert with_file(codeSigning={"startSigningJobParameter": no_bucket}) == [
+        V(
+            f"{path}.destination.s3Destination.bucket",
+            None,
+            "given (it is required)",
+            "signed files are written to that bucket",
+        )
+    ]
 
 
 def test_tag_keys_are_unique_and_not_reserved() -> None:
@@ -333,18 +416,26 @@ def test_tag_keys_are_unique_and_not_reserved() -> None:
 
 
 def test_without_the_tables_rules_only_the_models_constraints_apply() -> None:
-    request = {**VALID, "otaUpdateId": "a" * 100, "protocols": ["MQTT", "MQTT"],
-               "targets": ["my-thing"], "tags": tags("aws:x", "aws:x")}
+    request = {
+        **VALID,
+        "otaUpdateId": "a" * 100,
+        "protocols": ["MQTT", "MQTT"],
+        "targets": ["my-thing"],
+        "tags": tags("aws:x", "aws:x"),
+    }
     assert api.validate(request, rules={}) == []
     assert api.validate({**request, "otaUpdateId": "a" * 129}, rules={}) == [
         V("otaUpdateId", "a" * 129, "from 1 to 128 characters long")
     ]
 
 
-@pytest.mark.parametrize(("length", "shown"), [
-    (200, "'" + "d" * 198 + "'"),
-    (201, "'" + "d" * 196 + "..."),
-])
+@pytest.mark.parametrize(
+    ("length", "shown"),
+    [
+        (200, "'" + "d" * 198 + "'"),
+        (201, "'" + "d" * 196 + "..."),
+    ],
+)
 def test_values_are_shown_up_to_200_characters(length: int, shown: str) -> None:
     text = "d" * (length - 2)  # its repr has the quotes
     assert str(V("description", text, "short")) == (
@@ -358,7 +449,8 @@ def test_a_resource_of_this_library_keeps_room_for_its_ownership_tags() -> None:
     assert check(api.RULES, tags=tags(*budget, "k47", "k48", "k49")) == []
     (past,) = api.validate({**VALID, "tags": tags(*budget, "k47")}, rules=api.RESOURCE_RULES)
     assert (past.path, past.expected, past.why) == (
-        "tags", "at most 47 items (given: 48)",
+        "tags",
+        "at most 47 items (given: 48)",
         "IoT allows 50 tags per resource and the handler adds its own 3 ownership tags",
     )
     assert str(past).startswith("tags = [{'Key': 'k0', 'Value': 'v'}, ")
@@ -368,52 +460,97 @@ def test_a_resource_of_this_library_keeps_room_for_its_ownership_tags() -> None:
 
 def test_the_librarys_tag_prefix_is_reserved_for_resources_of_this_library() -> None:
     assert check(api.RULES, tags=tags("cdk-ota-update:mine")) == []
-    assert api.validate_member("tags", tags("Cdk-Ota-Update:mine", "aws:x"),
-                               rules=api.RESOURCE_RULES) == [
-        V("tags[0].Key", "Cdk-Ota-Update:mine", "a string not starting with cdk-ota-update:",
-          "the cdk-ota-update: prefix is reserved for the library's ownership tags"),
-        V("tags[1].Key", "aws:x", "a string not starting with aws:",
-          "the aws: prefix is reserved for AWS"),
+    assert api.validate_member(
+        "tags", tags("Cdk-Ota-Update:mine", "aws:x"), rules=api.RESOURCE_RULES
+    ) == [
+        V(
+            "tags[0].Key",
+            "Cdk-Ota-Update:mine",
+            "a string not starting with cdk-ota-update:",
+            "the cdk-ota-update: prefix is reserved for the library's ownership tags",
+        ),
+        V(
+            "tags[1].Key",
+            "aws:x",
+            "a string not starting with aws:",
+            "the aws: prefix is reserved for AWS",
+        ),
     ]
 
 
 # ---------------------------------------------------------------------------------------------
 # Values of the wrong type: a violation each, never an exception
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("members", "expected"), [
-    ({"targets": TARGET}, [V("targets", TARGET, "a list")]),
-    ({"targets": TARGET.encode()}, [V("targets", TARGET.encode(), "a list")]),
-    ({"targets": {"a": TARGET}}, [V("targets", {"a": TARGET}, "a list")]),
-    ({"protocols": [["MQTT"], "MQTT"]}, [V("protocols[0]", ["MQTT"], "a string")]),
-    ({"awsJobPresignedUrlConfig": "60"}, [V(
-        "awsJobPresignedUrlConfig", "60", "a structure (AwsJobPresignedUrlConfig: expiresInSec)"
-    )]),
-    ({"awsJobTimeoutConfig": ["1"]}, [V(
-        "awsJobTimeoutConfig", ["1"],
-        "a structure (AwsJobTimeoutConfig: inProgressTimeoutInMinutes)",
-    )]),
-    ({"additionalParameters": "k=v"}, [
-        V("additionalParameters", "k=v", "a map of strings to strings")
-    ]),
-    ({"additionalParameters": {1: "v", "k": 2}}, [
-        V("additionalParameters key", 1, "a string"),
-        V("additionalParameters['k']", 2, "a string"),
-    ]),
-    ({"tags": ["a=b", {"Key": ["k"]}, {"Key": ["k"]}]}, [
-        V("tags[0]", "a=b", "a structure (Tag: Key, Value)"),
-        V("tags[1].Key", ["k"], "a string"),
-        V("tags[2].Key", ["k"], "a string"),
-    ]),
-    ({"awsJobExecutionsRolloutConfig": {"maximumPerMinute": "5", "maximumperminute": 5}}, [
-        V("awsJobExecutionsRolloutConfig.maximumperminute", 5,
-          "absent: AwsJobExecutionsRolloutConfig has no member 'maximumperminute' (its members "
-          "are maximumPerMinute, exponentialRate)"),
-        V("awsJobExecutionsRolloutConfig.maximumPerMinute", "5", "an integer"),
-    ]),
-    ({"awsJobExecutionsRolloutConfig": {"maximumPerMinute": 1001}}, [
-        V("awsJobExecutionsRolloutConfig.maximumPerMinute", 1001, "an integer from 1 to 1000")
-    ]),
-])
+@pytest.mark.parametrize(
+    ("members", "expected"),
+    [
+        ({"targets": TARGET}, [V("targets", TARGET, "a list")]),
+        ({"targets": TARGET.encode()}, [V("targets", TARGET.encode(), "a list")]),
+        ({"targets": {"a": TARGET}}, [V("targets", {"a": TARGET}, "a list")]),
+        ({"protocols": [["MQTT"], "MQTT"]}, [V("protocols[0]", ["MQTT"], "a string")]),
+        (
+            {"awsJobPresignedUrlConfig": "60"},
+            [
+                V(
+                    "awsJobPresignedUrlConfig",
+                    "60",
+                    "a structure (AwsJobPresignedUrlConfig: expiresInSec)",
+                )
+            ],
+        ),
+        (
+            {"awsJobTimeoutConfig": ["1"]},
+            [
+                V(
+                    "awsJobTimeoutConfig",
+                    ["1"],
+                    "a structure (AwsJobTimeoutConfig: inProgressTimeoutInMinutes)",
+                )
+            ],
+        ),
+        (
+            {"additionalParameters": "k=v"},
+            [V("additionalParameters", "k=v", "a map of strings to strings")],
+        ),
+        (
+            {"additionalParameters": {1: "v", "k": 2}},
+            [
+                V("additionalParameters key", 1, "a string"),
+                V("additionalParameters['k']", 2, "a string"),
+            ],
+        ),
+        (
+            {"tags": ["a=b", {"Key": ["k"]}, {"Key": ["k"]}]},
+            [
+                V("tags[0]", "a=b", "a structure (Tag: Key, Value)"),
+                V("tags[1].Key", ["k"], "a string"),
+                V("tags[2].Key", ["k"], "a string"),
+            ],
+        ),
+        (
+            {"awsJobExecutionsRolloutConfig": {"maximumPerMinute": "5", "maximumperminute": 5}},
+            [
+                V(
+                    "awsJobExecutionsRolloutConfig.maximumperminute",
+                    5,
+                    "absent: AwsJobExecutionsRolloutConfig has no member 'maximumperminute' "
+                    "(its members are maximumPerMinute, exponentialRate)",
+                ),
+                V("awsJobExecutionsRolloutConfig.maximumPerMinute", "5", "an integer"),
+            ],
+        ),
+        (
+            {"awsJobExecutionsRolloutConfig": {"maximumPerMinute": 1001}},
+            [
+                V(
+                    "awsJobExecutionsRolloutConfig.maximumPerMinute",
+                    1001,
+                    "an integer from 1 to 1000",
+                )
+            ],
+        ),
+    ],
+)
 def test_wrong_types_are_violations(members: dict[str, Any], expected: list[Any]) -> None:
     assert api.validate({**VALID, **members}) == expected
 
@@ -421,8 +558,11 @@ def test_wrong_types_are_violations(members: dict[str, Any], expected: list[Any]
 def test_a_signature_is_bytes() -> None:
     signature = {"customCodeSigning": {"signature": {"inlineDocument": "c2ln"}}}
     (found,) = with_file(codeSigning=signature)
-    assert found == V("files[0].codeSigning.customCodeSigning.signature.inlineDocument", "c2ln",
-                      "binary data (bytes)")
+    assert found == V(
+        "files[0].codeSigning.customCodeSigning.signature.inlineDocument",
+        "c2ln",
+        "binary data (bytes)",
+    )
     assert found.why is None
     assert str(V("x", b"\x00" * 3, "y")) == "x = <3 bytes> is invalid: it must be y"
 
@@ -456,28 +596,34 @@ def test_skipped_values_are_not_checked_nor_counted_as_repeats() -> None:
     def skip(value: Any) -> bool:
         return isinstance(value, str) and value == token
 
-    request = {**VALID, "protocols": [token, token], "tags": tags(token, token),
-               "targets": [token]}
+    request = {**VALID, "protocols": [token, token], "tags": tags(token, token), "targets": [token]}
     assert api.validate(request, skip=skip) == []
     assert api.validate_member("tags", tags(token, "aws:x"), skip=skip) == [
-        V("tags[1].Key", "aws:x", "a string not starting with aws:",
-          "the aws: prefix is reserved for AWS")
+        V(
+            "tags[1].Key",
+            "aws:x",
+            "a string not starting with aws:",
+            "the aws: prefix is reserved for AWS",
+        )
     ]
 
 
-@pytest.mark.parametrize(("text", "ok"), [
-    ("Version X 1.2 é", True),
-    ("\uffff", False),
-    ("a\ufffeb", False),
-    ("\ufdd0", False),
-    ("\uffff\ufffe ok", False),
-    ("zero\u200bwidth", False),
-])
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("Version X 1.2 é", True),
+        ("\uffff", False),
+        ("a\ufffeb", False),
+        ("\ufdd0", False),
+        ("\uffff\ufffe ok", False),
+        ("zero\u200bwidth", False),
+    ],
+)
 def test_descriptions_refuse_other_characters(text: str, ok: bool) -> None:
     found = api.validate({**VALID, "description": text})
-    assert found == ([] if ok else [
-        V("description", text, r"a string matching the pattern [^\p{C}]+")
-    ])
+    assert found == (
+        [] if ok else [V("description", text, r"a string matching the pattern [^\p{C}]+")]
+    )
 
 
 def test_tag_keys_take_letters_spaces_digits_and_punctuation() -> None:
@@ -495,12 +641,20 @@ def test_cloudformation_strings_become_the_apis_types() -> None:
         "targets": [TARGET],
         "awsJobExecutionsRolloutConfig": {
             "maximumPerMinute": "5",
-            "exponentialRate": {"baseRatePerMinute": "2", "incrementFactor": "1.5",
-                                "rateIncreaseCriteria": {"numberOfNotifiedThings": "10"}},
+            "exponentialRate": {
+                "baseRatePerMinute": "2",
+                "incrementFactor": "1.5",
+                "rateIncreaseCriteria": {"numberOfNotifiedThings": "10"},
+            },
         },
         "awsJobPresignedUrlConfig": {"expiresInSec": "3600"},
-        "files": [{"fileType": "7", "attributes": {"k": "1"}, "codeSigning": {
-            "customCodeSigning": {"signature": {"inlineDocument": "aGk="}}}}],
+        "files": [
+            {
+                "fileType": "7",
+                "attributes": {"k": "1"},
+                "codeSigning": {"customCodeSigning": {"signature": {"inlineDocument": "aGk="}}},
+            }
+        ],
         "additionalParameters": {"n": "5"},
         "unknown": "5",
     }
@@ -509,37 +663,91 @@ def test_cloudformation_strings_become_the_apis_types() -> None:
         "targets": [TARGET],
         "awsJobExecutionsRolloutConfig": {
             "maximumPerMinute": 5,
-            "exponentialRate": {"baseRatePerMinute": 2, "incrementFactor": 1.5,
-                                "rateIncreaseCriteria": {"numberOfNotifiedThings": 10}},
+            "exponentialRate": {
+                "baseRatePerMinute": 2,
+                "incrementFactor": 1.5,
+                "rateIncreaseCriteria": {"numberOfNotifiedThings": 10},
+            },
         },
         "awsJobPresignedUrlConfig": {"expiresInSec": 3600},
-        "files": [{"fileType": 7, "attributes": {"k": "1"}, "codeSigning": {
-            "customCodeSigning": {"signature": {"inlineDocument": b"hi"}}}}],
+        "files": [
+            {
+                "fileType": 7,
+                "attributes": {"k": "1"},
+                "codeSigning": {"customCodeSigning": {"signature": {"inlineDocument": b"hi"}}},
+            }
+        ],
         "additionalParameters": {"n": "5"},
         "unknown": "5",
     }
 
 
-@pytest.mark.parametrize(("members", "path", "value", "expected"), [
-    ({"awsJobPresignedUrlConfig": {"expiresInSec": "60.5"}},
-     "awsJobPresignedUrlConfig.expiresInSec", "60.5", "an integer"),
-    ({"awsJobPresignedUrlConfig": {"expiresInSec": ["60"]}},
-     "awsJobPresignedUrlConfig.expiresInSec", ["60"], "an integer"),
-    ({"awsJobTimeoutConfig": {"inProgressTimeoutInMinutes": "ten"}},
-     "awsJobTimeoutConfig.inProgressTimeoutInMinutes", "ten", "an integer"),
-    ({"targets": TARGET}, "targets", TARGET, "a list"),
-    ({"additionalParameters": "k=v"}, "additionalParameters", "k=v", "a map of strings to strings"),
-    ({"awsJobPresignedUrlConfig": "3600"}, "awsJobPresignedUrlConfig", "3600",
-     "a structure (AwsJobPresignedUrlConfig: expiresInSec)"),
-    ({"files": [{**FILE, "codeSigning": {"customCodeSigning": {"signature": {
-        "inlineDocument": "aGk=!"}}}}]},
-     "files[0].codeSigning.customCodeSigning.signature.inlineDocument", "aGk=!",
-     "binary data (bytes)"),
-    ({"files": [{**FILE, "codeSigning": {"customCodeSigning": {"signature": {
-        "inlineDocument": "aGk"}}}}]},
-     "files[0].codeSigning.customCodeSigning.signature.inlineDocument", "aGk",
-     "binary data (bytes)"),
-])
+@pytest.mark.parametrize(
+    ("members", "path", "value", "expected"),
+    [
+        (
+            {"awsJobPresignedUrlConfig": {"expiresInSec": "60.5"}},
+            "awsJobPresignedUrlConfig.expiresInSec",
+            "60.5",
+            "an integer",
+        ),
+        (
+            {"awsJobPresignedUrlConfig": {"expiresInSec": ["60"]}},
+            "awsJobPresignedUrlConfig.expiresInSec",
+            ["60"],
+            "an integer",
+        ),
+        (
+            {"awsJobTimeoutConfig": {"inProgressTimeoutInMinutes": "ten"}},
+            "awsJobTimeoutConfig.inProgressTimeoutInMinutes",
+            "ten",
+            "an integer",
+        ),
+        ({"targets": TARGET}, "targets", TARGET, "a list"),
+        (
+            {"additionalParameters": "k=v"},
+            "additionalParameters",
+            "k=v",
+            "a map of strings to strings",
+        ),
+        (
+            {"awsJobPresignedUrlConfig": "3600"},
+            "awsJobPresignedUrlConfig",
+            "3600",
+            "a structure (AwsJobPresignedUrlConfig: expiresInSec)",
+        ),
+        (
+            {
+                "files": [
+                    {
+                        **FILE,
+                        "codeSigning": {
+                            "customCodeSigning": {"signature": {"inlineDocument": "aGk=!"}}
+                        },
+                    }
+                ]
+            },
+            "files[0].codeSigning.customCodeSigning.signature.inlineDocument",
+            "aGk=!",
+            "binary data (bytes)",
+        ),
+        (
+            {
+                "files": [
+                    {
+                        **FILE,
+                        "codeSigning": {
+                            "customCodeSigning": {"signature": {"inlineDocument": "aGk"}}
+                        },
+                    }
+                ]
+            },
+            "files[0].codeSigning.customCodeSigning.signature.inlineDocument",
+            "aGk",
+            "binary data (bytes)",
+        ),
+    ],
+)
 def test_cloudformation_strings_that_do_not_convert_are_reported(
     members: dict[str, Any], path: str, value: Any, expected: str
 ) -> None:
@@ -548,8 +756,18 @@ def test_cloudformation_strings_that_do_not_convert_are_reported(
 
 
 def test_requests_become_properties_and_back() -> None:
-    request = {**VALID, "files": [{**FILE, "codeSigning": {"customCodeSigning": {
-        "signature": {"inlineDocument": b"\x00\xffsig"}}}}], "tags": tags("a")}
+    request = {
+        **VALID,
+        "files": [
+            {
+                **FILE,
+                "codeSigning": {
+                    "customCodeSigning": {"signature": {"inlineDocument": b"\x00\xffsig"}}
+                },
+            }
+        ],
+        "tags": tags("a"),
+    }
     properties = api.to_cloudformation(request)
     signature = properties["files"][0]["codeSigning"]["customCodeSigning"]["signature"]
     assert signature == {"inlineDocument": "AP9zaWc="}

@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
 from aws_cdk.assertions import Annotations, Match
 from botocore import xform_name
+from cdk_support import ota, ota_properties, stack, template
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
@@ -40,7 +41,6 @@ from cdk_ota_update import (
     Stream,
     api,
 )
-from tests.cdk_support import ota, ota_properties, stack, template
 
 SIGNATURE = b"\x30\x45\x02\x20signature-bytes\xff"
 

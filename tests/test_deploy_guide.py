@@ -15,12 +15,12 @@ from typing import Any
 import boto3
 import pytest
 import trustme
+from cdk_support import ROOT
 from handler_support import properties
 from harness import CloudFormation
 from moto import mock_aws
 
 from cdk_ota_update import testing
-from tests.cdk_support import ROOT
 
 GUIDE = (ROOT / "docs" / "deploy.md").read_text()
 REGION = "eu-west-1"

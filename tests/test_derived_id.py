@@ -18,6 +18,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
+from cdk_support import ROOT, ota_properties
 
 from cdk_ota_update import (
     AwsJobAbortConfig,
@@ -41,7 +42,6 @@ from cdk_ota_update import (
     SigningProfileParameter,
     StartSigningJobParameter,
 )
-from tests.cdk_support import ROOT, ota_properties
 
 FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
 SIGNATURE = b"\x30\x45\x02\x21\x00\xffsignature"
@@ -104,8 +104,13 @@ PINNED: list[tuple[str, Callable[[Fleet], dict[str, Any]], str]] = [
         "Versioned",
         lambda f: {
             "targets": [OtaTarget.thing("device-1"), OtaTarget.thing_group("canary")],
-            "files": [_file(FileLocation.from_bucket(f.bucket, "releases/1.2.0/fw.bin",
-                                                     version="3HL4kqtJlcpXroDTDmJ"))],
+            "files": [
+                _file(
+                    FileLocation.from_bucket(
+                        f.bucket, "releases/1.2.0/fw.bin", version="3HL4kqtJlcpXroDTDmJ"
+                    )
+                )
+            ],
             "protocols": ["MQTT", "HTTP"],
             "target_selection": "CONTINUOUS",
         },
@@ -123,8 +128,12 @@ PINNED: list[tuple[str, Callable[[Fleet], dict[str, Any]], str]] = [
         "Stream",
         lambda f: {
             "targets": [OtaTarget.thing_group("sensors")],
-            "files": [_file(FileLocation.from_stream("boot-stream", 3),
-                            CodeSigning(aws_signer_job_id="signer-job-1"))],
+            "files": [
+                _file(
+                    FileLocation.from_stream("boot-stream", 3),
+                    CodeSigning(aws_signer_job_id="signer-job-1"),
+                )
+            ],
         },
         "Stream-3b98f07105590416",
     ),
@@ -132,9 +141,14 @@ PINNED: list[tuple[str, Callable[[Fleet], dict[str, Any]], str]] = [
         "SignerProfile",
         lambda f: {
             "targets": [OtaTarget.thing_group("sensors")],
-            "files": [_file(FileLocation.from_bucket(f.bucket, "fw-2.bin"),
-                            CodeSigning.from_signing_profile(f.profile, destination=f.signed,
-                                                             prefix="signed/"))],
+            "files": [
+                _file(
+                    FileLocation.from_bucket(f.bucket, "fw-2.bin"),
+                    CodeSigning.from_signing_profile(
+                        f.profile, destination=f.signed, prefix="signed/"
+                    ),
+                )
+            ],
         },
         "SignerProfile-e2ae088b53a3200a",
     ),
@@ -157,31 +171,41 @@ PINNED: list[tuple[str, Callable[[Fleet], dict[str, Any]], str]] = [
             "aws_job_executions_rollout_config": AwsJobExecutionsRolloutConfig(
                 maximum_per_minute=100,
                 exponential_rate=AwsJobExponentialRolloutRate(
-                    base_rate_per_minute=5, increment_factor=1.5,
+                    base_rate_per_minute=5,
+                    increment_factor=1.5,
                     rate_increase_criteria=AwsJobRateIncreaseCriteria(
-                        number_of_succeeded_things=10),
+                        number_of_succeeded_things=10
+                    ),
                 ),
             ),
             "aws_job_presigned_url_config": AwsJobPresignedUrlConfig(expires_in_sec=600),
-            "aws_job_abort_config": AwsJobAbortConfig(abort_criteria_list=[
-                AwsJobAbortCriteria("FAILED", "CANCEL", 10.5, 20)]),
+            "aws_job_abort_config": AwsJobAbortConfig(
+                abort_criteria_list=[AwsJobAbortCriteria("FAILED", "CANCEL", 10.5, 20)]
+            ),
             "aws_job_timeout_config": AwsJobTimeoutConfig(in_progress_timeout_in_minutes=60),
             "files": [
                 OtaUpdateFile(
-                    file_name="app.bin", file_type=7, file_version="2.0",
+                    file_name="app.bin",
+                    file_type=7,
+                    file_version="2.0",
                     file_location=FileLocation.from_bucket(f.bucket, "app.bin", version="v3"),
-                    code_signing=_custom_signing(), attributes={"slot": "b"},
+                    code_signing=_custom_signing(),
+                    attributes={"slot": "b"},
                 ),
-                _file(FileLocation(s3_location=S3Location("boot-bucket", "boot.bin")), CodeSigning(
-                    start_signing_job_parameter=StartSigningJobParameter(
-                        signing_profile_parameter=SigningProfileParameter(
-                            certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/abc",
-                            platform="AmazonFreeRTOS-Default",
-                            certificate_path_on_device="/cert.pem",
-                        ),
-                        signing_profile_name="bootSigner",
-                        destination=Destination(S3Destination("signed-boot", "out/")),
-                    ))),
+                _file(
+                    FileLocation(s3_location=S3Location("boot-bucket", "boot.bin")),
+                    CodeSigning(
+                        start_signing_job_parameter=StartSigningJobParameter(
+                            signing_profile_parameter=SigningProfileParameter(
+                                certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+                                platform="AmazonFreeRTOS-Default",
+                                certificate_path_on_device="/cert.pem",
+                            ),
+                            signing_profile_name="bootSigner",
+                            destination=Destination(S3Destination("signed-boot", "out/")),
+                        )
+                    ),
+                ),
             ],
             "role": f.imported_role,
             "additional_parameters": {"release": "2.0"},
@@ -242,13 +266,19 @@ SIGNING: dict[str, Callable[[Fleet], CodeSigning | None]] = {
     "Unsigned": lambda f: None,
     "SignerJob": lambda f: CodeSigning(aws_signer_job_id="signer-job-1"),
     "Profile": lambda f: CodeSigning.from_signing_profile(
-        f.profile, destination=f.signed, prefix="signed/"),
-    "NewProfile": lambda f: CodeSigning(start_signing_job_parameter=StartSigningJobParameter(
-        signing_profile_parameter=SigningProfileParameter(
-            certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/abc",
-            platform="AmazonFreeRTOS-Default", certificate_path_on_device="/cert.pem"),
-        signing_profile_name="newSigner",
-        destination=Destination(S3Destination(f.signed.bucket_name)))),
+        f.profile, destination=f.signed, prefix="signed/"
+    ),
+    "NewProfile": lambda f: CodeSigning(
+        start_signing_job_parameter=StartSigningJobParameter(
+            signing_profile_parameter=SigningProfileParameter(
+                certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+                platform="AmazonFreeRTOS-Default",
+                certificate_path_on_device="/cert.pem",
+            ),
+            signing_profile_name="newSigner",
+            destination=Destination(S3Destination(f.signed.bucket_name)),
+        )
+    ),
     "Custom": lambda f: _custom_signing(),
 }
 LOCATION: dict[str, Callable[[Fleet, int], FileLocation]] = {
@@ -270,7 +300,8 @@ def test_every_signing_method_location_and_role_synthesizes_with_a_derived_id() 
     combinations = list(itertools.product(SIGNING, LOCATION, ROLE))
     for index, (signing, location, role) in enumerate(combinations):
         OtaUpdate(
-            fleet, f"{signing}{location}{role}",
+            fleet,
+            f"{signing}{location}{role}",
             targets=[OtaTarget.thing_group(f"group-{index}")],
             files=[_file(LOCATION[location](fleet, index), SIGNING[signing](fleet))],
             role=ROLE[role](fleet),
@@ -278,9 +309,7 @@ def test_every_signing_method_location_and_role_synthesizes_with_a_derived_id() 
     ids = [p["otaUpdateId"] for p in ota_properties(fleet)]
     assert len(ids) == len(set(ids)) == len(SIGNING) * len(LOCATION) * len(ROLE)
     assert all(DERIVED.match(i) for i in ids), ids
-    assert [i.rsplit("-", 1)[0] for i in ids] == [
-        f"{s}{loc}{r}" for s, loc, r in combinations
-    ]
+    assert [i.rsplit("-", 1)[0] for i in ids] == [f"{s}{loc}{r}" for s, loc, r in combinations]
 
 
 def test_the_same_app_derives_the_same_ids_in_another_directory(

@@ -68,8 +68,9 @@ def test_create_answers_pending_with_its_ids(world: World) -> None:
 
 def test_get_returns_the_members_aws_returns(world: World) -> None:
     rollout = {"maximumPerMinute": 10}
-    world.create(description="v1", awsJobExecutionsRolloutConfig=rollout,
-                 additionalParameters={"k": "v"})
+    world.create(
+        description="v1", awsJobExecutionsRolloutConfig=rollout, additionalParameters={"k": "v"}
+    )
 
     info = world.info()
 
@@ -91,8 +92,13 @@ def test_get_returns_the_members_aws_returns(world: World) -> None:
 
 
 def test_signature_blob_round_trips_as_bytes(world: World) -> None:
-    signing = {"customCodeSigning": {"signature": {"inlineDocument": b"\x00\xffsig"},
-                                     "hashAlgorithm": "SHA256", "signatureAlgorithm": "ECDSA"}}
+    signing = {
+        "customCodeSigning": {
+            "signature": {"inlineDocument": b"\x00\xffsig"},
+            "hashAlgorithm": "SHA256",
+            "signatureAlgorithm": "ECDSA",
+        }
+    }
     world.create(files=[{**world.s3_file(), "codeSigning": signing}])
 
     assert world.info()["otaUpdateFiles"][0]["codeSigning"] == signing
@@ -191,7 +197,8 @@ def test_missing_role_ends_in_create_failed(world: World) -> None:
     info = world.info()
 
     assert (info["otaUpdateStatus"], info["errorInfo"]["code"]) == (
-        "CREATE_FAILED", "AccessDeniedException"
+        "CREATE_FAILED",
+        "AccessDeniedException",
     )
 
 
@@ -206,7 +213,8 @@ def test_unreadable_object_ends_in_create_failed(world: World, location: dict[st
     info = world.info()
 
     assert (info["otaUpdateStatus"], info["errorInfo"]["code"]) == (
-        "CREATE_FAILED", "AccessDeniedException"
+        "CREATE_FAILED",
+        "AccessDeniedException",
     )
 
 
@@ -231,23 +239,46 @@ def test_failed_creation_creates_no_job(world: World) -> None:
 # Side effects: the job and the stream
 # ---------------------------------------------------------------------------------------------
 def test_job_carries_the_updates_configs(world: World) -> None:
-    rollout = {"maximumPerMinute": 5, "exponentialRate": {
-        "baseRatePerMinute": 2, "incrementFactor": 1.5,
-        "rateIncreaseCriteria": {"numberOfSucceededThings": 3}}}
-    abort = [{"failureType": "ALL", "action": "CANCEL", "thresholdPercentage": 12.5,
-              "minNumberOfExecutedThings": 4}]
-    world.create(targets=[world.thing_arn, world.group_arn], targetSelection="CONTINUOUS",
-                 awsJobExecutionsRolloutConfig=rollout,
-                 awsJobAbortConfig={"abortCriteriaList": abort},
-                 awsJobTimeoutConfig={"inProgressTimeoutInMinutes": 30},
-                 awsJobPresignedUrlConfig={"expiresInSec": 600})
+    rollout = {
+        "maximumPerMinute": 5,
+        "exponentialRate": {
+            "baseRatePerMinute": 2,
+            "incrementFactor": 1.5,
+            "rateIncreaseCriteria": {"numberOfSucceededThings": 3},
+        },
+    }
+    abort = [
+        {
+            "failureType": "ALL",
+            "action": "CANCEL",
+            "thresholdPercentage": 12.5,
+            "minNumberOfExecutedThings": 4,
+        }
+    ]
+    world.create(
+        targets=[world.thing_arn, world.group_arn],
+        targetSelection="CONTINUOUS",
+        awsJobExecutionsRolloutConfig=rollout,
+        awsJobAbortConfig={"abortCriteriaList": abort},
+        awsJobTimeoutConfig={"inProgressTimeoutInMinutes": 30},
+        awsJobPresignedUrlConfig={"expiresInSec": 600},
+    )
     world.status()
 
     job = world.iot.describe_job(jobId="AFR_OTA-ota-1")["job"]
 
-    assert {k: job[k] for k in ("targets", "targetSelection", "jobExecutionsRolloutConfig",
-                                "abortConfig", "timeoutConfig", "presignedUrlConfig",
-                                "status")} == {
+    assert {
+        k: job[k]
+        for k in (
+            "targets",
+            "targetSelection",
+            "jobExecutionsRolloutConfig",
+            "abortConfig",
+            "timeoutConfig",
+            "presignedUrlConfig",
+            "status",
+        )
+    } == {
         "targets": [world.thing_arn, world.group_arn],
         "targetSelection": "CONTINUOUS",
         "jobExecutionsRolloutConfig": rollout,
@@ -259,20 +290,35 @@ def test_job_carries_the_updates_configs(world: World) -> None:
 
 
 def test_job_document_names_the_files_and_stream(world: World) -> None:
-    signing = {"customCodeSigning": {"signature": {"inlineDocument": b"sig"},
-                                     "certificateChain": {"certificateName": "/certs/ota.pem"},
-                                     "hashAlgorithm": "SHA256", "signatureAlgorithm": "ECDSA"}}
+    signing = {
+        "customCodeSigning": {
+            "signature": {"inlineDocument": b"sig"},
+            "certificateChain": {"certificateName": "/certs/ota.pem"},
+            "hashAlgorithm": "SHA256",
+            "signatureAlgorithm": "ECDSA",
+        }
+    }
     world.create(files=[{**world.s3_file(), "fileType": 3, "codeSigning": signing}])
     world.status()
 
     document = json.loads(world.iot.get_job_document(jobId="AFR_OTA-ota-1")["document"])
 
-    assert document == {"afr_ota": {
-        "protocols": ["MQTT"],
-        "streamname": world.stream_ids()[0],
-        "files": [{"filepath": "firmware.bin", "filesize": 16, "fileid": 0, "fileType": 3,
-                   "certfile": "/certs/ota.pem", "sig-sha256-ecdsa": "c2ln"}],
-    }}
+    assert document == {
+        "afr_ota": {
+            "protocols": ["MQTT"],
+            "streamname": world.stream_ids()[0],
+            "files": [
+                {
+                    "filepath": "firmware.bin",
+                    "filesize": 16,
+                    "fileid": 0,
+                    "fileType": 3,
+                    "certfile": "/certs/ota.pem",
+                    "sig-sha256-ecdsa": "c2ln",
+                }
+            ],
+        }
+    }
 
 
 def test_mqtt_with_s3_files_creates_a_stream_holding_them(world: World) -> None:
@@ -304,7 +350,8 @@ def test_stream_location_uses_the_users_stream(world: World) -> None:
     document = json.loads(world.iot.get_job_document(jobId="AFR_OTA-ota-1")["document"])
 
     assert (world.stream_ids(), document["afr_ota"]["streamname"]) == (
-        ["user-stream"], "user-stream"
+        ["user-stream"],
+        "user-stream",
     )
 
 
@@ -374,18 +421,26 @@ def test_a_resource_at_the_limit_can_change_its_values_and_untag(world: World) -
 @pytest.mark.parametrize(
     ("tag", "message"),
     [
-        ({"Key": "aws:cost-center", "Value": "42"},
-         "Value 'aws:cost-center' at 'tags[0].Key' failed to satisfy constraint: Member must be "
-         "a string not starting with aws: (the aws: prefix is reserved for AWS)"),
-        ({"Key": "k" * 129, "Value": "v"},
-         f"Value '{'k' * 129}' at 'tags[0].Key' failed to satisfy constraint: Member must be "
-         "from 1 to 128 characters long"),
-        ({"Key": "cost#center", "Value": "v"},
-         "Value 'cost#center' at 'tags[0].Key' failed to satisfy constraint: Member must be a "
-         "string matching the pattern ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$"),
-        ({"Key": "k", "Value": "v" * 257},
-         f"Value '{'v' * 257}' at 'tags[0].Value' failed to satisfy constraint: Member must be "
-         "from 0 to 256 characters long"),
+        (
+            {"Key": "aws:cost-center", "Value": "42"},
+            "Value 'aws:cost-center' at 'tags[0].Key' failed to satisfy constraint: Member must be "
+            "a string not starting with aws: (the aws: prefix is reserved for AWS)",
+        ),
+        (
+            {"Key": "k" * 129, "Value": "v"},
+            f"Value '{'k' * 129}' at 'tags[0].Key' failed to satisfy constraint: Member must be "
+            "from 1 to 128 characters long",
+        ),
+        (
+            {"Key": "cost#center", "Value": "v"},
+            "Value 'cost#center' at 'tags[0].Key' failed to satisfy constraint: Member must be a "
+            "string matching the pattern ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$",
+        ),
+        (
+            {"Key": "k", "Value": "v" * 257},
+            f"Value '{'v' * 257}' at 'tags[0].Value' failed to satisfy constraint: Member must be "
+            "from 0 to 256 characters long",
+        ),
     ],
     ids=["reserved-prefix", "long-key", "key-pattern", "long-value"],
 )
@@ -406,8 +461,10 @@ def test_tag_resource_refuses_what_the_tag_shapes_refuse(
 
 def test_stream_tags_are_listed(world: World) -> None:
     arn = world.iot.create_stream(
-        streamId="tagged", files=[{"fileId": 0, "s3Location": {"bucket": "b", "key": "k"}}],
-        roleArn=world.role_arn, tags=[{"Key": "k", "Value": "v"}],
+        streamId="tagged",
+        files=[{"fileId": 0, "s3Location": {"bucket": "b", "key": "k"}}],
+        roleArn=world.role_arn,
+        tags=[{"Key": "k", "Value": "v"}],
     )["streamArn"]
 
     assert world.iot.list_tags_for_resource(resourceArn=arn)["tags"] == [{"Key": "k", "Value": "v"}]
@@ -454,7 +511,8 @@ def test_advance_steps_only_the_named_update(world: World) -> None:
     testing.advance("ota-2")
 
     assert (world.status("ota-1"), world.status("ota-2")) == (
-        "CREATE_PENDING", "CREATE_IN_PROGRESS"
+        "CREATE_PENDING",
+        "CREATE_IN_PROGRESS",
     )
 
 
@@ -480,7 +538,8 @@ def test_forced_delete_is_in_progress_then_gone(world: World) -> None:
         world.status()
 
     assert (during, error(caught.value)) == (
-        "DELETE_IN_PROGRESS", ("ResourceNotFoundException", 404)
+        "DELETE_IN_PROGRESS",
+        ("ResourceNotFoundException", 404),
     )
 
 
@@ -503,7 +562,8 @@ def test_delete_without_force_of_an_in_progress_job_fails(world: World) -> None:
     info = world.info()
 
     assert (info["otaUpdateStatus"], info["errorInfo"]["code"]) == (
-        "DELETE_FAILED", "InvalidStateTransitionException"
+        "DELETE_FAILED",
+        "InvalidStateTransitionException",
     )
 
 
@@ -552,7 +612,8 @@ def test_recreating_while_the_old_job_is_being_deleted_fails(world: World) -> No
     info = world.info()
 
     assert (info["otaUpdateStatus"], info["errorInfo"]["code"]) == (
-        "CREATE_FAILED", "ResourceAlreadyExistsException"
+        "CREATE_FAILED",
+        "ResourceAlreadyExistsException",
     )
 
 
@@ -588,7 +649,8 @@ def test_list_filters_by_status(world: World) -> None:
 def test_list_paginates(world: World) -> None:
     for index in range(5):
         world.create(f"ota-{index}")
-    pages, token = [], {}
+    pages: list[list[str]] = []
+    token: dict[str, str] = {}
     while True:
         page = world.iot.list_ota_updates(maxResults=2, **token)
         pages.append([ota["otaUpdateId"] for ota in page["otaUpdates"]])
@@ -633,8 +695,11 @@ def test_duplicate_stream_already_exists(world: World) -> None:
 
 def test_invalid_stream_is_invalid_request(world: World) -> None:
     with pytest.raises(ClientError) as caught:
-        world.iot.create_stream(streamId="s", roleArn=world.role_arn, files=[
-            {"fileId": 256, "s3Location": {"bucket": world.bucket, "key": world.key}}])
+        world.iot.create_stream(
+            streamId="s",
+            roleArn=world.role_arn,
+            files=[{"fileId": 256, "s3Location": {"bucket": world.bucket, "key": world.key}}],
+        )
 
     assert error(caught.value) == ("InvalidRequestException", 400)
 
@@ -674,11 +739,12 @@ def test_list_streams_paginates(world: World) -> None:
         world.user_stream(f"s-{index}")
 
     first = world.iot.list_streams(maxResults=2, ascendingOrder=True)
-    second = world.iot.list_streams(maxResults=2, ascendingOrder=True,
-                                    nextToken=first["nextToken"])
+    second = world.iot.list_streams(maxResults=2, ascendingOrder=True, nextToken=first["nextToken"])
 
-    assert ([s["streamId"] for s in first["streams"] + second["streams"]],
-            "nextToken" in second) == (["s-0", "s-1", "s-2"], False)
+    assert (
+        [s["streamId"] for s in first["streams"] + second["streams"]],
+        "nextToken" in second,
+    ) == (["s-0", "s-1", "s-2"], False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -739,7 +805,8 @@ def test_fail_next_deletion_ends_in_delete_failed_with_its_reason(world: World) 
     info = world.info()
 
     assert (info["otaUpdateStatus"], info["errorInfo"]["message"]) == (
-        "DELETE_FAILED", "stream busy"
+        "DELETE_FAILED",
+        "stream busy",
     )
 
 
@@ -749,8 +816,11 @@ def test_calls_counts_each_request_of_an_operation(world: World) -> None:
     world.info()
     world.info()
 
-    assert (testing.calls("CreateOTAUpdate"), testing.calls("GetOTAUpdate"),
-            testing.calls("DeleteOTAUpdate")) == (1, 2, 0)
+    assert (
+        testing.calls("CreateOTAUpdate"),
+        testing.calls("GetOTAUpdate"),
+        testing.calls("DeleteOTAUpdate"),
+    ) == (1, 2, 0)
 
 
 def test_reset_controls_drops_queued_faults(world: World) -> None:
@@ -782,8 +852,13 @@ def test_fail_refuses_unknown_operations_and_codes(operation: str, code: str) ->
 def test_importing_the_library_does_not_import_moto() -> None:
     probe = "import sys, cdk_ota_update; print('moto' in sys.modules)"
 
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True, env={"PYTHONPATH": "constructs"})
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": "constructs"},
+    )
 
     assert result.stdout.strip() == "False"
 
@@ -795,8 +870,12 @@ def test_python_m_runs_a_moto_server_with_the_emulation(monkeypatch: pytest.Monk
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "cdk_ota_update.testing", "-H", "127.0.0.1", "-p", str(port)]
-    server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": "constructs"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        command,
+        env={**os.environ, "PYTHONPATH": "constructs"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     iot = Aws(endpoint=f"http://127.0.0.1:{port}").client("iot")
     try:
         streams = _when_up(lambda: iot.list_streams()["streams"])

@@ -31,8 +31,12 @@ from cdk_ota_update import api
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "FirmwareRelease"
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
-          "AWS::URLSuffix": "amazonaws.com"}
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::URLSuffix": "amazonaws.com",
+}
 
 
 @dataclass(frozen=True)
@@ -53,19 +57,23 @@ class Assembly:
         """The cdk.out folder or file an asset's S3 object key is made from."""
         manifest = json.loads((self.outdir / f"{STACK}.assets.json").read_text())
         source = manifest["files"][s3_key.split(".")[0]]["source"]["path"]
-        return self.outdir / source
+        return self.outdir / str(source)
 
     def handler_asset(self) -> Path:
-        [function] = [f for f in self.resources("AWS::Lambda::Function").values()
-                      if f["Properties"].get("Handler") == "index.handler"]
+        [function] = [
+            f
+            for f in self.resources("AWS::Lambda::Function").values()
+            if f["Properties"].get("Handler") == "index.handler"
+        ]
         return self.file_asset(function["Properties"]["Code"]["S3Key"])
 
 
 def synth(outdir: Path, **context: str) -> Assembly:
     """``python app.py`` into ``outdir``, as the CDK CLI runs it (without the CLI)."""
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
-    subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, check=True,
-                   capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, str(ROOT / "app.py")], env=env, check=True, capture_output=True, cwd=ROOT
+    )
     return Assembly(outdir, json.loads((outdir / f"{STACK}.template.json").read_text()))
 
 
@@ -91,8 +99,10 @@ def resolve(value: Any, names: Mapping[str, str]) -> Any:
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Assembly, Assembly]:
     """app.py synthesized for firmware 1.2.0, then for 1.3.0."""
-    return (synth(tmp_path_factory.mktemp("cdk.out"), firmwareVersion="1.2.0"),
-            synth(tmp_path_factory.mktemp("cdk.out"), firmwareVersion="1.3.0"))
+    return (
+        synth(tmp_path_factory.mktemp("cdk.out"), firmwareVersion="1.2.0"),
+        synth(tmp_path_factory.mktemp("cdk.out"), firmwareVersion="1.3.0"),
+    )
 
 
 class Deployment:
@@ -112,7 +122,8 @@ class Deployment:
         for logical_id, resource in template.items():
             if resource["Type"] == "AWS::IAM::Role" and "OtaUpdateServiceRole" in logical_id:
                 role = self.aws.client("iam").create_role(
-                    RoleName=logical_id, AssumeRolePolicyDocument="{}")["Role"]
+                    RoleName=logical_id, AssumeRolePolicyDocument="{}"
+                )["Role"]
                 self.names[f"{logical_id}.Arn"] = role["Arn"]
             if resource["Type"] == "AWS::S3::Bucket":
                 self.names[logical_id] = logical_id.lower()
@@ -127,7 +138,8 @@ class Deployment:
         location = resolve(properties["files"][0]["fileLocation"]["s3Location"], self.names)
         self.aws.client("s3").create_bucket(Bucket=location["bucket"])
         self.aws.client("s3").put_object(
-            Bucket=location["bucket"], Key=location["key"],
+            Bucket=location["bucket"],
+            Key=location["key"],
             Body=assembly.file_asset(location["key"]).read_bytes(),
         )
 
@@ -157,16 +169,21 @@ def lambda_process(
     releases: tuple[Assembly, Assembly], lambda_env: dict[str, str], tmp_path: Path
 ) -> Iterator[LambdaProcess]:
     """The handler of the first release's asset, in a Lambda-like process."""
-    process = LambdaProcess(releases[0].handler_asset(), boto3_runtime(tmp_path / "runtime"),
-                            {**lambda_env, api.STACK_ID_ENV: stack_id(STACK)})
+    process = LambdaProcess(
+        releases[0].handler_asset(),
+        boto3_runtime(tmp_path / "runtime"),
+        {**lambda_env, api.STACK_ID_ENV: stack_id(STACK)},
+    )
     yield process
     process.close()
 
 
 @pytest.fixture
 def deployment(
-    releases: tuple[Assembly, Assembly], lambda_process: LambdaProcess,
-    response_server: ResponseServer, moto_server: Aws,
+    releases: tuple[Assembly, Assembly],
+    lambda_process: LambdaProcess,
+    response_server: ResponseServer,
+    moto_server: Aws,
 ) -> Deployment:
     cloudformation = CloudFormation(lambda_process, response_server, stack_name=STACK)
     deployment = Deployment(moto_server, cloudformation)
@@ -188,8 +205,11 @@ def test_release_is_created_updated_and_deleted(
     second_id = updated.physical_id
     # The old release's job still runs (CONTINUOUS): forceDeleteAWSJob (the default) ends it.
     cleaned_up = cloudformation.delete(logical_id, first_id, first)
-    first_gone = (exists(deployment.iot, first_id), deployment.job_exists(first_id),
-                  first_stream in deployment.streams())
+    first_gone = (
+        exists(deployment.iot, first_id),
+        deployment.job_exists(first_id),
+        first_stream in deployment.streams(),
+    )
     deleted = cloudformation.delete(logical_id, second_id, second)
 
     assert (created.status, first_id) == ("SUCCESS", first["otaUpdateId"])
@@ -201,4 +221,3 @@ def test_release_is_created_updated_and_deleted(
     assert not exists(deployment.iot, second_id)
     assert not deployment.job_exists(second_id)
     assert deployment.streams() == []
-

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from app_support import cfn_lint_errors, lambda_asset
+from cdk_support import ROOT
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
-
-from tests.app_support import cfn_lint_errors, lambda_asset
-from tests.cdk_support import ROOT
 
 STACK = "FirmwareRelease"
 

@@ -14,11 +14,10 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from app_support import cfn_lint_errors
 from aws_cdk import cx_api
 from cdk_nag import AwsSolutionsChecks
-
-from tests.app_support import cfn_lint_errors
-from tests.cdk_support import ROOT
+from cdk_support import ROOT
 
 EXAMPLES = ROOT / "examples"
 NAMES = sorted(p.parent.name for p in EXAMPLES.glob("*/app.py"))
@@ -96,7 +95,8 @@ def test_cdk_nag_aws_solutions_finds_nothing(
     # cdk-nag leaves acknowledged findings out itself: no report at all when nothing is left.
     findings = {
         (v["ruleName"], c["constructPath"])
-        for nag in report.get("pluginReports", []) if nag["pluginName"] == "AwsSolutions"
+        for nag in report.get("pluginReports", [])
+        if nag["pluginName"] == "AwsSolutions"
         for v in nag["violations"]
         for c in v["violatingConstructs"]
     }

@@ -20,18 +20,31 @@ from cdk_ota_update import testing
     ("read", "expected"),
     [
         pytest.param(lambda w: w.info(ID)["otaUpdateFiles"][0]["fileType"], 2, id="integer"),
-        pytest.param(lambda w: w.info(ID)["awsJobPresignedUrlConfig"]["expiresInSec"], 1800,
-                     id="long"),
+        pytest.param(
+            lambda w: w.info(ID)["awsJobPresignedUrlConfig"]["expiresInSec"], 1800, id="long"
+        ),
         pytest.param(
             lambda w: w.info(ID)["awsJobExecutionsRolloutConfig"]["exponentialRate"][
-                "incrementFactor"], 1.5, id="double"),
-        pytest.param(lambda w: job(w)["abortConfig"]["criteriaList"][0]["thresholdPercentage"],
-                     12.5, id="double-in-list"),
-        pytest.param(lambda w: job(w)["timeoutConfig"]["inProgressTimeoutInMinutes"], 90,
-                     id="long-in-job"),
+                "incrementFactor"
+            ],
+            1.5,
+            id="double",
+        ),
+        pytest.param(
+            lambda w: job(w)["abortConfig"]["criteriaList"][0]["thresholdPercentage"],
+            12.5,
+            id="double-in-list",
+        ),
+        pytest.param(
+            lambda w: job(w)["timeoutConfig"]["inProgressTimeoutInMinutes"], 90, id="long-in-job"
+        ),
         pytest.param(
             lambda w: w.info(ID)["otaUpdateFiles"][0]["codeSigning"]["customCodeSigning"][
-                "signature"]["inlineDocument"], SIGNATURE, id="blob-from-base64"),
+                "signature"
+            ]["inlineDocument"],
+            SIGNATURE,
+            id="blob-from-base64",
+        ),
     ],
 )
 def test_scalar_reaches_the_service_in_its_api_type(
@@ -234,13 +247,14 @@ def test_teardown_flag_change_alone_calls_nothing(
 ) -> None:
     old = properties(world)
     created = cloudformation.create(LOGICAL_ID, old)
-    before = {op: testing.calls(op) for op in ("CreateOTAUpdate", "GetOTAUpdate",
-                                                "DeleteOTAUpdate", "ListTagsForResource")}
+    before = {
+        op: testing.calls(op)
+        for op in ("CreateOTAUpdate", "GetOTAUpdate", "DeleteOTAUpdate", "ListTagsForResource")
+    }
 
     updated = cloudformation.update(LOGICAL_ID, ID, properties(world, deleteStream=False), old)
 
-    assert (updated.status, updated.physical_id, updated.data) == (
-        "SUCCESS", ID, created.data)
+    assert (updated.status, updated.physical_id, updated.data) == ("SUCCESS", ID, created.data)
     assert {op: testing.calls(op) for op in before} == before
 
 
@@ -269,8 +283,9 @@ def test_delete_failed_fails_with_the_service_message_first(
     deleted = cloudformation.delete(LOGICAL_ID, created.physical_id, properties(world))
 
     assert deleted.status == "FAILED"
-    assert deleted.reason.startswith("The job is still being rolled out (OTA update fw-1 is "
-                                     "DELETE_FAILED")
+    assert deleted.reason.startswith(
+        "The job is still being rolled out (OTA update fw-1 is DELETE_FAILED"
+    )
 
 
 def test_delete_of_a_missing_ota_update_succeeds(

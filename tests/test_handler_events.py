@@ -21,9 +21,7 @@ def index(cloudformation: CloudFormation) -> Any:
 
 
 @pytest.fixture
-def pending(
-    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
-) -> Event:
+def pending(cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch) -> Event:
     """A Create that crhelper still holds in its module state, not answered yet."""
     monkeypatch.setenv("OTA_MAX_WAIT_SECONDS", "1")
     testing.set_manual_lifecycle(True)
@@ -55,8 +53,13 @@ def test_malformed_event_fails_on_its_own_url_and_touches_nothing(
     cloudformation: CloudFormation, world: World, pending: Event, missing: str, reason: str
 ) -> None:
     created = cloudformation.create("Other", properties(world, "fw-other"))
-    event = cloudformation.event("Update", LOGICAL_ID, properties(world, "fw-3"),
-                                 physical_id=ID, old_properties=properties(world))
+    event = cloudformation.event(
+        "Update",
+        LOGICAL_ID,
+        properties(world, "fw-3"),
+        physical_id=ID,
+        old_properties=properties(world),
+    )
     del event[missing]
 
     cloudformation.start(event)
@@ -116,6 +119,40 @@ def test_provider_without_its_stack_id_acts_for_no_stack(
     assert leftovers(world) == NOTHING
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("OTA_MAX_WAIT_SECONDS", "15m", "seconds, 0 or more"),
+        ("OTA_RETRY_SECONDS", "-1", "seconds, 0 or more"),
+        ("OTA_HANDOVER_MARGIN_SECONDS", "nan", "seconds, 0 or more"),
+        ("OTA_MAX_HANDOVERS", "2.5", "a whole number, 0 or more"),
+        (api.STACK_ID_ENV, "", "the stack's id"),
+    ],
+)
+def test_bad_setting_of_the_provider_fails_naming_it_and_touches_nothing(
+    cloudformation: CloudFormation,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    value: str,
+    expected: str,
+) -> None:
+    event = cloudformation.event("Create", LOGICAL_ID, properties(world))
+
+    with monkeypatch.context() as patch:
+        patch.setenv(name, value)
+        created = cloudformation.send(event)
+    rollback = cloudformation.roll_back(event, created)  # once the provider is fixed
+
+    assert created.status == "FAILED"
+    assert created.reason.startswith(
+        f"Provider misconfigured: {name}={value!r} is invalid: {expected} expected"
+    )
+    assert testing.calls("CreateOTAUpdate") == 0
+    assert [r.status for r in rollback] == ["SUCCESS"]
+    assert leftovers(world) == NOTHING
+
+
 # ---------------------------------------------------------------------------------------------
 # 9. Answers reach CloudFormation
 # ---------------------------------------------------------------------------------------------
@@ -129,13 +166,19 @@ def test_answer_is_retried_through_server_errors(
 
     assert (created.status, created.physical_id) == ("SUCCESS", ID)
     assert cloudformation.answer_count(event) == 1
-    assert [r.getMessage().split(" (")[0] for r in caplog.records if r.name == "index"
-            and r.levelno == logging.WARNING] == ["Answering failed", "Answering failed"]
+    assert [
+        r.getMessage().split(" (")[0]
+        for r in caplog.records
+        if r.name == "index" and r.levelno == logging.WARNING
+    ] == ["Answering failed", "Answering failed"]
 
 
 def test_answer_that_cannot_be_delivered_is_logged_without_the_url(
-    cloudformation: CloudFormation, world: World, caplog: pytest.LogCaptureFixture,
-    index: Any, monkeypatch: pytest.MonkeyPatch,
+    cloudformation: CloudFormation,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    index: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     event = cloudformation.event("Create", LOGICAL_ID, properties(world))
     body = {"Status": "FAILED", "Reason": "r", "PhysicalResourceId": "p"}
@@ -173,20 +216,3 @@ def _in(seconds: float) -> float:
     import time
 
     return time.monotonic() + seconds
-
-
-def test_crhelper_send_is_the_private_the_handler_overrides(index: Any) -> None:
-    """crhelper 2.0.12 PUTs every answer through CfnResource._send(status, reason,
-    send_response) with send_response(url, body, ssl_verify): a crhelper that changes it would
-    bypass the handler's timeout and retries."""
-    import inspect
-
-    from crhelper import CfnResource
-
-    parameters = list(inspect.signature(CfnResource._send).parameters)
-
-    assert parameters == ["self", "status", "reason", "send_response"]
-    assert "send_response(self._response_url, response_body, self._ssl_verify)" in (
-        inspect.getsource(CfnResource._send)
-    )
-    assert type(index.helper)._send is not CfnResource._send

@@ -1,26 +1,21 @@
-"""The handler under faults, malformed properties, long waits (crhelper's poller) and its logs."""
+"""The handler under faults, malformed properties, long waits (handed over) and its logs."""
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import time
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from emulation_support import World
-from handler_support import ID, LOGICAL_ID, exists, properties
+from handler_support import ID, LOGICAL_ID, NOTHING, exists, leftovers, properties
 from harness import URL_SECRET, CloudFormation, Event, Response
 
 from cdk_ota_update import api, testing
 
 TRANSIENT = ("ThrottlingException", "InternalFailureException", "ServiceUnavailableException")
-# A CDK logical id: path segments plus a hash, longer than crhelper's rule names allow.
-LONG_LOGICAL_ID = "FirmwareReleasePipelineStageProductionOtaUpdateForTheWholeFleetA1B2C3D4"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,13 +83,26 @@ def test_persistent_fault_while_deleting_fails_with_a_clear_reason(
 @pytest.mark.parametrize(
     ("members", "field"),
     [
-        ({"files": [{"fileName": "f", "fileType": "two",
-                     "fileLocation": {"stream": {"streamId": "s", "fileId": "1"}}}]},
-         "files[0].fileType"),
-        ({"awsJobPresignedUrlConfig": {"expiresInSec": "30"}},
-         "awsJobPresignedUrlConfig.expiresInSec"),
-        ({"awsJobExecutionsRolloutConfig": {"maximumPerMinute": "1.5"}},
-         "awsJobExecutionsRolloutConfig.maximumPerMinute"),
+        (
+            {
+                "files": [
+                    {
+                        "fileName": "f",
+                        "fileType": "two",
+                        "fileLocation": {"stream": {"streamId": "s", "fileId": "1"}},
+                    }
+                ]
+            },
+            "files[0].fileType",
+        ),
+        (
+            {"awsJobPresignedUrlConfig": {"expiresInSec": "30"}},
+            "awsJobPresignedUrlConfig.expiresInSec",
+        ),
+        (
+            {"awsJobExecutionsRolloutConfig": {"maximumPerMinute": "1.5"}},
+            "awsJobExecutionsRolloutConfig.maximumPerMinute",
+        ),
         ({api.DELETE_STREAM: "maybe"}, "deleteStream"),
         ({"colour": "blue"}, "colour"),
         ({"otaUpdateId": "x" * 57}, "otaUpdateId"),
@@ -125,14 +133,23 @@ def test_signature_that_is_not_base64_fails_naming_the_field(
     assert testing.calls("CreateOTAUpdate") == 0
 
 
-@pytest.mark.parametrize(("member", "value", "reason"), [
-    ("roleArn", None, "roleArn = None is invalid: it must be given (it is required)"),
-    ("targets", "arn:aws:iot:us-east-1:123456789012:thinggroup/fleet",
-     "targets = 'arn:aws:iot:us-east-1:123456789012:thinggroup/fleet' is invalid: it must be a "
-     "list"),
-    ("additionalParameters", "k=v",
-     "additionalParameters = 'k=v' is invalid: it must be a map of strings to strings"),
-])
+@pytest.mark.parametrize(
+    ("member", "value", "reason"),
+    [
+        ("roleArn", None, "roleArn = None is invalid: it must be given (it is required)"),
+        (
+            "targets",
+            "arn:aws:iot:us-east-1:123456789012:thinggroup/fleet",
+            "targets = 'arn:aws:iot:us-east-1:123456789012:thinggroup/fleet' is invalid: it "
+            "must be a list",
+        ),
+        (
+            "additionalParameters",
+            "k=v",
+            "additionalParameters = 'k=v' is invalid: it must be a map of strings to strings",
+        ),
+    ],
+)
 def test_a_missing_member_or_a_plain_string_for_a_list_or_map_fails_naming_it(
     cloudformation: CloudFormation, world: World, member: str, value: Any, reason: str
 ) -> None:
@@ -157,22 +174,13 @@ def test_long_reason_keeps_its_beginning(cloudformation: CloudFormation, world: 
 
 
 # ---------------------------------------------------------------------------------------------
-# Waits longer than an invocation: crhelper's poller, bounded
+# Waits longer than an invocation: handed over to the next invocation, bounded
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture
-def short_invocations(
-    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Invocations that may wait ~2 s, and the provider function the poller's rule invokes."""
+def short_invocations(cloudformation: CloudFormation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Invocations that may wait ~2 s, and creations that go on until advanced."""
     cloudformation.timeout = 30
     monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as bundle:
-        bundle.writestr("index.py", "")
-    boto3.client("lambda").create_function(
-        FunctionName=cloudformation.service_token.rsplit(":", 1)[1], Runtime="python3.13",
-        Role=world.role_arn, Handler="index.handler", Code={"ZipFile": archive.getvalue()},
-    )
     testing.set_manual_lifecycle(True)
 
 
@@ -180,44 +188,61 @@ def short_invocations(
 def handed_over(
     cloudformation: CloudFormation, world: World, short_invocations: None
 ) -> Iterator[tuple[Event, float]]:
-    """A Create with a long logical id whose creation outlasts its invocation."""
-    event = cloudformation.event("Create", LONG_LOGICAL_ID, properties(world))
+    """A Create whose creation outlasts its invocation."""
+    event = cloudformation.event("Create", LOGICAL_ID, properties(world))
     yield event, cloudformation.start(event)
 
 
-def test_long_wait_hands_over_to_a_poller_rule_named_within_limits(
+def _queued(cloudformation: CloudFormation) -> list[tuple[str, Event]]:
+    assert cloudformation.lambda_service is not None
+    return cloudformation.lambda_service.take()
+
+
+def test_long_wait_is_handed_over_to_the_function_itself_not_to_eventbridge(
     cloudformation: CloudFormation, handed_over: tuple[Event, float]
 ) -> None:
-    rules = [rule["Name"] for rule in boto3.client("events").list_rules()["Rules"]]
+    event, started = handed_over
+    ((function, continued),) = _queued(cloudformation)
 
-    assert cloudformation.answer(*handed_over, timeout=0.5) is None
-    assert len(rules) == 1
-    assert rules[0].startswith(api.POLLER_RULE_PREFIX + LONG_LOGICAL_ID[:30])
-    assert len(rules[0]) == api.POLLER_RULE_MAX_LENGTH
+    assert cloudformation.answer(event, started, timeout=0.5) is None
+    assert function == cloudformation.service_token.rsplit(":", 1)[1]
+    assert continued["ResourceProperties"] == {
+        "otaUpdateId": ID,
+        "deleteStream": "true",
+        "forceDeleteAWSJob": "true",
+    }
+    assert continued["OtaUpdateHandover"]["count"] == 1
+    assert "OldResourceProperties" not in continued
+    # the ResponseURL is nowhere that EventBridge's readers could see it
+    assert boto3.client("events").list_rules()["Rules"] == []
 
 
-def test_poller_answers_once_the_creation_completes(
+def test_handed_over_wait_answers_once_the_creation_completes(
     cloudformation: CloudFormation, handed_over: tuple[Event, float]
 ) -> None:
     testing.advance()
     testing.advance()
 
-    cloudformation.run_pollers()
+    cloudformation.run_handovers()
     answer = cloudformation.answer(*handed_over, timeout=5)
 
     assert answer is not None
     assert (answer.status, answer.physical_id) == ("SUCCESS", ID)
     assert answer.data["otaUpdateArn"].endswith(f":otaupdate/{ID}")
-    assert boto3.client("events").list_rules()["Rules"] == []
+    assert _queued(cloudformation) == []  # no further hand-over
 
 
-def test_poller_keeps_waiting_while_the_creation_goes_on(
+def test_handed_over_wait_hands_over_again_while_the_creation_goes_on(
     cloudformation: CloudFormation, handed_over: tuple[Event, float]
 ) -> None:
-    cloudformation.run_pollers()
+    (first,) = cloudformation.run_handovers()
+    ((_, second),) = _queued(cloudformation)
 
     assert cloudformation.answer(*handed_over, timeout=0.5) is None
-    assert len(boto3.client("events").list_rules()["Rules"]) == 1
+    assert second["OtaUpdateHandover"] == {
+        "giveUpAt": first["OtaUpdateHandover"]["giveUpAt"],
+        "count": 2,
+    }
 
 
 def test_waiting_ends_after_its_bound_with_a_reason(
@@ -233,23 +258,97 @@ def test_waiting_ends_after_its_bound_with_a_reason(
     assert created.seconds < 10
 
 
-def test_waiting_through_the_poller_ends_after_its_bound(
+def test_waiting_through_hand_overs_ends_after_its_bound(
     cloudformation: CloudFormation, handed_over: tuple[Event, float]
 ) -> None:
-    events = boto3.client("events")
-    rule = events.list_rules()["Rules"][0]["Name"]
-    polled = json.loads(events.list_targets_by_rule(Rule=rule)["Targets"][0]["Input"])
-    polled["OtaUpdateGiveUpAt"] = time.time()  # index.GIVE_UP_AT: the bound has passed
-    events.put_targets(Rule=rule, Targets=[
-        {"Id": "1", "Arn": cloudformation.service_token, "Input": json.dumps(polled)}
-    ])
+    ((_, continued),) = _queued(cloudformation)
+    continued["OtaUpdateHandover"]["giveUpAt"] = time.time()  # the bound has passed
 
-    cloudformation.run_pollers()
+    cloudformation.invoke(continued, cloudformation.timeout)
+    answer = cloudformation.answer(*handed_over, timeout=5)
+
+    assert answer is not None
+    assert (answer.status, answer.physical_id) == ("FAILED", ID)
+    assert answer.reason.startswith("OTA update fw-1 is still CREATE_PENDING: gave up waiting")
+    assert _queued(cloudformation) == []
+
+
+def test_hand_overs_are_bounded_in_number_and_the_rollback_deletes_it(
+    cloudformation: CloudFormation,
+    world: World,
+    short_invocations: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTA_MAX_HANDOVERS", "1")
+    event = cloudformation.event("Create", LOGICAL_ID, properties(world))
+    started = cloudformation.start(event)
+
+    cloudformation.run_handovers()
+    answer = cloudformation.answer(event, started, timeout=5)
+    testing.set_manual_lifecycle(False)  # it completes after all
+    monkeypatch.delenv("OTA_MAX_HANDOVERS")
+    testing.advance()
+    testing.advance()
+    assert answer is not None
+    rollback = cloudformation.roll_back(event, answer)
+
+    assert (answer.status, answer.physical_id) == ("FAILED", ID)
+    assert answer.reason.startswith(
+        "OTA update fw-1 is still CREATE_PENDING: gave up waiting after 1 hand-overs "
+        "(OTA_MAX_HANDOVERS=1)"
+    )
+    assert _queued(cloudformation) == []
+    assert [r.status for r in rollback] == ["SUCCESS"]
+    assert leftovers(world) == NOTHING
+
+
+def test_hand_over_refused_by_lambda_fails_naming_it_and_the_rollback_deletes_it(
+    cloudformation: CloudFormation, world: World, short_invocations: None
+) -> None:
+    assert cloudformation.lambda_service is not None
+    cloudformation.lambda_service.refuse("AccessDeniedException")
+    event = cloudformation.event("Create", LOGICAL_ID, properties(world))
+
+    created = cloudformation.send(event)
+    testing.set_manual_lifecycle(False)  # it completes after all
+    testing.advance()
+    testing.advance()
+    rollback = cloudformation.roll_back(event, created)
+
+    assert (created.status, created.physical_id) == ("FAILED", ID)
+    assert created.reason.startswith("Handing the wait over to the next invocation failed: ")
+    assert "AccessDeniedException" in created.reason
+    assert [r.status for r in rollback] == ["SUCCESS"]
+    assert leftovers(world) == NOTHING
+
+
+def test_malformed_hand_over_is_refused_and_touches_nothing(
+    cloudformation: CloudFormation, handed_over: tuple[Event, float]
+) -> None:
+    ((_, continued),) = _queued(cloudformation)
+    continued["OtaUpdateHandover"] = {"giveUpAt": "soon", "count": 1}
+    reads = testing.calls("GetOTAUpdate")
+
+    cloudformation.invoke(continued, cloudformation.timeout)
     answer = cloudformation.answer(*handed_over, timeout=5)
 
     assert answer is not None
     assert answer.status == "FAILED"
-    assert answer.reason.startswith("OTA update fw-1 is still CREATE_PENDING: gave up waiting")
+    assert answer.reason.startswith("Malformed event: OtaUpdateHandover is not ")
+    assert testing.calls("GetOTAUpdate") == reads
+
+
+def test_event_with_crhelpers_poller_keys_is_refused(
+    cloudformation: CloudFormation, world: World
+) -> None:
+    event = cloudformation.event("Create", LOGICAL_ID, properties(world))
+    event["CrHelperPoll"] = True
+
+    created = cloudformation.send(event)
+
+    assert created.status == "FAILED"
+    assert created.reason.startswith("Malformed event: CrHelperPoll (crhelper's poller state)")
+    assert testing.calls("CreateOTAUpdate") == 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +358,8 @@ def handler_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What the handler (and crhelper in it) logged, without the moto server's request log."""
     return [
         f"{r.levelname} {r.getMessage()} {r.exc_text or ''}"
-        for r in caplog.records if not r.name.startswith("werkzeug")
+        for r in caplog.records
+        if not r.name.startswith("werkzeug")
     ]
 
 
@@ -276,7 +376,10 @@ def test_each_step_logs_a_line_with_the_id_and_status(
     steps = [line for line in handler_lines(caplog) if line.startswith(f"INFO {ID}: ")]
 
     assert [step.split(": ", 1)[1].split(" ")[0] for step in steps] == [
-        "CreateOTAUpdate", "CREATE_COMPLETE", "DeleteOTAUpdate", "gone"
+        "CreateOTAUpdate",
+        "CREATE_COMPLETE",
+        "DeleteOTAUpdate",
+        "gone",
     ]
 
 

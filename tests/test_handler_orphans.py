@@ -4,10 +4,6 @@ Delete) leaves nothing behind (issue 8, cases 1-4 and 6)."""
 
 from __future__ import annotations
 
-import io
-import zipfile
-
-import boto3
 import pytest
 from emulation_support import World
 from handler_support import ID, LOGICAL_ID, NOTHING, leftovers, properties
@@ -16,18 +12,6 @@ from harness import CloudFormation
 from cdk_ota_update import testing
 
 NEW_ID = "fw-2"
-
-
-@pytest.fixture
-def poller_function(cloudformation: CloudFormation, world: World) -> None:
-    """The provider function crhelper's poller rule invokes (it must exist for AddPermission)."""
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as bundle:
-        bundle.writestr("index.py", "")
-    boto3.client("lambda").create_function(
-        FunctionName=cloudformation.service_token.rsplit(":", 1)[1], Runtime="python3.13",
-        Role=world.role_arn, Handler="index.handler", Code={"ZipFile": archive.getvalue()},
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,9 +45,8 @@ def test_create_failing_after_creating_names_it_and_the_rollback_deletes_it(
     assert leftovers(world) == NOTHING
 
 
-def test_create_failing_in_the_poller_names_it_and_the_rollback_deletes_it(
-    cloudformation: CloudFormation, world: World, poller_function: None,
-    monkeypatch: pytest.MonkeyPatch,
+def test_create_failing_after_a_hand_over_names_it_and_the_rollback_deletes_it(
+    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cloudformation.timeout = 30
     monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")
@@ -72,7 +55,7 @@ def test_create_failing_in_the_poller_names_it_and_the_rollback_deletes_it(
     started = cloudformation.start(event)
     testing.fail("GetOTAUpdate", code="UnauthorizedException")
 
-    cloudformation.run_pollers()
+    cloudformation.run_handovers()
     polled = cloudformation.answer(event, started, timeout=5)
     testing.reset_controls()
     testing.advance()
@@ -84,7 +67,7 @@ def test_create_failing_in_the_poller_names_it_and_the_rollback_deletes_it(
     assert polled.reason.startswith("UnauthorizedException: ")
     assert [r.status for r in rollback] == ["SUCCESS"]
     assert leftovers(world) == NOTHING
-    assert boto3.client("events").list_rules()["Rules"] == []
+    assert cloudformation.run_handovers() == []  # none left running
 
 
 def test_create_failed_by_the_service_is_discarded_with_its_stream_and_job(
@@ -164,8 +147,7 @@ def test_failed_replacement_is_removed_by_the_rollback_and_cleanup(
 # 4. The hand-over margin covers blocking calls
 # ---------------------------------------------------------------------------------------------
 def test_recount_is_skipped_when_its_calls_would_run_past_the_hand_over(
-    cloudformation: CloudFormation, world: World, poller_function: None,
-    monkeypatch: pytest.MonkeyPatch,
+    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cloudformation.timeout = 30
     monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")  # 2 s before handing over
@@ -207,8 +189,12 @@ def test_deletion_finished_between_get_and_list_tags_is_a_successful_delete(
 # ---------------------------------------------------------------------------------------------
 # 10. Permanent service errors, each call once
 # ---------------------------------------------------------------------------------------------
-PERMANENT = ("UnauthorizedException", "InvalidRequestException", "ResourceNotFoundException",
-             "ConflictException")
+PERMANENT = (
+    "UnauthorizedException",
+    "InvalidRequestException",
+    "ResourceNotFoundException",
+    "ConflictException",
+)
 
 
 @pytest.mark.parametrize("code", PERMANENT)
@@ -231,8 +217,12 @@ def test_create_rejected_for_good_fails_and_the_rollback_leaves_nothing(
 
 @pytest.mark.parametrize(
     ("operation", "code"),
-    [(op, code) for op in ("GetOTAUpdate", "ListTagsForResource", "DeleteOTAUpdate")
-     for code in PERMANENT if code != "ResourceNotFoundException"],
+    [
+        (op, code)
+        for op in ("GetOTAUpdate", "ListTagsForResource", "DeleteOTAUpdate")
+        for code in PERMANENT
+        if code != "ResourceNotFoundException"
+    ],
 )
 def test_delete_rejected_for_good_fails_keeping_it_and_a_retry_deletes_it(
     cloudformation: CloudFormation, world: World, operation: str, code: str
@@ -263,8 +253,7 @@ def test_get_not_found_on_delete_is_gone(cloudformation: CloudFormation, world: 
 
 
 def test_delete_while_delete_in_progress_is_not_sent_again(
-    cloudformation: CloudFormation, world: World, poller_function: None,
-    monkeypatch: pytest.MonkeyPatch,
+    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cloudformation.create(LOGICAL_ID, properties(world))
     cloudformation.timeout = 30
@@ -273,9 +262,9 @@ def test_delete_while_delete_in_progress_is_not_sent_again(
     event = cloudformation.event("Delete", LOGICAL_ID, properties(world), physical_id=ID)
     started = cloudformation.start(event)  # DELETE_IN_PROGRESS, handed over
 
-    cloudformation.run_pollers()  # still DELETE_IN_PROGRESS: polled, not deleted again
+    cloudformation.run_handovers()  # still DELETE_IN_PROGRESS: polled, not deleted again
     testing.advance()
-    cloudformation.run_pollers()
+    cloudformation.run_handovers()
     deleted = cloudformation.answer(event, started, timeout=5)
 
     assert deleted is not None

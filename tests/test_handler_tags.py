@@ -23,15 +23,15 @@ def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def tagged(world: World, tags: Mapping[str, str], ota_update_id: str = ID,
-           **members: Any) -> dict[str, Any]:
+def tagged(
+    world: World, tags: Mapping[str, str], ota_update_id: str = ID, **members: Any
+) -> dict[str, Any]:
     return properties(world, ota_update_id, tags=tag_list(tags), **members)
 
 
 def service_tags(world: World, ota_update_id: str = ID) -> dict[str, str]:
     arn = world.info(ota_update_id)["otaUpdateArn"]
-    return {t["Key"]: t["Value"]
-            for t in world.iot.list_tags_for_resource(resourceArn=arn)["tags"]}
+    return {t["Key"]: t["Value"] for t in world.iot.list_tags_for_resource(resourceArn=arn)["tags"]}
 
 
 def ownership(tags: Mapping[str, str]) -> dict[str, str]:
@@ -97,7 +97,10 @@ def test_tag_change_leaves_the_job_running(deployed: Deployed) -> None:
 
     after = job(deployed.world)
     assert (after["jobArn"], after["createdAt"], after["status"]) == (
-        deployed.job["jobArn"], deployed.job["createdAt"], "IN_PROGRESS")
+        deployed.job["jobArn"],
+        deployed.job["createdAt"],
+        "IN_PROGRESS",
+    )
     assert [j["jobId"] for j in deployed.world.iot.list_jobs()["jobs"]] == [api.job_id(ID)]
 
 
@@ -205,8 +208,9 @@ def test_request_and_tag_change_creates_a_new_ota_update_with_the_new_tags(
     cleanup = deployed.cloudformation.delete(LOGICAL_ID, ID, deployed.properties)
 
     assert (updated.status, updated.physical_id) == ("SUCCESS", "fw-2")
-    assert {k: v for k, v in service_tags(deployed.world, "fw-2").items()
-            if k not in api.OWNER_TAGS} == RETAGGED
+    assert {
+        k: v for k, v in service_tags(deployed.world, "fw-2").items() if k not in api.OWNER_TAGS
+    } == RETAGGED
     assert cleanup.status == "SUCCESS"
     assert not exists(deployed.world.iot, ID)
 
@@ -283,12 +287,14 @@ def test_retag_of_an_ota_update_of_someone_else_is_refused(
 ) -> None:
     world.create(ID, tags=[{"Key": "owner", "Value": "someone-else"}])
 
-    updated = cloudformation.update(LOGICAL_ID, ID, tagged(world, RETAGGED),
-                                    tagged(world, ORIGINAL))
+    updated = cloudformation.update(
+        LOGICAL_ID, ID, tagged(world, RETAGGED), tagged(world, ORIGINAL)
+    )
 
     assert updated.status == "FAILED"
     assert updated.reason.startswith(
-        f"OTA update fw-1 was not created by this resource ({LOGICAL_ID} of stack ")
+        f"OTA update fw-1 was not created by this resource ({LOGICAL_ID} of stack "
+    )
     assert service_tags(world) == {"owner": "someone-else"}
     assert (testing.calls("TagResource"), testing.calls("UntagResource")) == (0, 0)
 

@@ -16,15 +16,14 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
-
-from cdk_ota_update import FileLocation, OtaTarget, OtaUpdateFile, OtaUpdateServiceRole
-from cdk_ota_update.policy import Grant, Resource, ScopedPolicy
-from tests.cdk_support import ota
-from tests.iam_support import (
+from cdk_support import ota
+from iam_support import (
     LONGEST,
     MANAGED_POLICIES_PER_ROLE,
     MANAGED_POLICY_LIMIT,
@@ -37,6 +36,15 @@ from tests.iam_support import (
     policies_by_role,
     size,
 )
+
+from cdk_ota_update import (
+    FileLocation,
+    OtaTarget,
+    OtaUpdateFile,
+    OtaUpdateProvider,
+    OtaUpdateServiceRole,
+)
+from cdk_ota_update.policy import Grant, Resource, ScopedPolicy
 
 LIBRARY = ("OtaUpdateServiceRole", "OtaUpdateProvider", "OtaUpdateRoleGrants", "Release")
 
@@ -54,7 +62,7 @@ class Synthesized:
         for stack in self.stacks:
             for violation in AwsSolutionsChecks().validate_scope(stack).violations:
                 for where in violation.violating_resources:
-                    if any(f"/{name}" in where.construct_path for name in LIBRARY):
+                    if any(f"/{name}" in str(where.construct_path) for name in LIBRARY):
                         found.append(f"{where.construct_path}: {violation.rule_name}")
         return found
 
@@ -196,8 +204,7 @@ def test_a_role_of_the_app_keeps_its_own_statements_and_gets_the_shared_roles(
     managed = {
         k
         for k, r in template["Resources"].items()
-        if r["Type"] == "AWS::IAM::ManagedPolicy"
-        and r["Properties"]["Roles"] == [{"Ref": role_id}]
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and r["Properties"]["Roles"] == [{"Ref": role_id}]
     }
     assert managed
     for resource in template["Resources"].values():
@@ -207,9 +214,7 @@ def test_a_role_of_the_app_keeps_its_own_statements_and_gets_the_shared_roles(
 
 
 @pytest.mark.parametrize("app", [*BIG, "two_stacks"])
-def test_cdk_nag_passes_on_the_librarys_resources(
-    app: str, request: pytest.FixtureRequest
-) -> None:
+def test_cdk_nag_passes_on_the_librarys_resources(app: str, request: pytest.FixtureRequest) -> None:
     synthesized: Synthesized = request.getfixturevalue(app)
     assert synthesized.nag_violations() == []
 
@@ -251,8 +256,11 @@ def test_parameters_and_names_imported_from_outside_are_clean_under_cdk_nag(
     role = iam.Role.from_role_name(stack, "Imported", "ota-service-role")
     for index, (bucket, location, own_role) in enumerate(
         [
-            (s3.Bucket.from_bucket_name(stack, "Param", bucket_name.value_as_string),
-             key.value_as_string, None),
+            (
+                s3.Bucket.from_bucket_name(stack, "Param", bucket_name.value_as_string),
+                key.value_as_string,
+                None,
+            ),
             (by_name, "releases/2.0.0/fw.bin", role),
         ]
     ):
@@ -267,8 +275,7 @@ def test_parameters_and_names_imported_from_outside_are_clean_under_cdk_nag(
     assert synthesized.nag_violations() == []
     template = synthesized.templates["Params"]
     assert any(
-        r["Type"] == "AWS::IAM::ManagedPolicy"
-        and r["Properties"]["Roles"] == ["ota-service-role"]
+        r["Type"] == "AWS::IAM::ManagedPolicy" and r["Properties"]["Roles"] == ["ota-service-role"]
         for r in template["Resources"].values()
     )
 
@@ -309,6 +316,38 @@ def test_aws_managed_policy_is_opt_in_and_acknowledged(tmp_path: Path) -> None:
     ]
     assert "service-role/AmazonFreeRTOSOTAUpdate" in json.dumps(arns)
     assert synthesized.nag_violations() == []
+
+
+def test_a_configured_provider_passes_cdk_nag_with_its_vpc_policy_acknowledged(
+    tmp_path: Path,
+) -> None:
+    app = _app(tmp_path)
+    stack = cdk.Stack(app, "Configured")
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
+    OtaUpdateProvider.configure(
+        stack,
+        vpc=vpc,
+        environment_encryption=kms.Key(stack, "Key", enable_key_rotation=True),
+        permissions_boundary=iam.ManagedPolicy.from_managed_policy_name(stack, "Boundary", "b"),
+    )
+    ota(stack)
+    synthesized = synthesize(app, [stack], tmp_path)
+    assert synthesized.nag_violations() == []
+    acknowledged = [
+        entry.data
+        for entry in stack.node.find_child("OtaUpdateProvider")
+        .node.find_child("Role")
+        .node.default_child.node.metadata  # type: ignore[union-attr]
+        if entry.type == "aws:cdk:acknowledged-rules"
+    ]
+    assert "AWSLambdaVPCAccessExecutionRole" in json.dumps(acknowledged)
 
 
 def _policy_stack(resources: int, length: int) -> tuple[cdk.Stack, ScopedPolicy]:

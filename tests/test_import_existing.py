@@ -7,9 +7,10 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from cdk_support import ota, template
+from constructs import Construct
 
 from cdk_ota_update import IOtaUpdate, OtaUpdate, OtaUpdateValidationError
-from tests.cdk_support import ota, template
 
 ENV = cdk.Environment(account="123456789012", region="eu-west-1")
 ARN = "arn:aws:iot:eu-west-1:123456789012:otaupdate/release-7"
@@ -17,8 +18,12 @@ ARN = "arn:aws:iot:eu-west-1:123456789012:otaupdate/release-7"
 
 def _in_partition(resource: str) -> dict[str, Any]:
     """An ARN of the stack's account and Region, in the partition CloudFormation names."""
-    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
-                              f":iot:eu-west-1:123456789012:{resource}"]]}
+    return {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, f":iot:eu-west-1:123456789012:{resource}"],
+        ]
+    }
 
 
 def _stack() -> cdk.Stack:
@@ -73,14 +78,21 @@ def test_from_arn_with_a_token_resolves_at_deploy() -> None:
 @pytest.mark.parametrize(
     ("call", "pattern"),
     [
-        (lambda s: OtaUpdate.from_ota_update_id(s, "Bad", "release 7"),
-         r"^Watch/Bad: otaUpdateId = 'release 7' is invalid: it must be a string matching"),
-        (lambda s: OtaUpdate.from_ota_update_arn(
-            s, "Bad", "arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"),
-         r"^Watch/Bad: otaUpdateArn = '.*thinggroup/fleet' is invalid: it must be an OTA "
-         r"update's ARN, arn:<partition>:iot:<region>:<account>:otaupdate/<otaUpdateId>"),
-        (lambda s: OtaUpdate.from_ota_update_arn(s, "Bad", "release-7"),
-         r"\(OtaUpdate\.from_ota_update_id takes the id alone\)"),
+        (
+            lambda s: OtaUpdate.from_ota_update_id(s, "Bad", "release 7"),
+            r"^Watch/Bad: otaUpdateId = 'release 7' is invalid: it must be a string matching",
+        ),
+        (
+            lambda s: OtaUpdate.from_ota_update_arn(
+                s, "Bad", "arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"
+            ),
+            r"^Watch/Bad: otaUpdateArn = '.*thinggroup/fleet' is invalid: it must be an OTA "
+            r"update's ARN, arn:<partition>:iot:<region>:<account>:otaupdate/<otaUpdateId>",
+        ),
+        (
+            lambda s: OtaUpdate.from_ota_update_arn(s, "Bad", "release-7"),
+            r"\(OtaUpdate\.from_ota_update_id takes the id alone\)",
+        ),
     ],
     ids=["bad id", "ARN of a thing group", "an id where the ARN belongs"],
 )
@@ -89,10 +101,16 @@ def test_bad_imports_are_refused(call: Any, pattern: str) -> None:
         call(_stack())
 
 
+def _logical_id(scope: Construct, child: str) -> str:
+    resource = scope.node.find_child(child).node.default_child
+    assert isinstance(resource, cdk.CfnElement)
+    return cdk.Stack.of(scope).get_logical_id(resource)
+
+
 def _statements(stack: cdk.Stack) -> list[dict[str, Any]]:
-    policies = template(stack).find_resources("AWS::IAM::Policy", {
-        "Properties": {"Roles": [{"Ref": stack.get_logical_id(
-            stack.node.find_child("Watcher").node.default_child)}]}})
+    policies = template(stack).find_resources(
+        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": _logical_id(stack, "Watcher")}]}}
+    )
     (policy,) = policies.values()
     statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
@@ -104,8 +122,11 @@ def test_grant_read_of_an_import_allows_watching_exactly_that_rollout() -> None:
     OtaUpdate.from_ota_update_arn(s, "Existing", ARN).grant_read(watcher)
     assert _statements(s) == [
         {"Action": "iot:GetOTAUpdate", "Effect": "Allow", "Resource": ARN},
-        {"Action": ["iot:DescribeJob", "iot:ListJobExecutionsForJob"], "Effect": "Allow",
-         "Resource": EXPECTED["aws_iot_job_arn"]},
+        {
+            "Action": ["iot:DescribeJob", "iot:ListJobExecutionsForJob"],
+            "Effect": "Allow",
+            "Resource": EXPECTED["aws_iot_job_arn"],
+        },
     ]
 
 
@@ -114,10 +135,16 @@ def test_grant_read_of_a_created_ota_update_names_its_resources_attributes() -> 
     watcher = iam.Role(s, "Watcher", assumed_by=iam.AccountRootPrincipal())
     update = ota(s)
     update.grant_read(watcher)
-    logical_id = s.get_logical_id(update.node.find_child("Resource").node.default_child)
+    logical_id = _logical_id(update, "Resource")
     assert _statements(s) == [
-        {"Action": "iot:GetOTAUpdate", "Effect": "Allow",
-         "Resource": {"Fn::GetAtt": [logical_id, "otaUpdateArn"]}},
-        {"Action": ["iot:DescribeJob", "iot:ListJobExecutionsForJob"], "Effect": "Allow",
-         "Resource": {"Fn::GetAtt": [logical_id, "awsIotJobArn"]}},
+        {
+            "Action": "iot:GetOTAUpdate",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [logical_id, "otaUpdateArn"]},
+        },
+        {
+            "Action": ["iot:DescribeJob", "iot:ListJobExecutionsForJob"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [logical_id, "awsIotJobArn"]},
+        },
     ]

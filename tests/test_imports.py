@@ -9,8 +9,7 @@ import subprocess
 import sys
 
 import pytest
-
-from tests.cdk_support import ROOT
+from cdk_support import ROOT
 
 CDK_MODULES = ("aws_cdk", "jsii", "constructs")
 PATH = os.pathsep.join(str(ROOT / p) for p in ("constructs", "lambda_handler"))
@@ -20,8 +19,11 @@ def _loaded_after(statement: str) -> list[str]:
     """The top-level modules a fresh interpreter holds after ``statement``."""
     code = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     output = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": PATH},
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": PATH},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return [m for m in json.loads(output) if "." not in m]
 

@@ -21,13 +21,13 @@ def discount(price: float, member: bool) -> float:
     return price
 '''
 # Two cases: the boundary (100) and a member below it are never tried.
-WEAK_TESTS = '''from tiny import discount
+WEAK_TESTS = """from tiny import discount
 
 
 def test_discount() -> None:
     assert discount(200, True) == 190
     assert discount(50, False) == 50
-'''
+"""
 
 
 def _tool() -> ModuleType:
@@ -71,9 +71,21 @@ def test_a_run_reports_the_survivors_with_their_lines(tmp_path: Path) -> None:
     (tmp_path / "tiny.py").write_text(TINY)
     (tmp_path / "test_tiny.py").write_text(WEAK_TESTS)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "mutation.py"), "tiny.py", "--root",
-         str(tmp_path), "--tests", "test_tiny.py", "--jobs", "2"],
-        capture_output=True, text=True, check=True, timeout=120,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "mutation.py"),
+            "tiny.py",
+            "--root",
+            str(tmp_path),
+            "--tests",
+            "test_tiny.py",
+            "--jobs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     assert done.stdout.splitlines()[2:] == [
         "killed 5 of 8 mutants (62.5%; 0 by the timeout), 3 survived.",
@@ -88,14 +100,14 @@ def test_a_run_reports_the_survivors_with_their_lines(tmp_path: Path) -> None:
 
 
 def test_a_mutant_that_never_ends_is_killed_by_the_timeout(tmp_path: Path) -> None:
-    (tmp_path / "loop.py").write_text("def count(n: int) -> int:\n    while n > 0:\n"
-                                      "        n -= 1\n    return n\n")
+    (tmp_path / "loop.py").write_text(
+        "def count(n: int) -> int:\n    while n > 0:\n        n -= 1\n    return n\n"
+    )
     (tmp_path / "test_loop.py").write_text(
         "from loop import count\n\n\ndef test_count() -> None:\n    assert count(3) == 0\n"
     )
     tool = _tool()
-    results, _ = tool.run("loop.py", ["test_loop.py"], root=tmp_path, only={3},
-                          timeout=3, log=lambda _text: None)
-    assert [(r.mutant.mutation, r.status) for r in results] == [
-        ("removed `n -= 1`", "timeout")
-    ]
+    results, _ = tool.run(
+        "loop.py", ["test_loop.py"], root=tmp_path, only={3}, timeout=3, log=lambda _text: None
+    )
+    assert [(r.mutant.mutation, r.status) for r in results] == [("removed `n -= 1`", "timeout")]

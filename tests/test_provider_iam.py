@@ -11,8 +11,6 @@ from cdk_support import ota, stack, template
 
 from cdk_ota_update import api
 
-FUNCTION = {"Fn::GetAtt": ["OtaUpdateProviderFunctionF4FBA94A", "Arn"]}
-
 
 def _arn(resource: Any) -> str:
     """An ARN with its pseudo parameters and attributes written as {Name}."""
@@ -20,8 +18,9 @@ def _arn(resource: Any) -> str:
         return resource
     if "Fn::GetAtt" in resource:
         return "{" + ".".join(resource["Fn::GetAtt"]) + "}"
-    return "".join(p if isinstance(p, str) else "{" + p["Ref"] + "}"
-                   for p in resource["Fn::Join"][1])
+    return "".join(
+        p if isinstance(p, str) else "{" + p["Ref"] + "}" for p in resource["Fn::Join"][1]
+    )
 
 
 def _function(t: cdk.assertions.Template) -> dict[str, Any]:
@@ -36,7 +35,8 @@ def _provider_statements(s: cdk.Stack) -> dict[tuple[str, ...], dict[str, Any]]:
     """The provider policy's statements by their actions."""
     t = template(s)
     (policy,) = [
-        p for logical_id, p in t.find_resources("AWS::IAM::Policy").items()
+        p
+        for logical_id, p in t.find_resources("AWS::IAM::Policy").items()
         if logical_id.startswith("OtaUpdateProviderPolicy")
     ]
     statements = {}
@@ -55,22 +55,22 @@ def provider_stack() -> cdk.Stack:
     return s
 
 
-RULES = "arn:{AWS::Partition}:events:{AWS::Region}:{AWS::AccountId}:rule/{prefix}*"
 IOT = "arn:{AWS::Partition}:iot:{AWS::Region}:{AWS::AccountId}:"
 # actions -> (resources, condition): every statement the provider's role has for its own work.
 EXPECTED: dict[tuple[str, ...], tuple[list[str], dict[str, Any] | None]] = {
-    ("iot:CreateOTAUpdate", "iot:GetOTAUpdate", "iot:DeleteOTAUpdate", "iot:TagResource",
-     "iot:UntagResource", "iot:ListTagsForResource"): ([IOT + "otaupdate/*"], None),
+    (
+        "iot:CreateOTAUpdate",
+        "iot:GetOTAUpdate",
+        "iot:DeleteOTAUpdate",
+        "iot:TagResource",
+        "iot:UntagResource",
+        "iot:ListTagsForResource",
+    ): ([IOT + "otaupdate/*"], None),
     ("iot:ListOTAUpdates",): (["*"], None),
     ("iot:DescribeJob", "iot:DeleteJob"): ([IOT + "job/AFR_OTA-*"], None),
     ("iot:DeleteStream",): ([IOT + "stream/AFR_OTA-*"], None),
-    ("events:PutRule", "events:DeleteRule", "events:RemoveTargets"): ([RULES], None),
-    ("events:PutTargets",): ([RULES], {"ArnEquals": {"events:TargetArn": FUNCTION}}),
-    ("lambda:AddPermission",): (
-        ["{OtaUpdateProviderFunctionF4FBA94A.Arn}"],
-        {"StringEquals": {"lambda:Principal": "events.amazonaws.com"}},
-    ),
-    ("lambda:RemovePermission",): (["{OtaUpdateProviderFunctionF4FBA94A.Arn}"], None),
+    # the hand-over of a long wait: the function invokes itself, and nothing else
+    ("lambda:InvokeFunction",): (["{OtaUpdateProviderFunctionF4FBA94A.Arn}"], None),
 }
 
 
@@ -79,13 +79,9 @@ def test_provider_statement_has_its_resources_and_condition(
     provider_stack: cdk.Stack, actions: tuple[str, ...]
 ) -> None:
     statement = _provider_statements(provider_stack)[actions]
-    prefix = _function(template(provider_stack))["Environment"]["Variables"][
-        api.POLLER_RULE_PREFIX_ENV]
     resources, condition = EXPECTED[actions]
 
-    assert [_arn(r) for r in statement["Resource"]] == [
-        r.replace("{prefix}", prefix) for r in resources
-    ]
+    assert [_arn(r) for r in statement["Resource"]] == resources
     assert statement.get("Condition") == condition
 
 
@@ -98,22 +94,20 @@ def test_provider_has_no_other_statement_but_the_requests_grants(
     assert others == {("iam:PassRole",), ("s3:GetObject", "s3:GetObjectVersion")}
 
 
-def test_rule_prefix_is_unique_to_the_stack_and_fits_eventbridge() -> None:
-    prefixes = []
-    for name in ("Firmware", "FirmwareStaging"):
-        s = cdk.Stack(cdk.App(), name)
-        ota(s)
-        prefixes.append(_function(template(s))["Environment"]["Variables"][
-            api.POLLER_RULE_PREFIX_ENV])
-
-    assert prefixes[0] != prefixes[1]
-    assert all(p.startswith(api.POLLER_RULE_PREFIX) and len(p) == 23 for p in prefixes)
-
-
-def test_provider_is_told_its_stack_id(provider_stack: cdk.Stack) -> None:
+def test_provider_is_told_its_stack_id_and_the_handlers_default_settings(
+    provider_stack: cdk.Stack,
+) -> None:
     variables = _function(template(provider_stack))["Environment"]["Variables"]
 
-    assert variables[api.STACK_ID_ENV] == {"Ref": "AWS::StackId"}
+    assert variables == {
+        api.STACK_ID_ENV: {"Ref": "AWS::StackId"},
+        "OTA_MAX_WAIT_SECONDS": "900",
+        "OTA_RETRY_SECONDS": "40",
+        "OTA_MAX_HANDOVERS": "20",
+    }
+    assert api.Settings.from_environment({**variables, api.STACK_ID_ENV: "s"}) == api.Settings(
+        stack_id="s"
+    )
 
 
 def test_asynchronous_events_are_never_retried_and_expire(provider_stack: cdk.Stack) -> None:
@@ -133,17 +127,33 @@ def test_service_role_trusts_iot_of_this_account_and_region_only(
     template(provider_stack).has_resource_properties(
         "AWS::IAM::Role",
         {
-            "AssumeRolePolicyDocument": {"Statement": [{
-                "Action": "sts:AssumeRole",
-                "Effect": "Allow",
-                "Principal": {"Service": "iot.amazonaws.com"},
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
-                    "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", [
-                        "arn:", {"Ref": "AWS::Partition"}, ":iot:", {"Ref": "AWS::Region"},
-                        ":", {"Ref": "AWS::AccountId"}, ":*",
-                    ]]}},
-                },
-            }]}
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "iot.amazonaws.com"},
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                            "ArnLike": {
+                                "aws:SourceArn": {
+                                    "Fn::Join": [
+                                        "",
+                                        [
+                                            "arn:",
+                                            {"Ref": "AWS::Partition"},
+                                            ":iot:",
+                                            {"Ref": "AWS::Region"},
+                                            ":",
+                                            {"Ref": "AWS::AccountId"},
+                                            ":*",
+                                        ],
+                                    ]
+                                }
+                            },
+                        },
+                    }
+                ]
+            }
         },
     )

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cdk_support import ROOT
 
 from cdk_ota_update.rehearse import Report, cli
-from tests.cdk_support import ROOT
 
 pytest_plugins = ["cdk_ota_update.rehearse.fixture"]
 
@@ -24,16 +24,19 @@ EXISTS = ["--exists", "thinggroup/sensor-fleet", "--exists", "signing-profile/se
 def synth(outdir: Path, **context: str) -> Path:
     """``python app.py`` as the CDK CLI runs it (CDK_OUTDIR, CDK_CONTEXT_JSON)."""
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
-    subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, check=True,
-                   capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, str(ROOT / "app.py")], env=env, check=True, capture_output=True, cwd=ROOT
+    )
     return outdir
 
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """app.py synthesized for firmware 1.2.0, then for 1.3.0."""
-    return (synth(tmp_path_factory.mktemp("v120") / "cdk.out", firmwareVersion="1.2.0"),
-            synth(tmp_path_factory.mktemp("v130") / "cdk.out", firmwareVersion="1.3.0"))
+    return (
+        synth(tmp_path_factory.mktemp("v120") / "cdk.out", firmwareVersion="1.2.0"),
+        synth(tmp_path_factory.mktemp("v130") / "cdk.out", firmwareVersion="1.3.0"),
+    )
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
@@ -48,8 +51,11 @@ def template(outdir: Path) -> dict[str, Any]:
 
 
 def ota_update_id(outdir: Path) -> str:
-    [properties] = [r["Properties"] for r in template(outdir)["Resources"].values()
-                    if r["Type"] == "Custom::OtaUpdate"]
+    [properties] = [
+        r["Properties"]
+        for r in template(outdir)["Resources"].values()
+        if r["Type"] == "Custom::OtaUpdate"
+    ]
     return str(properties["otaUpdateId"])
 
 
@@ -67,7 +73,9 @@ def test_the_example_app_is_created_and_torn_down(
     assert (ota["logicalId"], ota["jobId"]) == ("SensorFirmware497D9507", f"AFR_OTA-{expected_id}")
     assert ota["stream"].startswith("AFR_OTA-")
     assert [(s["request"], s["status"], s["purpose"]) for s in ota["steps"]] == [
-        ("Create", "SUCCESS", ""), ("Delete", "SUCCESS", "teardown")]
+        ("Create", "SUCCESS", ""),
+        ("Delete", "SUCCESS", "teardown"),
+    ]
     assert ota["status"] == "DELETE_COMPLETE"
     assert report["mustExistAtDeploy"] == {}
     assert "rehearse: 2 step(s) done, 0 failed" in err
@@ -82,16 +90,31 @@ def test_the_example_app_without_its_fleet_fails_and_names_what_must_exist(
 
     lines = out.splitlines()
     assert status == 1
-    assert lines[0].split() == ["OTA", "update", "otaUpdateId", "status", "job", "stream",
-                                "seconds", "reason"]
+    assert lines[0].split() == [
+        "OTA",
+        "update",
+        "otaUpdateId",
+        "status",
+        "job",
+        "stream",
+        "seconds",
+        "reason",
+    ]
     row = lines[1].split(maxsplit=3)
-    assert row[:3] == [f"{STACK}/SensorFirmware497D9507", ota_update_id(releases[0]),
-                       "CREATE_FAILED"]
+    assert row[:3] == [
+        f"{STACK}/SensorFirmware497D9507",
+        ota_update_id(releases[0]),
+        "CREATE_FAILED",
+    ]
     assert "thinggroup/sensor-fleet does not exist" in lines[1]
-    assert (f"must exist at deploy: signing-profile/sensorFirmwareSigner (referred to by "
-            f"{STACK}/SensorFirmware497D9507)") in lines
-    assert (f"must exist at deploy: thinggroup/sensor-fleet (referred to by "
-            f"{STACK}/SensorFirmware497D9507)") in lines
+    assert (
+        f"must exist at deploy: signing-profile/sensorFirmwareSigner (referred to by "
+        f"{STACK}/SensorFirmware497D9507)"
+    ) in lines
+    assert (
+        f"must exist at deploy: thinggroup/sensor-fleet (referred to by "
+        f"{STACK}/SensorFirmware497D9507)"
+    ) in lines
     assert lines[-1].endswith("1 failed, exit status 1")
 
 
@@ -134,3 +157,18 @@ def test_the_rehearsal_that_cannot_run_exits_2(
     assert "--exists 'fleet': expected thinggroup/NAME" in bad_exists[2]
     assert unknown_stack[0] == 2
     assert f"no stack 'Nope' in {releases[0]}: it has {STACK}" in unknown_stack[2]
+
+
+def test_the_readmes_third_command_rehearses_the_example_app() -> None:
+    """``bash scripts/rehearse.sh``: synth (unless cdk.out is there), rehearse, tear down."""
+    run = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "rehearse.sh")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "SensorFirmware497D9507" in run.stdout
+    assert "1 OTA update(s) rehearsed" in run.stdout and "0 failed, exit status 0" in run.stdout

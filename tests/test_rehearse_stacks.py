@@ -12,13 +12,22 @@ from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from cdk_support import ROOT
 
-from cdk_ota_update import FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile
+from cdk_ota_update import (
+    FileLocation,
+    OtaTarget,
+    OtaUpdate,
+    OtaUpdateFile,
+    OtaUpdateProvider,
+)
 from cdk_ota_update.rehearse import Outcome, Report, rehearse
-from tests.cdk_support import ROOT
 
 FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -40,8 +49,14 @@ def fleet(stack: cdk.Stack, name: str = "fleet") -> str:
     return OtaTarget.thing_group(name)
 
 
-def given_role(stack: cdk.Stack, name: str, trust: iam.IPrincipal,
-               statements: list[iam.PolicyStatement], *, managed: bool = False) -> iam.IRole:
+def given_role(
+    stack: cdk.Stack,
+    name: str,
+    trust: iam.IPrincipal,
+    statements: list[iam.PolicyStatement],
+    *,
+    managed: bool = False,
+) -> iam.IRole:
     """A role the user declares with exactly these statements (inline or managed), passed to the
     OtaUpdate as immutable: the construct adds nothing to it."""
     role = iam.Role(stack, name, role_name=name, assumed_by=trust)
@@ -60,32 +75,77 @@ def build(outdir: Path) -> None:
         OtaUpdate(good, f"Release{index}", targets=[fleet(good, group)], files=[firmware_file()])
 
     managed = cdk.Stack(app, "Managed")
-    everything = [*EVERYTHING_BUT_READ, iam.PolicyStatement(actions=["s3:GetObject"],
-                                                            resources=["*"])]
-    OtaUpdate(managed, "Release", targets=[fleet(managed, "west")], files=[firmware_file()],
-              role=given_role(managed, "managed-ota", IOT_TRUST, everything, managed=True))
+    everything = [
+        *EVERYTHING_BUT_READ,
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=["*"]),
+    ]
+    OtaUpdate(
+        managed,
+        "Release",
+        targets=[fleet(managed, "west")],
+        files=[firmware_file()],
+        role=given_role(managed, "managed-ota", IOT_TRUST, everything, managed=True),
+    )
 
     no_read = cdk.Stack(app, "NoRead")
-    OtaUpdate(no_read, "Release", targets=[fleet(no_read, "fleet")], files=[firmware_file()],
-              role=given_role(no_read, "no-read", IOT_TRUST, EVERYTHING_BUT_READ))
+    OtaUpdate(
+        no_read,
+        "Release",
+        targets=[fleet(no_read, "fleet")],
+        files=[firmware_file()],
+        role=given_role(no_read, "no-read", IOT_TRUST, EVERYTHING_BUT_READ),
+    )
 
     untrusted = cdk.Stack(app, "Untrusted")
-    OtaUpdate(untrusted, "Release", targets=[fleet(untrusted, "fleet")], files=[firmware_file()],
-              role=given_role(untrusted, "lambda-role", iam.ServicePrincipal(
-                  "lambda.amazonaws.com"), everything))
+    OtaUpdate(
+        untrusted,
+        "Release",
+        targets=[fleet(untrusted, "fleet")],
+        files=[firmware_file()],
+        role=given_role(
+            untrusted, "lambda-role", iam.ServicePrincipal("lambda.amazonaws.com"), everything
+        ),
+    )
 
     missing_object = cdk.Stack(app, "MissingObject")
     bucket = s3.Bucket(missing_object, "Firmware", bucket_name="fw-rehearsal")
-    OtaUpdate(missing_object, "Release", targets=[fleet(missing_object, "fleet")],
-              files=[OtaUpdateFile(file_location=FileLocation.from_bucket(bucket, "v9/fw.bin"))])
+    OtaUpdate(
+        missing_object,
+        "Release",
+        targets=[fleet(missing_object, "fleet")],
+        files=[OtaUpdateFile(file_location=FileLocation.from_bucket(bucket, "v9/fw.bin"))],
+    )
 
     missing_group = cdk.Stack(app, "MissingGroup")
-    OtaUpdate(missing_group, "Release", targets=[OtaTarget.thing_group("ghost-fleet")],
-              files=[firmware_file()])
+    OtaUpdate(
+        missing_group,
+        "Release",
+        targets=[OtaTarget.thing_group("ghost-fleet")],
+        files=[firmware_file()],
+    )
+
+    configured = cdk.Stack(app, "Configured")  # a provider in a VPC, with a key of the stack
+    vpc = ec2.Vpc(
+        configured,
+        "Vpc",
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
+    OtaUpdateProvider.configure(
+        configured,
+        vpc=vpc,
+        timeout=cdk.Duration.minutes(3),
+        environment_encryption=kms.Key(configured, "Key"),
+        architecture=lambda_.Architecture.X86_64,
+    )
+    OtaUpdate(configured, "Release", targets=[fleet(configured, "fleet")], files=[firmware_file()])
 
     malformed = cdk.Stack(app, "Malformed")
-    ota = OtaUpdate(malformed, "Release", targets=[fleet(malformed, "fleet")],
-                    files=[firmware_file()])
+    ota = OtaUpdate(
+        malformed, "Release", targets=[fleet(malformed, "fleet")], files=[firmware_file()]
+    )
     resource = cast(cdk.CfnResource, ota.node.find_child("Resource").node.default_child)
     resource.add_property_override("awsJobTimeoutConfig", {"inProgressTimeoutInMinutes": 0})
     app.synth()
@@ -120,6 +180,12 @@ def test_a_stack_with_its_groups_and_the_shared_role_deploys_and_tears_down(repo
     assert all(o.job_id == f"AFR_OTA-{o.ota_update_id}" and o.stream for o in releases)
 
 
+def test_a_configured_provider_deploys_and_tears_down(report: Report) -> None:
+    outcome = only(report, "Configured")
+    assert outcome.status == "DELETE_COMPLETE", outcome.reason
+    assert steps(outcome) == [("Create", "SUCCESS", ""), ("Delete", "SUCCESS", "teardown")]
+
+
 def test_a_role_with_a_managed_policy_deploys(report: Report) -> None:
     outcome = only(report, "Managed")
     assert steps(outcome)[0] == ("Create", "SUCCESS", ""), outcome.reason
@@ -142,8 +208,10 @@ def test_a_role_that_cannot_read_the_firmware_fails_naming_object_and_action(
 def test_a_role_not_trusted_by_iot_fails(report: Report) -> None:
     outcome = only(report, "Untrusted")
     assert outcome.status == "CREATE_FAILED"
-    assert (f"Unable to assume the role arn:aws:iam::{ACCOUNT}:role/lambda-role: its trust "
-            "policy does not allow iot.amazonaws.com to perform sts:AssumeRole") in outcome.reason
+    assert (
+        f"Unable to assume the role arn:aws:iam::{ACCOUNT}:role/lambda-role: its trust "
+        "policy does not allow iot.amazonaws.com to perform sts:AssumeRole"
+    ) in outcome.reason
 
 
 def test_a_missing_object_fails_and_must_exist_at_deploy(report: Report) -> None:
@@ -162,7 +230,8 @@ def test_a_thing_group_neither_declared_nor_given_fails_and_must_exist_at_deploy
     assert f"Target {group} does not exist" in outcome.reason
     assert report.must_exist["thinggroup/ghost-fleet"] == [outcome.path]
     assert [name for name in report.must_exist if name.startswith("thinggroup/")] == [
-        "thinggroup/ghost-fleet"]
+        "thinggroup/ghost-fleet"
+    ]
 
 
 def test_a_malformed_property_fails_naming_it(report: Report) -> None:
@@ -181,4 +250,4 @@ def test_the_report_fails_the_pipeline_and_names_each_failure(report: Report) ->
     failed = {o["stack"] for o in document["otaUpdates"] if o["status"] == "CREATE_FAILED"}
     assert failed == {"NoRead", "Untrusted", "MissingObject", "MissingGroup", "Malformed"}
     assert "must exist at deploy: thinggroup/ghost-fleet (referred to by MissingGroup/" in table
-    assert table.splitlines()[-1].startswith("9 OTA update(s) rehearsed in ")
+    assert table.splitlines()[-1].startswith("10 OTA update(s) rehearsed in ")

@@ -11,6 +11,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from cdk_support import firmware, ota, ota_properties, stack, template
 
 from cdk_ota_update import (
     AwsJobPresignedUrlConfig,
@@ -22,7 +23,6 @@ from cdk_ota_update import (
     S3Location,
     api,
 )
-from tests.cdk_support import firmware, ota, ota_properties, stack, template
 
 GROUP_ARN = "arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"
 PSEUDO_ARN = r"'arn:\$\{AWS::Partition\}:iot:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
@@ -174,8 +174,14 @@ def test_the_same_fixed_id_in_two_stacks_and_distinct_ids_in_one_pass() -> None:
 def test_helper_names_around_tokens_pass_and_token_names_are_left_to_deploy() -> None:
     s = stack()
     name = cdk.CfnParameter(s, "Group").value_as_string
-    ota(s, targets=[OtaTarget.thing_group("fleet-eu_1:a"), OtaTarget.thing_group(name),
-                    OtaTarget.thing("device-1")])
+    ota(
+        s,
+        targets=[
+            OtaTarget.thing_group("fleet-eu_1:a"),
+            OtaTarget.thing_group(name),
+            OtaTarget.thing("device-1"),
+        ],
+    )
     (props,) = ota_properties(s)
     assert len(props["targets"]) == 3
 
@@ -192,7 +198,9 @@ def test_a_role_iot_cannot_assume_fails_synth_once_naming_its_users() -> None:
     assert re.search(
         r"Test/Ota \(and 1 other OtaUpdates\): role = Test/LambdaRole is invalid: its trust policy "
         r"must allow sts:AssumeRole to the service principal iot\.amazonaws\.com .*"
-        r"assumed_by=iam\.ServicePrincipal", message), message
+        r"assumed_by=iam\.ServicePrincipal",
+        message,
+    ), message
 
 
 @pytest.mark.parametrize(

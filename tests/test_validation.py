@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from cdk_support import ota, ota_properties, stack
 
 from cdk_ota_update import (
     AwsJobAbortConfig,
@@ -27,7 +28,6 @@ from cdk_ota_update import (
     S3Location,
     Stream,
 )
-from tests.cdk_support import ota, ota_properties, stack
 
 S3 = FileLocation(s3_location=S3Location(bucket="b", key="k"))
 SIGNED = CodeSigning(aws_signer_job_id="job")
@@ -389,7 +389,7 @@ def test_unresolved_tokens_are_not_checked_at_synth() -> None:
         description=text.value_as_string,
         targets=cdk.Fn.split(",", text.value_as_string),
         aws_job_executions_rollout_config=AwsJobExecutionsRolloutConfig(
-            maximum_per_minute=rate.value_as_number
+            maximum_per_minute=rate.value_as_number  # type: ignore[arg-type]
         ),
         files=[
             OtaUpdateFile(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import re
+import sys
 import weakref
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import jsii
-from aws_cdk import Aws, IStableAnyProducer, IStableStringProducer, Stack
+from aws_cdk import Aws, IStableAnyProducer, IStableStringProducer, Stack, Token
 from constructs import Construct, IValidation
 
 from . import api
@@ -77,29 +79,57 @@ class StackSingleton(Construct):
 _SINGLETONS: weakref.WeakKeyDictionary[Stack, dict[str, Construct]] = weakref.WeakKeyDictionary()
 
 
-class Pseudo:
+class Pseudo(NamedTuple):
+    """The pseudo parameters' tokens."""
+
+    partition: str
+    region: str
+    account_id: str
+    url_suffix: str
+
+
+# Their names in CloudFormation, and values like theirs (checks at synth use them as samples).
+PSEUDO_NAMES = Pseudo("AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::URLSuffix")
+PSEUDO_SAMPLES = Pseudo("aws", "us-east-1", "123456789012", "amazonaws.com")
+
+
+def readable(text: str) -> str:
+    """``text`` with pseudo parameters shown as ``${AWS::Region}``, other tokens as ``<token>``."""
+    names = {token: f"${{{name}}}" for token, name in zip(pseudo(), PSEUDO_NAMES, strict=True)}
+    return re.sub(r"\$\{Token\[[^\]]+\]\}", lambda m: names.get(m.group(), "<token>"), text)
+
+
+@functools.cache
+def pseudo() -> Pseudo:
     """The pseudo parameters' tokens, read from jsii once per process (they never change)."""
-
-    @functools.cached_property
-    def partition(self) -> str:
-        return Aws.PARTITION
-
-    @functools.cached_property
-    def region(self) -> str:
-        return Aws.REGION
-
-    @functools.cached_property
-    def account_id(self) -> str:
-        return Aws.ACCOUNT_ID
-
-    @functools.cached_property
-    def url_suffix(self) -> str:
-        return Aws.URL_SUFFIX
+    return Pseudo(Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID, Aws.URL_SUFFIX)
 
 
-PSEUDO = Pseudo()
+# How CDK encodes tokens in strings and in lists of strings (stable parts of its contract).
+STRING_TOKEN = "${Token["
+LIST_TOKEN = "#{Token["
+
+
+def unresolved(value: Any) -> bool:
+    """A token CDK resolves at deploy time (strings, numbers and lists of them), told without a
+    jsii call where the encoding shows it."""
+    if isinstance(value, str):
+        return STRING_TOKEN in value
+    if isinstance(value, list):
+        return is_list_token(value)
+    return isinstance(value, float) and Token.is_unresolved(value)
+
+
+def is_list_token(value: list[Any]) -> bool:
+    return len(value) == 1 and isinstance(value[0], str) and value[0].startswith(LIST_TOKEN)
+
+
+def cdk_nag_in_use() -> bool:
+    """Whether the app uses cdk-nag (its NagPacks and plugins are created from Python, so the
+    module is imported): only then are the library's wildcards worth acknowledging to it."""
+    return "cdk_nag" in sys.modules
 
 
 def iot_arn(resource: str) -> str:
     """An IoT ARN of the stack's account and region."""
-    return api.iot_arn(PSEUDO.partition, PSEUDO.region, PSEUDO.account_id, resource)
+    return api.iot_arn(*pseudo()[:3], resource)

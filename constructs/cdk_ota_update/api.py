@@ -16,7 +16,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
@@ -51,16 +51,95 @@ STREAM_ID_PREFIX = "AFR_OTA-"
 JOB_ID_MAX_LENGTH = 64
 OTA_UPDATE_ID_MAX_LENGTH = JOB_ID_MAX_LENGTH - len(JOB_ID_PREFIX)
 
-# crhelper's poller (the handler hands over to it when a wait outlasts an invocation) names its
-# EventBridge rule: this prefix, the LogicalResourceId cut to fit, 8 random characters.
-POLLER_RULE_PREFIX = "OtaUpdatePoll-"
-POLLER_RULE_MAX_LENGTH = 64  # EventBridge's limit on rule names
-
-# The provider function's environment, set at deploy time: the stack it acts for (AWS::StackId;
-# events of any other stack are refused) and its rules' prefix (POLLER_RULE_PREFIX plus a hash
-# of the stack's name, so that its policy names this stack's rules only).
+# ---------------------------------------------------------------------------------------------
+# The provider function's settings: the construct writes them into the function's environment,
+# the handler reads them from it once per invocation.
+# ---------------------------------------------------------------------------------------------
 STACK_ID_ENV = "OTA_STACK_ID"
-POLLER_RULE_PREFIX_ENV = "OTA_POLLER_RULE_PREFIX"
+MAX_WAIT_ENV = "OTA_MAX_WAIT_SECONDS"
+RETRY_ENV = "OTA_RETRY_SECONDS"
+HANDOVER_MARGIN_ENV = "OTA_HANDOVER_MARGIN_SECONDS"
+MAX_HANDOVERS_ENV = "OTA_MAX_HANDOVERS"
+
+
+class SettingsError(ValueError):
+    """A setting in the provider function's environment is invalid."""
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError
+    return value
+
+
+def _text(text: str) -> str:
+    if not text:
+        raise ValueError
+    return text
+
+
+def _setting(env: str, default: Any, parse: Callable[[str], Any], expected: str) -> Any:
+    return field(default=default, metadata={"env": env, "parse": parse, "expected": expected})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The provider function's settings, by environment variable (defaults in one place)."""
+
+    # The stack the provider acts for (AWS::StackId): events of any other stack are refused.
+    stack_id: str | None = _setting(STACK_ID_ENV, None, _text, "the stack's id")
+    # How long waiting for a status may take, over all invocations of a request.
+    max_wait_seconds: float = _setting(MAX_WAIT_ENV, 900.0, _seconds, "seconds, 0 or more")
+    # How long a throttled or failing service call is retried before the resource fails.
+    retry_seconds: float = _setting(RETRY_ENV, 40.0, _seconds, "seconds, 0 or more")
+    # What an invocation keeps after it stops waiting (None: the handler's own estimate).
+    handover_margin_seconds: float | None = _setting(
+        HANDOVER_MARGIN_ENV, None, _seconds, "seconds, 0 or more"
+    )
+    # How many times the invocations of one request may hand the wait over to the next one.
+    max_handovers: int = _setting(MAX_HANDOVERS_ENV, 20, _count, "a whole number, 0 or more")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Settings:
+        """The settings in ``environ`` (defaults for those absent); :class:`SettingsError` names
+        the first bad one."""
+        values = {}
+        for setting in fields(cls):
+            env, text = setting.metadata["env"], environ.get(setting.metadata["env"])
+            if text is None:
+                continue
+            try:
+                values[setting.name] = setting.metadata["parse"](text)
+            except ValueError:
+                raise SettingsError(
+                    f"{env}={text!r} is invalid: {setting.metadata['expected']} expected (the "
+                    "provider's CDK construct sets it; fix or remove it in the function's "
+                    "environment)"
+                ) from None
+        return cls(**values)
+
+    def to_environment(self) -> dict[str, str]:
+        """The function's environment variables for these settings (None ones left out)."""
+        return {
+            s.metadata["env"]: _env_text(getattr(self, s.name))
+            for s in fields(self)
+            if getattr(self, s.name) is not None
+        }
+
+
+def _env_text(value: float | str) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
 
 # Tags this project's handler adds to every OTA update it creates, so that ownership can be
 # checked from the service itself (never from memory in the Lambda).
@@ -203,8 +282,10 @@ RESOURCE_RULES: Mapping[str, Rule] = {
     "tags[].Key": Rule(
         forbidden_prefixes=(
             *RULES["tags[].Key"].forbidden_prefixes,
-            (OWNER_TAG_PREFIX, f"the {OWNER_TAG_PREFIX} prefix is reserved for the library's "
-             "ownership tags"),
+            (
+                OWNER_TAG_PREFIX,
+                f"the {OWNER_TAG_PREFIX} prefix is reserved for the library's ownership tags",
+            ),
         )
     ),
 }
@@ -295,7 +376,12 @@ def _walk(
 
 
 def _walk_structure(
-    value: Any, shp: StructureShape, path: str, key: str, rule: Rule, skip: Skip,
+    value: Any,
+    shp: StructureShape,
+    path: str,
+    key: str,
+    rule: Rule,
+    skip: Skip,
     rules: Mapping[str, Rule],
 ) -> Iterator[Violation]:
     if not isinstance(value, Mapping):
@@ -305,8 +391,9 @@ def _walk_structure(
     for name in value:
         if name not in members:
             yield Violation(
-                _join(path, name), value[name], f"absent: {shp.name} has no member {name!r} "
-                f"(its members are {', '.join(members)})"
+                _join(path, name),
+                value[name],
+                f"absent: {shp.name} has no member {name!r} (its members are {', '.join(members)})",
             )
     for name in (*shp.required_members, *rule.required):
         if value.get(name) is None:
@@ -316,19 +403,24 @@ def _walk_structure(
         given = [m for m in rule.exactly_one_of if value.get(m) is not None]
         if len(given) != 1:
             yield Violation(
-                path, {m: value[m] for m in given} if given else value,
+                path,
+                {m: value[m] for m in given} if given else value,
                 f"exactly one of {', '.join(rule.exactly_one_of)} (given: "
-                f"{', '.join(given) or 'none'})", rule.why,
+                f"{', '.join(given) or 'none'})",
+                rule.why,
             )
     for name, member in members.items():
         if value.get(name) is not None:
-            yield from _walk(
-                value[name], member, _join(path, name), _join(key, name), skip, rules
-            )
+            yield from _walk(value[name], member, _join(path, name), _join(key, name), skip, rules)
 
 
 def _walk_list(
-    value: Any, shp: ListShape, path: str, key: str, rule: Rule, skip: Skip,
+    value: Any,
+    shp: ListShape,
+    path: str,
+    key: str,
+    rule: Rule,
+    skip: Skip,
     rules: Mapping[str, Rule],
 ) -> Iterator[Violation]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
@@ -336,8 +428,9 @@ def _walk_list(
         return
     yield from _check_size(value, shp, path, "item")
     if rule.max_items is not None and len(value) > rule.max_items:
-        yield Violation(path, value, f"at most {rule.max_items} items (given: {len(value)})",
-                        rule.why)
+        yield Violation(
+            path, value, f"at most {rule.max_items} items (given: {len(value)})", rule.why
+        )
     # Repeats are counted among plain values; items of a wrong type are reported by their walk.
     if rule.unique:
         plain = [v for v in value if _plain(v, skip)]
@@ -427,9 +520,12 @@ def _matches(pattern: str, value: str) -> bool:
 
 def _check_number(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Violation]:
     integral = shp.type_name in ("integer", "long")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-        integral and not isinstance(value, int)
-    ) or (isinstance(value, float) and not math.isfinite(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (integral and not isinstance(value, int))
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
         yield Violation(path, value, "an integer" if integral else "a finite number")
         return
     low = rule.minimum if rule.minimum is not None else shp.metadata.get("min")
@@ -438,8 +534,12 @@ def _check_number(value: Any, shp: Shape, path: str, rule: Rule) -> Iterator[Vio
         noun = "an integer" if integral else "a number"
         yield Violation(path, value, f"{noun} {_range_text(low, high)}", rule.why)
     if rule.decimals is not None and _decimals(value) > rule.decimals:
-        yield Violation(path, value, f"a number with at most {rule.decimals} digit"
-                        f"{'s' if rule.decimals > 1 else ''} after the decimal point")
+        yield Violation(
+            path,
+            value,
+            f"a number with at most {rule.decimals} digit"
+            f"{'s' if rule.decimals > 1 else ''} after the decimal point",
+        )
 
 
 def _decimals(value: float) -> int:

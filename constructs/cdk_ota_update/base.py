@@ -57,7 +57,12 @@ class ImportedOtaUpdate(Construct):
     """An OTA update that exists outside the stack (``OtaUpdate.from_ota_update_id/arn``)."""
 
     def __init__(
-        self, scope: Construct, id: str, *, ota_update_id: str, ota_update_arn: str,
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        ota_update_id: str,
+        ota_update_arn: str,
         aws_iot_job_arn: str,
     ) -> None:
         super().__init__(scope, id)
@@ -71,9 +76,13 @@ class ImportedOtaUpdate(Construct):
         _check_id(scope, id, ota_update_id)
         stack = Stack.of(scope)
         arn = functools.partial(api.iot_arn, stack.partition, stack.region, stack.account)
-        return cls(scope, id, ota_update_id=ota_update_id,
-                   ota_update_arn=arn(api.ota_update_resource(ota_update_id)),
-                   aws_iot_job_arn=arn(api.job_resource(ota_update_id)))
+        return cls(
+            scope,
+            id,
+            ota_update_id=ota_update_id,
+            ota_update_arn=arn(api.ota_update_resource(ota_update_id)),
+            aws_iot_job_arn=arn(api.job_resource(ota_update_id)),
+        )
 
     @classmethod
     def of_arn(cls, scope: Construct, id: str, ota_update_arn: str) -> ImportedOtaUpdate:
@@ -81,10 +90,19 @@ class ImportedOtaUpdate(Construct):
         parts = Stack.of(scope).split_arn(ota_update_arn, ArnFormat.SLASH_RESOURCE_NAME)
         ota_update_id = parts.resource_name or ""
         _check_id(scope, id, ota_update_id)
-        job_arn = api.iot_arn(parts.partition or "", parts.region or "", parts.account or "",
-                              api.job_resource(ota_update_id))
-        return cls(scope, id, ota_update_id=ota_update_id, ota_update_arn=ota_update_arn,
-                   aws_iot_job_arn=job_arn)
+        job_arn = api.iot_arn(
+            parts.partition or "",
+            parts.region or "",
+            parts.account or "",
+            api.job_resource(ota_update_id),
+        )
+        return cls(
+            scope,
+            id,
+            ota_update_id=ota_update_id,
+            ota_update_arn=ota_update_arn,
+            aws_iot_job_arn=job_arn,
+        )
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` watch the rollout (see :meth:`IOtaUpdate.grant_read`)."""

@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from aws_cdk import Token
-
 from . import api
-from ._cdk import PSEUDO, iot_arn
+from ._cdk import iot_arn, is_list_token, pseudo
 from .policy import (
     BUCKET_NAME,
     JOBS,
@@ -47,7 +45,7 @@ OBJECT_READS = ("s3:GetObject", "s3:GetObjectVersion")
 
 
 def signer_arn(resource: str) -> str:
-    return f"arn:{PSEUDO.partition}:signer:{PSEUDO.region}:{PSEUDO.account_id}:/{resource}"
+    return f"arn:{pseudo().partition}:signer:{pseudo().region}:{pseudo().account_id}:/{resource}"
 
 
 def _iot(kind: str, name: str | tuple[str, int]) -> Arn:
@@ -60,8 +58,8 @@ def _signer(kind: str, name: str | tuple[str, int]) -> Arn:
 
 def _s3(bucket: str, key: str | None = None) -> Arn:
     if key is None:
-        return Arn.of(f"arn:{PSEUDO.partition}:s3:::", (bucket, BUCKET_NAME))
-    return Arn.of(f"arn:{PSEUDO.partition}:s3:::", (bucket, BUCKET_NAME), "/", (key, OBJECT_KEY))
+        return Arn.of(f"arn:{pseudo().partition}:s3:::", (bucket, BUCKET_NAME))
+    return Arn.of(f"arn:{pseudo().partition}:s3:::", (bucket, BUCKET_NAME), "/", (key, OBJECT_KEY))
 
 
 def s3_object(bucket: str, key: str) -> Resource:
@@ -90,7 +88,7 @@ def role_arn(arn: str, path: str | None) -> Resource:
     """A role's ARN; a token counts as the longest ARN of a role with ``path`` (``None``: any
     path) in this account."""
     longest_arn = Arn.of(
-        f"arn:{PSEUDO.partition}:iam::{PSEUDO.account_id}:role",
+        f"arn:{pseudo().partition}:iam::{pseudo().account_id}:role",
         ("/" * ROLE_PATH if path is None else path, ROLE_PATH),
         "x" * ROLE_NAME,
     )
@@ -152,11 +150,9 @@ def self_grants(role_arn: Resource) -> Iterator[Grant]:
 def service_role_grants(request: Mapping[str, Any]) -> Iterator[Grant]:
     """What the OTA update service does with its role for ``request``."""
     ota_id = request[api.OTA_UPDATE_ID]
-    job = Resource(
-        (_iot("job", (api.job_id(ota_id), JOB_ID)), Arn.of(OTA_JOBS)), JOBS
-    )
+    job = Resource((_iot("job", (api.job_id(ota_id), JOB_ID)), Arn.of(OTA_JOBS)), JOBS)
     targets = request.get("targets") or []
-    if Token.is_unresolved(targets):
+    if is_list_token(targets):
         yield Grant(
             ("iot:CreateJob",),
             (job, Resource.fixed(iot_arn("thing/*")), Resource.fixed(iot_arn("thinggroup/*"))),
@@ -169,9 +165,7 @@ def service_role_grants(request: Mapping[str, Any]) -> Iterator[Grant]:
     objects = _objects(request)
     if objects:
         yield Grant(OBJECT_READS, objects)
-    buckets = tuple(
-        bucket(b["bucket"]) for b in (*_locations(request), *_destinations(request))
-    )
+    buckets = tuple(bucket(b["bucket"]) for b in (*_locations(request), *_destinations(request)))
     if buckets:
         yield Grant(BUCKET_READS, buckets)
     if objects and "MQTT" in (request.get("protocols") or ["MQTT"]):

@@ -8,11 +8,10 @@ import json
 import re
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import jsii
 from aws_cdk import (
-    Aws,
     CustomResource,
     ITaggable,
     Lazy,
@@ -20,13 +19,20 @@ from aws_cdk import (
     Stack,
     TagManager,
     TagType,
-    Token,
 )
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from . import api
-from ._cdk import Producer, add_stack_validation
+from ._cdk import (
+    PSEUDO_SAMPLES,
+    Producer,
+    add_stack_validation,
+    is_list_token,
+    pseudo,
+    readable,
+    unresolved,
+)
 from .base import ImportedOtaUpdate, IOtaUpdate, grant_read
 from .errors import OtaUpdateValidationError
 from .grants import IOT_SERVICE, provider_grants, service_role_grants
@@ -41,7 +47,7 @@ from .props import (
     TargetSelection,
     render_structure,
 )
-from .provider import SERVICE_TIMEOUT, OtaUpdateProvider
+from .provider import OtaUpdateProvider
 from .role import service_role, warn_immutable
 
 _DIGEST_LENGTH = 16
@@ -135,7 +141,7 @@ class OtaUpdate(Construct):
             api.create_request_shape(),
         )
         if ota_update_id is None:
-            derived = Lazy.string(Producer(lambda: self._derived_id(id, request)))
+            derived = _DerivedIds.of(self._stack).add(scope, id, request)
             request = {api.OTA_UPDATE_ID: derived, **request}
         else:
             _claim_fixed_id(self, ota_update_id)
@@ -163,7 +169,7 @@ class OtaUpdate(Construct):
                 api.FORCE_DELETE_AWS_JOB: force_delete_aws_job,
             },
             removal_policy=removal_policy or RemovalPolicy.DESTROY,
-            service_timeout=SERVICE_TIMEOUT,
+            service_timeout=provider.service_timeout,
         )
         # The grants exist before the create and until after the delete.
         self._resource.node.add_dependency(provider.policy, *service.dependencies)
@@ -211,21 +217,62 @@ class OtaUpdate(Construct):
 
     def _check_tags(self) -> list[str]:
         tags = self._rendered_tags() or []
-        violations = api.validate_member(api.TAGS, tags, skip=_unresolved,
-                                         rules=api.RESOURCE_RULES)
+        violations = api.validate_member(api.TAGS, tags, skip=unresolved, rules=api.RESOURCE_RULES)
         return [f"{self.node.path}: {v}" for v in violations]
 
-    def _derived_id(self, id: str, request: Mapping[str, Any]) -> str:
-        """``<construct id>-<digest of path and request>``: same app, same id; new request, new
-        id. Tags are not part of it: they change in place (a public contract, pinned by tests:
-        changing it would replace every user's OTA updates on upgrade)."""
+
+class _DerivedIds:
+    """The derived otaUpdateIds of a stack, computed together at synth (one resolve for all).
+
+    ``<construct id>-<digest of path and request>``: same app, same id; new request, new id.
+    Tags are not part of it: they change in place. A public contract, pinned by tests: changing
+    it would replace every user's OTA updates on upgrade.
+    """
+
+    _OF: ClassVar[weakref.WeakKeyDictionary[Stack, _DerivedIds]] = weakref.WeakKeyDictionary()
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self._pending: list[tuple[int, Construct, str, dict[str, Any]]] = []
+        self._ids: dict[int, str] = {}
+
+    @classmethod
+    def of(cls, stack: Stack) -> _DerivedIds:
+        return cls._OF.setdefault(stack, cls(stack))
+
+    def add(self, scope: Construct, id: str, request: Mapping[str, Any]) -> str:
+        """A token for the id derived for ``request`` of the OtaUpdate ``id`` under ``scope``."""
+        key = len(self._ids) + len(self._pending)
         body = {k: v for k, v in request.items() if k not in (api.OTA_UPDATE_ID, api.TAGS)}
-        resolved = self._stack.resolve(api.to_cloudformation(body))
-        digest = hashlib.sha256(
-            json.dumps([self.node.path, resolved], sort_keys=True).encode()
-        ).hexdigest()[:_DIGEST_LENGTH]
-        slug = re.sub(r"[^a-zA-Z0-9_-]", "", id)
-        return f"{slug[: api.OTA_UPDATE_ID_MAX_LENGTH - _DIGEST_LENGTH - 1]}-{digest}".lstrip("-")
+        self._pending.append((key, scope, id, body))
+        return Lazy.string(Producer(lambda: self._derive(key)))
+
+    def _derive(self, key: int) -> str:
+        if key not in self._ids:
+            pending, self._pending = self._pending, []
+            resolved = self._stack.resolve([api.to_cloudformation(p[3]) for p in pending])
+            for (pending_key, scope, id, _), body in zip(pending, resolved, strict=True):
+                self._ids[pending_key] = _derived_id(_child_path(scope, id), id, body)
+        return self._ids[key]
+
+
+def _derived_id(path: str, id: str, resolved_body: Any) -> str:
+    digest = hashlib.sha256(json.dumps([path, resolved_body], sort_keys=True).encode()).hexdigest()[
+        :_DIGEST_LENGTH
+    ]
+    slug = re.sub(r"[^a-zA-Z0-9_-]", "", id)
+    return f"{slug[: api.OTA_UPDATE_ID_MAX_LENGTH - _DIGEST_LENGTH - 1]}-{digest}".lstrip("-")
+
+
+_PATHS: weakref.WeakKeyDictionary[Construct, str] = weakref.WeakKeyDictionary()
+
+
+def _child_path(scope: Construct, id: str) -> str:
+    """The path of ``scope``'s child ``id`` (each scope's own path read from jsii once)."""
+    parent = _PATHS.get(scope)
+    if parent is None:
+        parent = _PATHS[scope] = scope.node.path
+    return f"{parent}/{id}" if parent else id
 
 
 def _check_removal_policy(scope: Construct, removal_policy: RemovalPolicy | None) -> None:
@@ -265,7 +312,7 @@ _FIXED_IDS: weakref.WeakKeyDictionary[Stack, dict[str, str]] = weakref.WeakKeyDi
 
 
 def _claim_fixed_id(scope: Construct, ota_update_id: str) -> None:
-    if not isinstance(ota_update_id, str) or _unresolved(ota_update_id):
+    if not isinstance(ota_update_id, str) or unresolved(ota_update_id):
         return
     taken = _FIXED_IDS.setdefault(Stack.of(scope), {})
     if ota_update_id in taken:
@@ -323,39 +370,31 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-# Pseudo parameters stand for values like these, so that the literal parts of a string around
-# them (OtaTarget's ARNs) are checked at synth; strings with other tokens are skipped.
-_SAMPLES = {
-    Aws.PARTITION: ("aws", "${AWS::Partition}"),
-    Aws.REGION: ("us-east-1", "${AWS::Region}"),
-    Aws.ACCOUNT_ID: ("123456789012", "${AWS::AccountId}"),
-    Aws.URL_SUFFIX: ("amazonaws.com", "${AWS::URLSuffix}"),
-}
-
-
 def _violations(request: Mapping[str, Any]) -> list[api.Violation]:
     """The request's violations, pseudo parameters checked as samples and shown by name."""
     shown: dict[str, str] = {}
-    violations = api.validate(
-        _sampled(request, shown), skip=_unresolved, rules=api.RESOURCE_RULES
-    )
+    violations = api.validate(_sampled(request, shown), skip=unresolved, rules=api.RESOURCE_RULES)
     return [
         dataclasses.replace(v, value=shown[v.value])
-        if isinstance(v.value, str) and v.value in shown else v
+        if isinstance(v.value, str) and v.value in shown
+        else v
         for v in violations
     ]
 
 
 def _sampled(value: Any, shown: dict[str, str]) -> Any:
-    if isinstance(value, str) and _unresolved(value):
-        sample, name = value, value
-        for token, (sample_value, display) in _SAMPLES.items():
-            sample, name = sample.replace(token, sample_value), name.replace(token, display)
-        shown[sample] = name
+    """``value`` with pseudo parameters replaced by samples, so that the literal parts of a
+    string around them (OtaTarget's ARNs) are checked at synth (strings with other tokens are
+    skipped); ``shown`` maps each sampled string to its readable original."""
+    if isinstance(value, str) and unresolved(value):
+        sample = value
+        for token, sample_value in zip(pseudo(), PSEUDO_SAMPLES, strict=True):
+            sample = sample.replace(token, sample_value)
+        shown[sample] = readable(value)
         return sample
     if isinstance(value, Mapping):
         return {k: _sampled(v, shown) for k, v in value.items()}
-    if isinstance(value, list) and not _is_list_token(value):
+    if isinstance(value, list) and not is_list_token(value):
         return [_sampled(v, shown) for v in value]
     return value
 
@@ -364,27 +403,8 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{api.TAG_KEY: k, api.TAG_VALUE: v} for k, v in tags.items()]
 
 
-# How CDK encodes tokens in strings and in lists of strings (stable parts of its contract).
-_STRING_TOKEN = "${Token["
-_LIST_TOKEN = "#{Token["
-
-
-def _unresolved(value: Any) -> bool:
-    """A token CDK resolves at deploy time (strings, numbers and lists of them)."""
-    if isinstance(value, str):
-        return _STRING_TOKEN in value
-    if isinstance(value, list):
-        return _is_list_token(value)
-    return isinstance(value, float) and Token.is_unresolved(value)
-
-
-def _is_list_token(value: list[Any]) -> bool:
-    return len(value) == 1 and isinstance(value[0], str) and value[0].startswith(_LIST_TOKEN)
-
-
 def _raise_for(scope: Construct, violations: Sequence[api.Violation]) -> None:
     if violations:
         raise OtaUpdateValidationError(
             "\n".join(f"{scope.node.path}: {violation}" for violation in violations)
         )
-

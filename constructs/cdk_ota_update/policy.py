@@ -33,7 +33,6 @@ from aws_cdk import (
     Annotations,
     App,
     Aspects,
-    Aws,
     IAspect,
     Names,
     Stack,
@@ -42,7 +41,7 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from ._cdk import Validation
+from ._cdk import Validation, cdk_nag_in_use, pseudo
 
 # IAM quotas (characters as IAM counts them: no white space).
 ROLE_INLINE_POLICIES_LIMIT = 10_240  # all inline policies of a role together
@@ -71,17 +70,18 @@ def _pseudo_parameters() -> dict[str, int]:
     """Each pseudo parameter's token and its longest real value (botocore's partition data)."""
     data = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())
     partitions = data["partitions"]
-    return {
-        Aws.PARTITION: max(len(p["id"]) for p in partitions),
-        Aws.REGION: max(
+    longest_values = (
+        max(len(p["id"]) for p in partitions),
+        max(
             len(region)
             for p in partitions
             for region in p["regions"]
             if not region.endswith("-global")
         ),
-        Aws.ACCOUNT_ID: 12,
-        Aws.URL_SUFFIX: max(len(p["outputs"]["dnsSuffix"]) for p in partitions),
-    }
+        12,
+        max(len(p["outputs"]["dnsSuffix"]) for p in partitions),
+    )
+    return dict(zip(pseudo(), longest_values, strict=True))
 
 
 def longest(text: str, token: int = ARN) -> int:
@@ -266,6 +266,30 @@ class ScopedPolicy(Construct):
             _, resources = self._statements.setdefault(key, (grant, {}))
             resources.update(dict.fromkeys(grant.resources))
 
+    def attach_aws_managed_policy(self, name: str, reason: str) -> None:
+        """Attach AWS's managed policy ``name`` (``service-role/...``) to the role, leaving one
+        managed policy fewer for the spill, and acknowledge cdk-nag's own AwsSolutions-IAM4
+        finding for it with ``reason``."""
+        self.managed_policies -= 1
+        self.role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(name))
+        self.node.add_validation(Validation(lambda: self._acknowledge_managed(name, reason)))
+
+    def _acknowledge_managed(self, name: str, reason: str) -> list[str]:
+        if not cdk_nag_in_use():
+            return []
+        try:
+            from cdk_nag import AwsSolutionsChecks
+        except ImportError:  # pragma: no cover - cdk-nag is the app's choice
+            return []
+        resource = self.role.node.default_child
+        assert resource is not None
+        for violation in AwsSolutionsChecks().validate_scope(resource).violations:
+            if violation.rule_name.startswith("AwsSolutions-IAM4[") and name in violation.rule_name:
+                Validations.of(resource).acknowledge(
+                    Acknowledgment(id=violation.rule_name, reason=reason)
+                )
+        return []
+
     @property
     def parts(self) -> list[iam.CfnPolicy | iam.CfnManagedPolicy]:
         """The policies this planned into (after synth): inline or managed, first part first."""
@@ -396,6 +420,8 @@ class ScopedPolicy(Construct):
     def _acknowledge_wildcards(self) -> list[str]:
         """Acknowledge each wildcard of the library's own policies to cdk-nag, under the finding
         text cdk-nag renders for it (the references resolved as in the template)."""
+        if not cdk_nag_in_use():
+            return []
         stack = Stack.of(self)
         for part, statements in self._parts:
             reasons: list[tuple[Any, str]] = []

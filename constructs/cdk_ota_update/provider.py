@@ -1,5 +1,9 @@
 """The custom resource provider: one crhelper Lambda per stack, shared by every OtaUpdate in it.
 
+``OtaUpdateProvider.configure(stack, ...)``, called before the first OtaUpdate of the stack, sets
+its options (memory, timeout, VPC, logs, permissions boundary, KMS key, concurrency,
+architecture); without it the provider has the defaults below.
+
 Its code is ``lambda_handler/`` plus crhelper and the API table (``cdk_ota_update.api``), copied
 at synth by a local bundler: no Docker, no network, and the same bytes (so the same asset hash)
 on every synth, in any directory.
@@ -7,46 +11,251 @@ on every synth, in any directory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import jsii
 from aws_cdk import (
-    AssetHashType,
     Aws,
-    BundlingOptions,
-    DockerImage,
     Duration,
-    ILocalBundling,
+    RemovalPolicy,
     Stack,
     Token,
 )
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from . import api
 from ._cdk import StackSingleton
+from .errors import OtaUpdateValidationError
 from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES
 from .policy import Grant, Resource, ScopedPolicy
 
-# The handler waits for the service inside one invocation and hands over to crhelper's poller
-# only when this runs short. It gives up (FAILED, with a Reason) after MAX_WAIT; CloudFormation
-# gives up on a lost answer after SERVICE_TIMEOUT, a few minutes later.
+# The handler waits for the service inside one invocation and hands the wait over to its next
+# invocation (the function invoking itself) only when this runs short. It gives up (FAILED, with a
+# Reason) after MAX_WAIT over all invocations (the handler's settings), whatever the function's
+# timeout. What follows from the function's timeout is derived in one place, :class:`Timing`.
 FUNCTION_TIMEOUT = Duration.minutes(5)
-MAX_WAIT = Duration.minutes(15)
-SERVICE_TIMEOUT = Duration.minutes(20)
-# Lambda's asynchronous invocations (CloudFormation's events, the poller's) are not retried after
-# a failure or timeout, and are dropped once older than this: a retried or late Create must not
-# recreate an OTA update CloudFormation no longer waits for (the request already failed, or the
-# stack was rolled back). Past it, an invocation could not answer before CloudFormation stops
-# waiting anyway.
-MAX_EVENT_AGE = Duration.minutes(SERVICE_TIMEOUT.to_minutes() - FUNCTION_TIMEOUT.to_minutes())
+MAX_WAIT = Duration.seconds(api.Settings().max_wait_seconds)
+# The function's timeout: Lambda allows 15 minutes at most. At least 3 minutes: each invocation
+# stops waiting ~57 s before its end (the handler's margin: an IoT call that may be under way, the
+# hand-over to the next invocation, the answer), which leaves it two minutes to wait; after
+# MAX_WAIT the FAILED answer comes within one invocation, inside the ServiceTimeout.
+# tests/test_provider_options.py checks this bound against the handler's own margin.
+MIN_FUNCTION_TIMEOUT = Duration.minutes(3)
+MAX_FUNCTION_TIMEOUT = Duration.minutes(15)
+MEMORY_SIZE_RANGE = (128, 10_240)  # MB, Lambda's bounds
+MEMORY_SIZE = 256
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
+_VPC_ACCESS_REASON = (
+    "Attached because the provider runs in a VPC (OtaUpdateProvider.configure(vpc=...)): AWS's "
+    "managed policy for the network interfaces Lambda creates in the VPC's subnets; "
+    "ec2:CreateNetworkInterface and its kin are not scoped to resources by Lambda."
+)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The provider's time bounds, all derived from the function's timeout (whole seconds)."""
+
+    function_seconds: int
+
+    @property
+    def function_timeout(self) -> Duration:
+        return Duration.seconds(self.function_seconds)
+
+    @property
+    def service_timeout(self) -> Duration:
+        """When CloudFormation gives up on a lost answer (the resource's ServiceTimeout): after
+        the handler's own bound, MAX_WAIT, plus one invocation, in which its last answer comes."""
+        return Duration.seconds(MAX_WAIT.to_seconds() + self.function_seconds)
+
+    @property
+    def max_event_age(self) -> Duration:
+        """Lambda's asynchronous invocations (CloudFormation's events, the hand-overs) are not
+        retried after a failure or timeout, and are dropped once older than this: a retried or
+        late Create must not recreate an OTA update CloudFormation no longer waits for (the
+        request already failed, or the stack was rolled back). Past it, an invocation could not
+        answer before CloudFormation stops waiting anyway."""
+        return Duration.seconds(self.service_timeout.to_seconds() - self.function_seconds)
+
+
+@dataclass(frozen=True)
+class ProviderOptions:
+    """What ``OtaUpdateProvider.configure`` sets, checked; the defaults are the provider's own."""
+
+    memory_size: int | float = MEMORY_SIZE
+    timeout_seconds: int = int(FUNCTION_TIMEOUT.to_seconds())
+    vpc: ec2.IVpc | None = None
+    vpc_subnets: ec2.SubnetSelection | None = None
+    security_groups: tuple[ec2.ISecurityGroup, ...] | None = None
+    log_retention: logs.RetentionDays = LOG_RETENTION
+    log_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    permissions_boundary: iam.IManagedPolicy | None = None
+    environment_encryption: kms.IKey | None = None
+    reserved_concurrent_executions: int | float | None = None
+    architecture: str = lambda_.Architecture.ARM_64.name
+
+    @property
+    def lambda_architecture(self) -> lambda_.Architecture:
+        return {a.name: a for a in _ARCHITECTURES}[self.architecture]
+
+    def differences(self, other: ProviderOptions) -> list[str]:
+        """``option = value (now other's value)`` of each option that differs from ``other``."""
+        found = []
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if mine == theirs:
+                continue
+            if f.name == "timeout_seconds":
+                found.append(
+                    f"timeout = {_show(Duration.seconds(mine))} "
+                    f"(now {_show(Duration.seconds(theirs))})"
+                )
+            else:
+                found.append(f"{f.name} = {_show(mine)} (now {_show(theirs)})")
+        return found
+
+
+_ARCHITECTURES = (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)
+
+
+def _show(value: Any) -> str:
+    """A value as a message shows it: durations in words, constructs by path."""
+    if isinstance(value, Duration):
+        seconds = value.to_seconds(integral=False)
+        return value.to_human_string() if seconds == int(seconds) else f"{seconds:g} seconds"
+    if isinstance(value, Enum):
+        return f"{type(value).__name__}.{value.name}"
+    if isinstance(value, lambda_.Architecture):
+        return f"Architecture({value.name!r})"
+    if hasattr(value, "node"):  # a construct, or an imported one (a jsii proxy)
+        return str(value.node.path)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def provider_options(
+    path: str,
+    *,
+    memory_size: int | None,
+    timeout: Duration | None,
+    vpc: ec2.IVpc | None,
+    vpc_subnets: ec2.SubnetSelection | None,
+    security_groups: Sequence[ec2.ISecurityGroup] | None,
+    log_retention: logs.RetentionDays | None,
+    log_removal_policy: RemovalPolicy | None,
+    permissions_boundary: iam.IManagedPolicy | None,
+    environment_encryption: kms.IKey | None,
+    reserved_concurrent_executions: int | None,
+    architecture: lambda_.Architecture | None,
+) -> ProviderOptions:
+    """The options, checked: each refusal names ``path``, the option, its value and the fix."""
+
+    def refuse(option: str, value: Any, rule: str) -> OtaUpdateValidationError:
+        return OtaUpdateValidationError(f"{path}: {option} = {_show(value)} is invalid: {rule}")
+
+    defaults = ProviderOptions()
+    if memory_size is not None and not Token.is_unresolved(memory_size):
+        low, high = MEMORY_SIZE_RANGE
+        if (
+            not _number(memory_size)
+            or memory_size != int(memory_size)
+            or not (low <= memory_size <= high)
+        ):
+            raise refuse(
+                "memory_size",
+                memory_size,
+                f"it must be a whole number of MB from {low} to {high} (Lambda's range)",
+            )
+    timeout_seconds = defaults.timeout_seconds
+    if timeout is not None:
+        seconds = timeout.to_seconds(integral=False) if isinstance(timeout, Duration) else None
+        shortest, longest = MIN_FUNCTION_TIMEOUT, MAX_FUNCTION_TIMEOUT
+        if (
+            seconds is None
+            or Token.is_unresolved(seconds)
+            or seconds != int(seconds)
+            or not (shortest.to_seconds() <= seconds <= longest.to_seconds())
+        ):
+            raise refuse(
+                "timeout",
+                timeout,
+                f"it must be a Duration of whole seconds from {shortest.to_human_string()} (each "
+                "invocation stops waiting ~91 s before its end to hand over and answer) to "
+                f"{longest.to_human_string()} (Lambda's limit), known at synth (the resource's "
+                "ServiceTimeout and the invocations' maximum age are derived from it)",
+            )
+        timeout_seconds = int(seconds)
+    if vpc is None:
+        for option, value in (("vpc_subnets", vpc_subnets), ("security_groups", security_groups)):
+            if value is not None:
+                raise refuse(
+                    option,
+                    value,
+                    "it needs vpc: pass the VPC the subnets or security "
+                    "groups belong to as vpc=..., or leave it out",
+                )
+    if log_removal_policy is RemovalPolicy.SNAPSHOT:
+        raise refuse(
+            "log_removal_policy",
+            log_removal_policy,
+            "it must be RemovalPolicy.DESTROY or RemovalPolicy.RETAIN (a log group has "
+            "no snapshot)",
+        )
+    if (
+        reserved_concurrent_executions is not None
+        and not Token.is_unresolved(reserved_concurrent_executions)
+        and (
+            not _number(reserved_concurrent_executions)
+            or reserved_concurrent_executions != int(reserved_concurrent_executions)
+            or reserved_concurrent_executions < 1
+        )
+    ):
+        raise refuse(
+            "reserved_concurrent_executions",
+            reserved_concurrent_executions,
+            "it must be a whole number of at least 1 (with 0 the handler could never "
+            "run, and every deploy would wait for the ServiceTimeout): leave it out "
+            "for no reservation",
+        )
+    if architecture is not None and architecture.name not in {a.name for a in _ARCHITECTURES}:
+        raise refuse(
+            "architecture",
+            architecture,
+            "it must be Architecture.ARM_64 (the default) or Architecture.X86_64",
+        )
+    return ProviderOptions(
+        memory_size=defaults.memory_size if memory_size is None else memory_size,
+        timeout_seconds=timeout_seconds,
+        vpc=vpc,
+        vpc_subnets=vpc_subnets,
+        security_groups=None if security_groups is None else tuple(security_groups),
+        log_retention=log_retention or defaults.log_retention,
+        log_removal_policy=log_removal_policy or defaults.log_removal_policy,
+        permissions_boundary=permissions_boundary,
+        environment_encryption=environment_encryption,
+        reserved_concurrent_executions=reserved_concurrent_executions,
+        architecture=defaults.architecture if architecture is None else architecture.name,
+    )
+
 
 _HERE = Path(__file__).resolve().parent
 # The API contract the handler imports (``cdk_ota_update.api``); neither imports aws_cdk or jsii.
@@ -82,81 +291,100 @@ def bundle(output_dir: Path) -> None:
         shutil.copyfile(_HERE / contract, package / contract)
 
 
-@jsii.implements(ILocalBundling)
-class _LocalBundling:
-    def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
-        bundle(Path(output_dir))
-        return True
+@functools.cache
+def asset_dir() -> Path:
+    """The Lambda asset, laid out once per process in a folder of the system's temporary
+    directory named by the digest of its content: no bundling step at synth (no Docker, no
+    "Bundling asset" line), and the same bytes, so the same asset hash, in any directory."""
+    staging = Path(tempfile.mkdtemp(prefix="cdk-ota-update-staging-"))
+    bundle(staging)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(staging).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    target = Path(tempfile.gettempdir()) / f"cdk-ota-update-asset-{digest.hexdigest()[:32]}"
+    try:
+        staging.rename(target)
+    except OSError:  # laid out already (by another synth): the same content
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def code() -> lambda_.Code:
-    return lambda_.Code.from_asset(
-        str(handler_dir()),
-        asset_hash_type=AssetHashType.OUTPUT,
-        bundling=BundlingOptions(
-            # Never used: local bundling always succeeds, so synth needs no Docker.
-            image=DockerImage.from_registry("local-bundling-only"),
-            local=_LocalBundling(),
-        ),
-    )
-
-
-def poller_rule_prefix(stack: Stack) -> str:
-    """The name prefix of the poller's EventBridge rules, unique to ``stack`` (its name hashed),
-    so that the provider's policy names only this stack's rules."""
-    name = stack.stack_name
-    unique = stack.node.addr if Token.is_unresolved(name) else name
-    return f"{api.POLLER_RULE_PREFIX}{hashlib.sha256(unique.encode()).hexdigest()[:8]}-"
+    return lambda_.Code.from_asset(str(asset_dir()))
 
 
 class OtaUpdateProvider(StackSingleton):
-    """The stack's provider of ``Custom::OtaUpdate``; ``OtaUpdateProvider.of(scope)`` gets it."""
+    """The stack's provider of ``Custom::OtaUpdate``; ``OtaUpdateProvider.of(scope)`` gets it,
+    ``OtaUpdateProvider.configure(stack, ...)`` sets its options first."""
 
     ID = "OtaUpdateProvider"
 
-    def __init__(self, scope: Construct, id: str) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, options: ProviderOptions | None = None
+    ) -> None:
         super().__init__(scope, id)
-        rule_prefix = poller_rule_prefix(Stack.of(self))
+        self.options = options or ProviderOptions()
+        self.configured = options is not None
+        timing = Timing(self.options.timeout_seconds)
+        self.service_timeout = timing.service_timeout
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Runs the Custom::OtaUpdate handler (cdk-ota-update).",
+            permissions_boundary=self.options.permissions_boundary,
         )
-        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=self.options.log_retention,
+            removal_policy=self.options.log_removal_policy,
+        )
         log_group.grant_write(self.role)
+        if self.options.environment_encryption is not None:
+            # Lambda decrypts the environment with the function's role when it starts.
+            self.options.environment_encryption.grant_decrypt(self.role)
         self.function = lambda_.Function(
             self,
             "Function",
             description="Creates and deletes AWS IoT OTA updates for Custom::OtaUpdate resources.",
             runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
+            architecture=self.options.lambda_architecture,
             handler="index.handler",
             code=code(),
-            timeout=FUNCTION_TIMEOUT,
-            memory_size=256,
+            timeout=timing.function_timeout,
+            memory_size=self.options.memory_size,
+            vpc=self.options.vpc,
+            vpc_subnets=self.options.vpc_subnets,
+            security_groups=(
+                None if self.options.security_groups is None else [*self.options.security_groups]
+            ),
+            environment_encryption=self.options.environment_encryption,
+            reserved_concurrent_executions=self.options.reserved_concurrent_executions,
             role=self.role,
             log_group=log_group,
-            environment={
-                "OTA_MAX_WAIT_SECONDS": str(int(MAX_WAIT.to_seconds())),
-                # The handler acts for this stack only (events name their StackId themselves).
-                api.STACK_ID_ENV: Aws.STACK_ID,
-                api.POLLER_RULE_PREFIX_ENV: rule_prefix,
-            },
+            # The handler acts for this stack only (events name their StackId themselves).
+            environment=api.Settings(stack_id=Aws.STACK_ID).to_environment(),
             retry_attempts=0,
-            max_event_age=MAX_EVENT_AGE,
+            max_event_age=timing.max_event_age,
         )
         self.service_token = self.function.function_arn
         function = Resource.fixed(self.function.function_arn)
-        rules = Resource.fixed(
-            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{rule_prefix}*"
-        )
         self.policy = ScopedPolicy(self, "Policy", role=self.role)
+        if self.options.vpc is not None:
+            self.policy.attach_aws_managed_policy(VPC_ACCESS_POLICY, _VPC_ACCESS_REASON)
         self.policy.add(
             [
                 Grant(
-                    ("iot:CreateOTAUpdate", "iot:GetOTAUpdate", "iot:DeleteOTAUpdate",
-                     "iot:TagResource", "iot:UntagResource", "iot:ListTagsForResource"),
+                    (
+                        "iot:CreateOTAUpdate",
+                        "iot:GetOTAUpdate",
+                        "iot:DeleteOTAUpdate",
+                        "iot:TagResource",
+                        "iot:UntagResource",
+                        "iot:ListTagsForResource",
+                    ),
                     (Resource.fixed(OTA_UPDATES),),
                     reason="OTA update ids are derived at synth from the request and can change "
                     "on every deploy (a replacement); limited to this account and region.",
@@ -181,23 +409,100 @@ class OtaUpdateProvider(StackSingleton):
                     "name prefix.",
                 ),
                 Grant(
-                    ("events:PutRule", "events:DeleteRule", "events:RemoveTargets"),
-                    (rules,),
-                    reason="crhelper's poller names its EventBridge rule at run time; limited "
-                    "to this account and region and a name prefix unique to this stack.",
-                ),
-                Grant(
-                    ("events:PutTargets",),
-                    (rules,),
-                    {"ArnEquals": {"events:TargetArn": self.function.function_arn}},
-                    reason="the poller's rules, named at run time, may target this function only.",
-                ),
-                Grant(
-                    ("lambda:AddPermission",),
+                    ("lambda:InvokeFunction",),
                     (function,),
-                    {"StringEquals": {"lambda:Principal": "events.amazonaws.com"}},
+                    reason="a wait longer than an invocation is handed over to the next one: "
+                    "the function invokes itself (asynchronously), and nothing else.",
                 ),
-                Grant(("lambda:RemovePermission",), (function,)),
             ]
         )
 
+    @classmethod
+    def configure(
+        cls,
+        scope: Construct,
+        *,
+        memory_size: int | None = None,
+        timeout: Duration | None = None,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        log_removal_policy: RemovalPolicy | None = None,
+        permissions_boundary: iam.IManagedPolicy | None = None,
+        environment_encryption: kms.IKey | None = None,
+        reserved_concurrent_executions: int | None = None,
+        architecture: lambda_.Architecture | None = None,
+    ) -> OtaUpdateProvider:
+        """Set the options of the provider of ``scope``'s stack, before its first OtaUpdate.
+
+        Once per stack: the provider is one Lambda shared by every OtaUpdate of the stack. A
+        second call with the same options returns the same provider; with other options, or
+        after an OtaUpdate made the provider with its defaults, synth fails saying so.
+
+        :param memory_size: MB, 128 to 10,240. Default: 256.
+        :param timeout: the function's timeout, 3 to 15 minutes. The resources' ServiceTimeout
+            (15 minutes of waiting plus one invocation) and the invocations' maximum age follow
+            from it. Default: 5 minutes.
+        :param vpc: run the function in this VPC. It reaches AWS IoT, EventBridge, Lambda and
+            CloudFormation's response URL (S3) through the VPC's endpoints or a NAT gateway (see
+            the README). Attaches AWS's managed policy AWSLambdaVPCAccessExecutionRole to the
+            function's role. Default: - no VPC.
+        :param vpc_subnets: where in ``vpc``. Default: - the VPC's private subnets with egress.
+        :param security_groups: the function's security groups in ``vpc`` (outbound HTTPS
+            needed). Default: - a new one allowing all outbound traffic.
+        :param log_retention: how long the function's log group keeps its logs.
+            Default: RetentionDays.THREE_MONTHS.
+        :param log_removal_policy: what happens to the log group when it leaves the stack.
+            Default: RemovalPolicy.RETAIN.
+        :param permissions_boundary: the function role's permissions boundary (it must allow
+            what the role's policies grant). ``PermissionsBoundary.of(scope).apply(...)`` applies
+            too, and wins, as for every role of its scope. Default: - none.
+        :param environment_encryption: the KMS key that encrypts the function's environment;
+            the function's role may decrypt with it. Default: - Lambda's AWS managed key.
+        :param reserved_concurrent_executions: concurrency reserved for the function (and its
+            limit), at least 1. Default: - none reserved.
+        :param architecture: ``Architecture.ARM_64`` or ``Architecture.X86_64`` (the handler is
+            pure Python). Default: Architecture.ARM_64.
+        """
+        stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+        path = f"{stack.node.path}/{cls.ID}"
+        options = provider_options(
+            path,
+            memory_size=memory_size,
+            timeout=timeout,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
+            log_retention=log_retention,
+            log_removal_policy=log_removal_policy,
+            permissions_boundary=permissions_boundary,
+            environment_encryption=environment_encryption,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            architecture=architecture,
+        )
+        existing = stack.node.try_find_child(cls.ID)
+        if existing is None:
+            return cls(stack, cls.ID, options=options)
+        if not isinstance(existing, cls):
+            raise OtaUpdateValidationError(
+                f"{path}: the id {cls.ID!r} is taken by another construct of the stack: the "
+                "provider needs it; give that construct another id"
+            )
+        differences = options.differences(existing.options)
+        if not differences:
+            return existing
+        if existing.configured:
+            fix = (
+                "it was configured already with other options: configure the provider once "
+                "per stack, with all its options"
+            )
+        else:
+            fix = (
+                "the provider exists already with its defaults (the stack's first OtaUpdate "
+                "made it): call OtaUpdateProvider.configure(stack, ...) before the first "
+                "OtaUpdate of the stack"
+            )
+        raise OtaUpdateValidationError(
+            f"{path}: OtaUpdateProvider.configure({', '.join(differences)}) is invalid: {fix}"
+        )

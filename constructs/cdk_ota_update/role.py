@@ -11,22 +11,18 @@ role gets nothing; a synth warning lists what to grant it.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from aws_cdk import (
-    Acknowledgment,
     Annotations,
     Aws,
     Names,
-    Token,
-    Validations,
 )
 from aws_cdk import aws_iam as iam
 from constructs import Construct, Dependable, IDependable
 
-from ._cdk import StackSingleton, Validation
+from ._cdk import StackSingleton, readable
 from .grants import IOT_SERVICE, role_arn, self_grants
 from .policy import MANAGED_POLICIES_PER_ROLE, Grant, Resource, ScopedPolicy
 
@@ -76,30 +72,7 @@ class OtaUpdateServiceRole(StackSingleton):
         if self._aws_managed:
             return
         self._aws_managed = True
-        self.policy.managed_policies -= 1
-        self.role.add_managed_policy(
-            iam.ManagedPolicy.from_aws_managed_policy_name(AWS_MANAGED_POLICY)
-        )
-        self.node.add_validation(Validation(self._acknowledge_aws_managed_policy))
-
-    def _acknowledge_aws_managed_policy(self) -> list[str]:
-        """cdk-nag's own IAM4 finding for the managed policy, acknowledged with the reason."""
-        try:
-            from cdk_nag import AwsSolutionsChecks
-        except ImportError:  # pragma: no cover - cdk-nag is the app's choice
-            return []
-        resource = self.role.node.default_child
-        assert resource is not None
-        for violation in AwsSolutionsChecks().validate_scope(resource).violations:
-            if violation.rule_name.startswith("AwsSolutions-IAM4[") and (
-                AWS_MANAGED_POLICY in violation.rule_name
-            ):
-                Validations.of(resource).acknowledge(
-                    Acknowledgment(
-                        id=violation.rule_name, reason=_AWS_MANAGED_REASON
-                    )
-                )
-        return []
+        self.policy.attach_aws_managed_policy(AWS_MANAGED_POLICY, _AWS_MANAGED_REASON)
 
 
 @dataclass
@@ -162,20 +135,11 @@ def _statement(grant: Grant) -> iam.PolicyStatement:
     )
 
 
-_PSEUDO = {
-    Aws.PARTITION: "${AWS::Partition}",
-    Aws.REGION: "${AWS::Region}",
-    Aws.ACCOUNT_ID: "${AWS::AccountId}",
-    Aws.URL_SUFFIX: "${AWS::URLSuffix}",
-}
-_TOKEN = re.compile(r"\$\{Token\[[^\]]+\]\}")
-
-
 def warn_immutable(scope: Construct, role: iam.IRole, grants: Iterable[Grant]) -> None:
     """A synth warning on ``scope`` listing the statements an immutable ``role`` needs."""
     statements = [_describe(grant) for grant in grants]
     statements += [_describe(g) for g in self_grants(role_arn(role.role_arn, None))]
-    name = _readable(role.role_arn)
+    name = readable(role.role_arn)
     Annotations.of(scope).add_warning_v2(
         "cdk-ota-update:immutable-role",
         f"The role {name} is imported as immutable, so nothing is added to it: it must already "
@@ -188,14 +152,8 @@ def _describe(grant: Grant) -> Mapping[str, object]:
     statement: dict[str, object] = {
         "Effect": "Allow",
         "Action": list(grant.actions),
-        "Resource": [_readable(r.levels[0].text) for r in grant.resources],
+        "Resource": [readable(r.levels[0].text) for r in grant.resources],
     }
     if grant.conditions:
         statement["Condition"] = grant.conditions
     return statement
-
-
-def _readable(text: str) -> str:
-    if not Token.is_unresolved(text):
-        return text
-    return _TOKEN.sub(lambda m: _PSEUDO.get(m.group(), "<token>"), text)

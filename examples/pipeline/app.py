@@ -17,7 +17,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
 from aws_cdk import pipelines
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from cdk_ota_update import (
     AwsJobAbortConfig,
@@ -111,8 +111,10 @@ class PipelineStack(cdk.Stack):
     def acknowledge_pipeline_findings(self, pipeline: pipelines.CodePipeline) -> None:
         """cdk-nag's findings about CDK Pipelines' own resources (none is about the release)."""
 
-        def ref(construct: Construct, attribute: str = "") -> str:  # as cdk-nag names it
-            return f"<{self.get_logical_id(construct.node.default_child)}{attribute}>"  # type: ignore[arg-type]
+        def ref(construct: IConstruct, attribute: str = "") -> str:  # as cdk-nag names it
+            resource = construct.node.default_child
+            assert isinstance(resource, cdk.CfnElement)
+            return f"<{self.get_logical_id(resource)}{attribute}>"
 
         where = f"{self.region}:{self.account}"
         logs = f"arn:<AWS::Partition>:logs:{where}:log-group:/aws/codebuild/"

@@ -44,8 +44,11 @@ class Stack:
 
     def resources(self, resource_type: str | None = None) -> dict[str, Mapping[str, Any]]:
         resources: Mapping[str, Mapping[str, Any]] = self.template.get("Resources") or {}
-        return {k: v for k, v in resources.items()
-                if resource_type is None or v.get("Type") == resource_type}
+        return {
+            k: v
+            for k, v in resources.items()
+            if resource_type is None or v.get("Type") == resource_type
+        }
 
     def asset_source(self, key: str) -> FileAsset | None:
         """The asset published as ``key`` (placeholders as in the manifest)."""
@@ -91,8 +94,10 @@ def _json(path: Path) -> Any:
 def _environment(artifact: Mapping[str, Any]) -> tuple[str | None, str | None]:
     parts = str(artifact.get("environment", "")).removeprefix("aws://").split("/")
     account, region = [*parts, "", ""][:2]
-    return (account if account and account not in UNKNOWN else None,
-            region if region and region not in UNKNOWN else None)
+    return (
+        account if account and account not in UNKNOWN else None,
+        region if region and region not in UNKNOWN else None,
+    )
 
 
 def _assets(directory: Path, manifest_file: str) -> list[FileAsset]:
@@ -102,10 +107,12 @@ def _assets(directory: Path, manifest_file: str) -> list[FileAsset]:
         source = asset["source"]
         if "path" not in source:  # an executable's output: not on disk
             continue
-        destinations = tuple((d["bucketName"], d["objectKey"])
-                             for d in asset["destinations"].values())
-        found.append(FileAsset(directory / source["path"], source.get("packaging", "file"),
-                               destinations))
+        destinations = tuple(
+            (d["bucketName"], d["objectKey"]) for d in asset["destinations"].values()
+        )
+        found.append(
+            FileAsset(directory / source["path"], source.get("packaging", "file"), destinations)
+        )
     return found
 
 
@@ -121,20 +128,26 @@ def _read(directory: Path) -> list[Stack]:
         if artifact.get("type") != STACK:
             continue
         dependencies = artifact.get("dependencies") or []
-        assets = [a for d in dependencies
-                  if (artifacts.get(d) or {}).get("type") == ASSET_MANIFEST
-                  for a in _assets(directory, artifacts[d]["properties"]["file"])]
+        assets = [
+            a
+            for d in dependencies
+            if (artifacts.get(d) or {}).get("type") == ASSET_MANIFEST
+            for a in _assets(directory, artifacts[d]["properties"]["file"])
+        ]
         account, region = _environment(artifact)
-        stacks.append(Stack(
-            artifact_id=artifact_id,
-            name=properties.get("stackName", artifact_id),
-            template=_json(directory / properties["templateFile"]),
-            dependencies=tuple(d for d in dependencies
-                               if (artifacts.get(d) or {}).get("type") == STACK),
-            assets=tuple(assets),
-            account=account,
-            region=region,
-        ))
+        stacks.append(
+            Stack(
+                artifact_id=artifact_id,
+                name=properties.get("stackName", artifact_id),
+                template=_json(directory / properties["templateFile"]),
+                dependencies=tuple(
+                    d for d in dependencies if (artifacts.get(d) or {}).get("type") == STACK
+                ),
+                assets=tuple(assets),
+                account=account,
+                region=region,
+            )
+        )
     return stacks
 
 

@@ -42,8 +42,9 @@ def partition_of(region: str) -> str:
     return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
-def physical_name(stack: str, logical_id: str, limit: int, *, lower: bool = False,
-                  separator: str = "-") -> str:
+def physical_name(
+    stack: str, logical_id: str, limit: int, *, lower: bool = False, separator: str = "-"
+) -> str:
     """A name as CloudFormation generates one: stack and logical id, then a (stable) suffix."""
     digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).hexdigest()[:12].upper()
     base = re.sub(r"[^A-Za-z0-9]", separator, stack) + separator + logical_id
@@ -103,12 +104,17 @@ class Deployment:
         if stack.artifact_id not in self.environments:
             account, region = stack.account or self.account, stack.region or self.region
             partition = partition_of(region)
-            stack_id = (f"arn:{partition}:cloudformation:{region}:{account}:stack/{stack.name}/"
-                        f"{uuid.uuid5(uuid.NAMESPACE_URL, stack.artifact_id)}")
+            stack_id = (
+                f"arn:{partition}:cloudformation:{region}:{account}:stack/{stack.name}/"
+                f"{uuid.uuid5(uuid.NAMESPACE_URL, stack.artifact_id)}"
+            )
             pseudo: dict[str, Any] = {
-                "AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": partition,
+                "AWS::AccountId": account,
+                "AWS::Region": region,
+                "AWS::Partition": partition,
                 "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
-                "AWS::StackName": stack.name, "AWS::StackId": stack_id,
+                "AWS::StackName": stack.name,
+                "AWS::StackId": stack_id,
                 "AWS::NotificationARNs": [],
             }
             scope = Scope(stack.name, pseudo, stack.template, exports=self._export)
@@ -170,21 +176,26 @@ class Deployment:
             self._bucket(bucket, account, region)
             if key:
                 self.emulation.client("s3", account, region).put_object(
-                    Bucket=bucket, Key=key, Body=PLACEHOLDER_BODY)
+                    Bucket=bucket, Key=key, Body=PLACEHOLDER_BODY
+                )
         elif kind == "thinggroup":
             self.emulation.client("iot", account, region).create_thing_group(thingGroupName=value)
         elif kind == "thing":
             self.emulation.client("iot", account, region).create_thing(thingName=value)
         else:
             self.emulation.client("signer", account, region).put_signing_profile(
-                profileName=value, platformId=SIGNING_PLATFORM)
+                profileName=value, platformId=SIGNING_PLATFORM
+            )
         self.given.add(name)
 
     # -- helpers ------------------------------------------------------------------------------
     def _bucket(self, name: str, account: str, region: str) -> None:
         s3 = self.emulation.client("s3", account, region)
-        options = {} if region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": region}}
+        options = (
+            {}
+            if region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(Bucket=name, **options)
 
@@ -214,13 +225,16 @@ def _stand_in(e: Environment, logical_id: str, resource: Resource) -> None:
     service, kind = str(resource.get("Type")).lower().split("::")[1:3]
     e.scope.refs[logical_id] = name
     e.scope.attributes[(logical_id, "Arn")] = (
-        f"arn:{e.partition}:{service}:{e.region}:{e.account}:{kind}/{name}")
+        f"arn:{e.partition}:{service}:{e.region}:{e.account}:{kind}/{name}"
+    )
 
 
 def _placeholders(text: str, environment: Environment) -> str:
-    for name, value in (("AWS::AccountId", environment.account),
-                        ("AWS::Region", environment.region),
-                        ("AWS::Partition", environment.partition)):
+    for name, value in (
+        ("AWS::AccountId", environment.account),
+        ("AWS::Region", environment.region),
+        ("AWS::Partition", environment.partition),
+    ):
         text = text.replace("${" + name + "}", value)
     return text
 
@@ -241,11 +255,15 @@ def _s3_bucket(d: Deployment, e: Environment, logical_id: str, resource: Resourc
     d._bucket(name, e.account, e.region)
     if (p.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
         d.client("s3", e).put_bucket_versioning(
-            Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            Bucket=name, VersioningConfiguration={"Status": "Enabled"}
+        )
     e.scope.refs[logical_id] = name
     arn = f"arn:{e.partition}:s3:::{name}"
-    for attribute, value in (("Arn", arn), ("DomainName", f"{name}.s3.amazonaws.com"),
-                             ("RegionalDomainName", f"{name}.s3.{e.region}.amazonaws.com")):
+    for attribute, value in (
+        ("Arn", arn),
+        ("DomainName", f"{name}.s3.amazonaws.com"),
+        ("RegionalDomainName", f"{name}.s3.{e.region}.amazonaws.com"),
+    ):
         e.scope.attributes[(logical_id, attribute)] = value
     d.declared.add(f"s3://{name}")
 
@@ -255,16 +273,26 @@ def _role(d: Deployment, e: Environment, logical_id: str, resource: Resource) ->
     iam = d.client("iam", e)
     name = p.get("RoleName") or physical_name(e.stack.name, logical_id, 64)
     trust = _document(p["AssumeRolePolicyDocument"])
-    options = {k: v for k, v in (("Path", p.get("Path")), ("Description", p.get("Description")),
-                                 ("PermissionsBoundary", p.get("PermissionsBoundary"))) if v}
+    options = {
+        k: v
+        for k, v in (
+            ("Path", p.get("Path")),
+            ("Description", p.get("Description")),
+            ("PermissionsBoundary", p.get("PermissionsBoundary")),
+        )
+        if v
+    }
     try:
         role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, **options)["Role"]
     except iam.exceptions.EntityAlreadyExistsException:  # a second assembly (--from)
         iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
         role = iam.get_role(RoleName=name)["Role"]
     for policy in p.get("Policies") or []:
-        iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"],
-                            PolicyDocument=_document(policy["PolicyDocument"]))
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName=policy["PolicyName"],
+            PolicyDocument=_document(policy["PolicyDocument"]),
+        )
     for arn in p.get("ManagedPolicyArns") or []:
         _attach(d, e, name, arn)
     e.scope.refs[logical_id] = name
@@ -283,8 +311,9 @@ def _policy(d: Deployment, e: Environment, logical_id: str, resource: Resource) 
     p = _properties(e, resource)
     roles = p.get("Roles") or ([p["RoleName"]] if "RoleName" in p else [])
     for role in roles:
-        d.client("iam", e).put_role_policy(RoleName=role, PolicyName=p["PolicyName"],
-                                           PolicyDocument=_document(p["PolicyDocument"]))
+        d.client("iam", e).put_role_policy(
+            RoleName=role, PolicyName=p["PolicyName"], PolicyDocument=_document(p["PolicyDocument"])
+        )
     e.scope.refs[logical_id] = physical_name(e.stack.name, logical_id, 128)
 
 
@@ -333,11 +362,15 @@ def _signing_profile(d: Deployment, e: Environment, logical_id: str, resource: R
     p = _properties(e, resource)
     name = p.get("ProfileName") or physical_name(e.stack.name, logical_id, 64, separator="_")
     profile = d.client("signer", e).put_signing_profile(
-        profileName=name, platformId=p.get("PlatformId", SIGNING_PLATFORM))
+        profileName=name, platformId=p.get("PlatformId", SIGNING_PLATFORM)
+    )
     e.scope.refs[logical_id] = profile["arn"]
-    for attribute, value in (("Arn", profile["arn"]), ("ProfileName", name),
-                             ("ProfileVersion", profile["profileVersion"]),
-                             ("ProfileVersionArn", profile["profileVersionArn"])):
+    for attribute, value in (
+        ("Arn", profile["arn"]),
+        ("ProfileName", name),
+        ("ProfileVersion", profile["profileVersion"]),
+        ("ProfileVersionArn", profile["profileVersionArn"]),
+    ):
         e.scope.attributes[(logical_id, attribute)] = value
     d.declared.add(f"signing-profile/{name}")
 
@@ -361,12 +394,17 @@ def _bucket_deployment(d: Deployment, e: Environment, logical_id: str, resource:
 def _function(d: Deployment, e: Environment, logical_id: str, resource: Resource) -> None:
     properties = dict(resource.get("Properties") or {})
     properties.pop("Environment", None)  # resolved when the handler starts (it may refer ahead)
+    properties.pop("VpcConfig", None)  # the handler runs here, not in the VPC
     p = resolve(properties, e.scope)
     name = p.get("FunctionName") or physical_name(e.stack.name, logical_id, 64)
     arn = f"arn:{e.partition}:lambda:{e.region}:{e.account}:function:{name}"
-    d.functions[arn] = Function(e.stack, logical_id, name, arn,
-                                {**p, "Environment": (resource.get("Properties") or {}).get(
-                                    "Environment")})
+    d.functions[arn] = Function(
+        e.stack,
+        logical_id,
+        name,
+        arn,
+        {**p, "Environment": (resource.get("Properties") or {}).get("Environment")},
+    )
     e.scope.refs[logical_id] = name
     e.scope.attributes[(logical_id, "Arn")] = arn
 

@@ -28,25 +28,50 @@ def parser() -> argparse.ArgumentParser:
         "Exit status: 0 all good, 1 an OTA update failed, 2 the rehearsal could not run.",
     )
     run.add_argument("cdk_out", help="the cloud assembly (the output folder of `cdk synth`)")
-    run.add_argument("--stack", action="append", default=[], metavar="NAME",
-                     help="rehearse this stack (and those it depends on); repeatable; all by "
-                     "default")
-    run.add_argument("--account", default=DEFAULT_ACCOUNT,
-                     help=f"account of stacks without their own (default {DEFAULT_ACCOUNT})")
-    run.add_argument("--region", default=DEFAULT_REGION,
-                     help=f"Region of stacks without their own (default {DEFAULT_REGION})")
-    run.add_argument("--exists", action="append", default=[], metavar="RESOURCE",
-                     help="something the stacks refer to but do not declare, that exists at "
-                     "deploy: thinggroup/NAME, thing/NAME, signing-profile/NAME, s3://BUCKET or "
-                     "s3://BUCKET/KEY; repeatable")
-    run.add_argument("--from", dest="previous", metavar="OLD_CDK_OUT",
-                     help="the assembly deployed before: create it first, then send the Updates "
-                     "and Deletes that reach CDK_OUT")
-    run.add_argument("--teardown", action="store_true",
-                     help="delete every OTA update at the end (as `cdk destroy`)")
-    run.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
-                     help="handler invocations at once per Lambda function "
-                     f"(default {DEFAULT_CONCURRENCY})")
+    run.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="rehearse this stack (and those it depends on); repeatable; all by default",
+    )
+    run.add_argument(
+        "--account",
+        default=DEFAULT_ACCOUNT,
+        help=f"account of stacks without their own (default {DEFAULT_ACCOUNT})",
+    )
+    run.add_argument(
+        "--region",
+        default=DEFAULT_REGION,
+        help=f"Region of stacks without their own (default {DEFAULT_REGION})",
+    )
+    run.add_argument(
+        "--exists",
+        action="append",
+        default=[],
+        metavar="RESOURCE",
+        help="something the stacks refer to but do not declare, that exists at "
+        "deploy: thinggroup/NAME, thing/NAME, signing-profile/NAME, s3://BUCKET or "
+        "s3://BUCKET/KEY; repeatable",
+    )
+    run.add_argument(
+        "--from",
+        dest="previous",
+        metavar="OLD_CDK_OUT",
+        help="the assembly deployed before: create it first, then send the Updates "
+        "and Deletes that reach CDK_OUT",
+    )
+    run.add_argument(
+        "--teardown",
+        action="store_true",
+        help="delete every OTA update at the end (as `cdk destroy`)",
+    )
+    run.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"handler invocations at once per Lambda function (default {DEFAULT_CONCURRENCY})",
+    )
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     return top
 
@@ -62,8 +87,10 @@ class ProgressLine:
     def __call__(self, outcome: Outcome) -> None:
         self.count += 1
         self.failed += outcome.failed
-        text = (f"rehearse: {self.count} step(s) done, {self.failed} failed; last "
-                f"{outcome.path} {outcome.status}")
+        text = (
+            f"rehearse: {self.count} step(s) done, {self.failed} failed; last "
+            f"{outcome.path} {outcome.status}"
+        )
         if self.stream.isatty():
             self.stream.write("\r\033[K" + text)
         else:
@@ -80,9 +107,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = ProgressLine(sys.stderr)
     try:
         report = rehearse(
-            arguments.cdk_out, stacks=arguments.stack, account=arguments.account,
-            region=arguments.region, exists=arguments.exists, previous=arguments.previous,
-            teardown=arguments.teardown, concurrency=arguments.concurrency, progress=progress,
+            arguments.cdk_out,
+            stacks=arguments.stack,
+            account=arguments.account,
+            region=arguments.region,
+            exists=arguments.exists,
+            previous=arguments.previous,
+            teardown=arguments.teardown,
+            concurrency=arguments.concurrency,
+            progress=progress,
         )
     except RehearsalError as error:
         progress.end()

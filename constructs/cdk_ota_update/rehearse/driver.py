@@ -52,12 +52,15 @@ class OtaResource:
 class LambdaPool:
     """Warm processes of one function; at most ``size`` invocations at once."""
 
-    def __init__(self, function: Function, env: Mapping[str, str], runtime: Path, logs: Path,
-                 size: int) -> None:
+    def __init__(
+        self, function: Function, env: Mapping[str, str], runtime: Path, logs: Path, size: int
+    ) -> None:
         asset = function.asset()
         if asset is None or not asset.source.is_dir():
-            raise Unresolved(f"the code of the Lambda function {function.stack.name}/"
-                             f"{function.logical_id} (not an asset folder of the assembly)")
+            raise Unresolved(
+                f"the code of the Lambda function {function.stack.name}/"
+                f"{function.logical_id} (not an asset folder of the assembly)"
+            )
         self._asset, self._runtime, self._env = asset.source, runtime, env
         self._idle: list[LambdaProcess] = []
         self._all: list[LambdaProcess] = []
@@ -118,17 +121,24 @@ class Driver:
         with self._lock:
             if token not in self._pools:
                 environment = self.deployment.environments[function.stack.artifact_id]
-                declared = resolve(function.properties.get("Environment") or {},
-                                   environment.scope).get("Variables") or {}
+                declared = (
+                    resolve(function.properties.get("Environment") or {}, environment.scope).get(
+                        "Variables"
+                    )
+                    or {}
+                )
                 self._pools[token] = LambdaPool(
-                    function, self._env(environment, function, declared),
-                    boto3_runtime(self.workdir / "runtime"), self.workdir / "logs",
+                    function,
+                    self._env(environment, function, declared),
+                    boto3_runtime(self.workdir / "runtime"),
+                    self.workdir / "logs",
                     self.concurrency,
                 )
         return self._pools[token], function
 
-    def _env(self, environment: Environment, function: Function,
-             declared: Mapping[str, Any]) -> dict[str, str]:
+    def _env(
+        self, environment: Environment, function: Function, declared: Mapping[str, Any]
+    ) -> dict[str, str]:
         key, secret = self.deployment.emulation.credentials(environment.account)
         return {
             **{k: str(v) for k, v in declared.items()},
@@ -142,9 +152,16 @@ class Driver:
             "SSL_CERT_FILE": str(self.ca_file),
         }
 
-    def send(self, ota: OtaResource, request: str, properties: dict[str, Any], *,
-             old: dict[str, Any] | None = None, physical_id: str | None = None,
-             purpose: str = "") -> Step:
+    def send(
+        self,
+        ota: OtaResource,
+        request: str,
+        properties: dict[str, Any],
+        *,
+        old: dict[str, Any] | None = None,
+        physical_id: str | None = None,
+        purpose: str = "",
+    ) -> Step:
         """Send one event for ``ota`` and wait for its answer; the step, also recorded."""
         environment = ota.environment
         token = str(properties.get(api.SERVICE_TOKEN))
@@ -170,12 +187,24 @@ class Driver:
             pool.invoke(json.loads(json.dumps(event)), function.timeout)
             arrival = self.responses.wait(event["ResponseURL"], ANSWER_GRACE_SECONDS)
         except RuntimeError as ended:
-            step = Step(request, "NO_ANSWER", physical_id, time.monotonic() - started,
-                        f"{ended}: see {self.workdir / 'logs'}", purpose)
+            step = Step(
+                request,
+                "NO_ANSWER",
+                physical_id,
+                time.monotonic() - started,
+                f"{ended}: see {self.workdir / 'logs'}",
+                purpose,
+            )
         else:
             if arrival is None:
-                step = Step(request, "NO_ANSWER", physical_id, time.monotonic() - started,
-                            "the handler returned without answering CloudFormation", purpose)
+                step = Step(
+                    request,
+                    "NO_ANSWER",
+                    physical_id,
+                    time.monotonic() - started,
+                    "the handler returned without answering CloudFormation",
+                    purpose,
+                )
             else:
                 arrived, body = arrival
                 ota.physical_id = body.get("PhysicalResourceId") or physical_id
@@ -185,8 +214,14 @@ class Driver:
                     scope.refs[ota.logical_id] = ota.physical_id
                     for name, value in data.items():
                         scope.attributes[(ota.logical_id, name)] = value
-                step = Step(request, body["Status"], ota.physical_id, arrived - started,
-                            body.get("Reason", ""), purpose)
+                step = Step(
+                    request,
+                    body["Status"],
+                    ota.physical_id,
+                    arrived - started,
+                    body.get("Reason", ""),
+                    purpose,
+                )
         ota.outcome.steps.append(step)
         return step
 
@@ -194,8 +229,9 @@ class Driver:
     def resolved(self, ota: OtaResource) -> dict[str, Any] | None:
         """The properties CloudFormation would send, or None (NOT_REHEARSED, with the reason)."""
         try:
-            properties: dict[str, Any] = resolve(ota.resource.get("Properties") or {},
-                                                 ota.environment.scope)
+            properties: dict[str, Any] = resolve(
+                ota.resource.get("Properties") or {}, ota.environment.scope
+            )
         except Unresolved as unresolved:
             ota.outcome.reason = f"cannot resolve {unresolved.what}"
             return None
@@ -219,11 +255,17 @@ class Driver:
             return True
         return self._change(ota, "Update", properties, old)
 
-    def _change(self, ota: OtaResource, request: str, properties: dict[str, Any],
-                old: OtaResource | None) -> bool:
+    def _change(
+        self, ota: OtaResource, request: str, properties: dict[str, Any], old: OtaResource | None
+    ) -> bool:
         try:
-            step = self.send(ota, request, properties, old=old.properties if old else None,
-                             physical_id=old.physical_id if old else None)
+            step = self.send(
+                ota,
+                request,
+                properties,
+                old=old.properties if old else None,
+                physical_id=old.physical_id if old else None,
+            )
         except Unresolved as unresolved:
             ota.outcome.reason = f"cannot run the handler: {unresolved.what}"
             return False
@@ -243,17 +285,29 @@ class Driver:
             self.send(ota, "Delete", properties, physical_id=ota.physical_id, purpose="rollback")
         else:
             assert old.properties is not None
-            self.send(ota, "Update", old.properties, old=properties,
-                      physical_id=ota.physical_id, purpose="rollback")
+            self.send(
+                ota,
+                "Update",
+                old.properties,
+                old=properties,
+                physical_id=ota.physical_id,
+                purpose="rollback",
+            )
         return False
 
-    def delete(self, ota: OtaResource, purpose: str, physical_id: str | None = None,
-               properties: dict[str, Any] | None = None) -> bool:
+    def delete(
+        self,
+        ota: OtaResource,
+        purpose: str,
+        physical_id: str | None = None,
+        properties: dict[str, Any] | None = None,
+    ) -> bool:
         props = properties or ota.properties
         if props is None:
             return True
-        step = self.send(ota, "Delete", props, physical_id=physical_id or ota.physical_id,
-                         purpose=purpose)
+        step = self.send(
+            ota, "Delete", props, physical_id=physical_id or ota.physical_id, purpose=purpose
+        )
         if purpose in ("teardown", "removed"):
             ota.outcome.status = "DELETE_COMPLETE" if step.status == "SUCCESS" else "DELETE_FAILED"
         return step.status == "SUCCESS"
@@ -273,8 +327,9 @@ class Driver:
             outcome.reason = f"OTA update {ota.physical_id} is not in the emulation"
 
 
-def dependencies(resources: Iterable[OtaResource],
-                 stack_dependencies: Mapping[str, set[str]]) -> dict[str, set[str]]:
+def dependencies(
+    resources: Iterable[OtaResource], stack_dependencies: Mapping[str, set[str]]
+) -> dict[str, set[str]]:
     """Each OTA update's prerequisites: those it refers to or depends on in its stack, and every
     OTA update of the stacks its stack depends on."""
     by_stack: dict[str, list[OtaResource]] = {}
@@ -283,19 +338,26 @@ def dependencies(resources: Iterable[OtaResource],
     needs: dict[str, set[str]] = {}
     for artifact_id, members in by_stack.items():
         local = {o.logical_id: o.key for o in members}
-        earlier = {o.key for a in stack_dependencies.get(artifact_id, set())
-                   for o in by_stack.get(a, [])}
+        earlier = {
+            o.key for a in stack_dependencies.get(artifact_id, set()) for o in by_stack.get(a, [])
+        }
         for ota in members:
             depends_on = ota.resource.get("DependsOn") or []
             named = references(ota.resource.get("Properties") or {}) | set(
-                [depends_on] if isinstance(depends_on, str) else depends_on)
+                [depends_on] if isinstance(depends_on, str) else depends_on
+            )
             needs[ota.key] = earlier | {local[n] for n in named if n in local}
     return needs
 
 
-def run_graph(items: Mapping[str, OtaResource], needs: Mapping[str, set[str]],
-              work: Callable[[OtaResource], bool], workers: int,
-              progress: Progress | None = None, skip_reason: str = "depends on {}") -> None:
+def run_graph(
+    items: Mapping[str, OtaResource],
+    needs: Mapping[str, set[str]],
+    work: Callable[[OtaResource], bool],
+    workers: int,
+    progress: Progress | None = None,
+    skip_reason: str = "depends on {}",
+) -> None:
     """Run ``work`` on every item once its prerequisites succeeded, ``workers`` at a time; the
     items whose prerequisite failed are NOT_REHEARSED."""
     done: set[str] = set()

@@ -44,8 +44,9 @@ class Emulation:
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=30)  # also resets the controls
         testing.set_strict_iam(True)
         self._session = boto3.Session()
-        self._config = Config(retries={"mode": "standard", "total_max_attempts": 3},
-                              max_pool_connections=32)
+        self._config = Config(
+            retries={"mode": "standard", "total_max_attempts": 3}, max_pool_connections=32
+        )
         self._keys: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()  # boto3 sessions do not make clients thread-safely
 
@@ -63,8 +64,9 @@ class Emulation:
     def client(self, service: str, account: str, region: str) -> Any:
         with self._lock:
             key, secret = self.credentials(account)
-            return _client(self._session, service, account, region, self.endpoint, key,
-                           secret, self._config)
+            return _client(
+                self._session, service, account, region, self.endpoint, key, secret, self._config
+            )
 
     def stop(self) -> None:
         from cdk_ota_update import testing
@@ -74,11 +76,25 @@ class Emulation:
 
 
 @cache
-def _client(session: Any, service: str, account: str, region: str, endpoint: str, key: str,
-            secret: str, config: Any) -> Any:
+def _client(
+    session: Any,
+    service: str,
+    account: str,
+    region: str,
+    endpoint: str,
+    key: str,
+    secret: str,
+    config: Any,
+) -> Any:
     del account  # part of the cache key
-    return session.client(service, region_name=region, endpoint_url=endpoint,
-                          aws_access_key_id=key, aws_secret_access_key=secret, config=config)
+    return session.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=config,
+    )
 
 
 def load_aws_managed_policy(account: str, arn: str) -> bool:

@@ -134,7 +134,11 @@ class LambdaProcess:
         self._process = subprocess.Popen(
             # -B: no __pycache__ written into the asset (cdk deploy would ship it).
             [sys.executable, "-I", "-S", "-B", str(RUNTIME), str(asset), str(runtime_path)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=dict(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=dict(env),
         )
 
     def __call__(self, event: Event, timeout: float) -> None:

@@ -212,8 +212,9 @@ def references(value: Any) -> set[str]:
                 found.add(argument.split(".")[0] if isinstance(argument, str) else argument[0])
             elif name == "Fn::Sub":
                 text = argument if isinstance(argument, str) else argument[0]
-                found |= {m.split(".")[0] for m in _SUB.findall(text)
-                          if not m.startswith(("!", "AWS::"))}
+                found |= {
+                    m.split(".")[0] for m in _SUB.findall(text) if not m.startswith(("!", "AWS::"))
+                }
                 if not isinstance(argument, str):
                     found |= references(argument[1])
                     found -= set(argument[1])
@@ -227,6 +228,9 @@ def imports(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [name for item in value for name in imports(item)]
     if isinstance(value, dict):
-        return [name for key, argument in value.items()
-                for name in ([argument] if key == "Fn::ImportValue" else imports(argument))]
+        return [
+            name
+            for key, argument in value.items()
+            for name in ([argument] if key == "Fn::ImportValue" else imports(argument))
+        ]
     return []

@@ -64,8 +64,14 @@ def rehearse(
         emulation = Emulation()
         ca = CertificateAuthority(work / "ca")
         responses = ResponseServer(ca.ca)
-        driver = Driver(Deployment(emulation, account, region), responses, ca.cert_file, work,
-                        concurrency, progress)
+        driver = Driver(
+            Deployment(emulation, account, region),
+            responses,
+            ca.cert_file,
+            work,
+            concurrency,
+            progress,
+        )
         try:
             given = list(exists)
             for name in given:
@@ -75,25 +81,36 @@ def rehearse(
             final = first
             removed: list[Outcome] = []
             if old is not None:
-                final = _bring_up(Deployment(emulation, account, region, given=set(given)), new,
-                                  first)
+                final = _bring_up(
+                    Deployment(emulation, account, region, given=set(given)), new, first
+                )
                 driver.deployment = final.deployment
                 removed = _update(driver, first, final, concurrency, progress)
             if teardown:
-                dependents = {k: {d for d, n in final.needs.items() if k in n}
-                              for k in final.resources}
-                live = {k: o for k, o in final.resources.items()  # rolled back: nothing left
-                        if o.physical_id and o.outcome.status not in ("CREATE_FAILED",
-                                                                       NOT_REHEARSED)}
-                run_graph(live, dependents, lambda o: driver.delete(o, "teardown"), concurrency,
-                          progress, skip_reason="kept: {} could not be deleted first")
+                dependents = {
+                    k: {d for d, n in final.needs.items() if k in n} for k in final.resources
+                }
+                live = {
+                    k: o
+                    for k, o in final.resources.items()  # rolled back: nothing left
+                    if o.physical_id and o.outcome.status not in ("CREATE_FAILED", NOT_REHEARSED)
+                }
+                run_graph(
+                    live,
+                    dependents,
+                    lambda o: driver.delete(o, "teardown"),
+                    concurrency,
+                    progress,
+                    skip_reason="kept: {} could not be deleted first",
+                )
         finally:
             driver.close()
             responses.close()
             emulation.stop()
     outcomes = [o.outcome for o in final.resources.values()] + removed
-    return Report(outcomes, _must_exist(final), dict(final.deployment.skipped),
-                  time.monotonic() - started)
+    return Report(
+        outcomes, _must_exist(final), dict(final.deployment.skipped), time.monotonic() - started
+    )
 
 
 def _read(directory: str | Path, stacks: Sequence[str]) -> Assembly:
@@ -116,8 +133,9 @@ def _bring_up(deployment: Deployment, assembly: Assembly, before: _Phase | None)
                 ota.outcome.steps = list(earlier.outcome.steps)
                 scope, last = environment.scope, earlier.environment.scope
                 scope.refs[logical_id] = last.refs.get(logical_id)
-                scope.attributes.update({k: v for k, v in last.attributes.items()
-                                         if k[0] == logical_id})
+                scope.attributes.update(
+                    {k: v for k, v in last.attributes.items() if k[0] == logical_id}
+                )
     stack_needs = {s.artifact_id: _upstream(assembly, s.artifact_id) for s in assembly.stacks}
     phase.needs = dependencies(phase.resources.values(), stack_needs)
     return phase
@@ -135,8 +153,9 @@ def _upstream(assembly: Assembly, artifact_id: str) -> set[str]:
     return found
 
 
-def _update(driver: Driver, first: _Phase, final: _Phase, workers: int,
-            progress: Progress | None) -> list[Outcome]:
+def _update(
+    driver: Driver, first: _Phase, final: _Phase, workers: int, progress: Progress | None
+) -> list[Outcome]:
     """CloudFormation's update from ``first`` to ``final``: Create or Update each OTA update,
     then (cleanup) Delete the replaced and the removed ones. The removed ones' outcomes."""
 
@@ -152,8 +171,9 @@ def _update(driver: Driver, first: _Phase, final: _Phase, workers: int,
         earlier = first.resources.get(key)
         if ota.outcome.replaced and earlier is not None:
             cleanup[key] = ota
-    removed = {k: o for k, o in first.resources.items()
-               if k not in final.resources and o.physical_id}
+    removed = {
+        k: o for k, o in first.resources.items() if k not in final.resources and o.physical_id
+    }
 
     def clean(ota: OtaResource) -> bool:
         if removed.get(ota.key) is ota:

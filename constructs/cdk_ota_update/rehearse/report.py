@@ -73,10 +73,13 @@ class Report:
             "exitStatus": self.exit_status,
             "seconds": round(self.seconds, 3),
             "otaUpdates": [
-                {**_camel({k: v for k, v in asdict(o).items() if k != "steps"}),
-                 "seconds": round(o.seconds, 3),
-                 "steps": [{**_camel(asdict(s)), "seconds": round(s.seconds, 3)}
-                           for s in o.steps]}
+                {
+                    **_camel({k: v for k, v in asdict(o).items() if k != "steps"}),
+                    "seconds": round(o.seconds, 3),
+                    "steps": [
+                        {**_camel(asdict(s)), "seconds": round(s.seconds, 3)} for s in o.steps
+                    ],
+                }
                 for o in self.outcomes
             ],
             "mustExistAtDeploy": self.must_exist,
@@ -89,13 +92,22 @@ class Report:
     def table(self) -> str:
         headers = ("OTA update", "otaUpdateId", "status", "job", "stream", "seconds", "reason")
         rows = [
-            (o.path, o.ota_update_id or "-", o.status, o.job_id or "-", o.stream or "-",
-             f"{o.seconds:.2f}", _reason(o))
+            (
+                o.path,
+                o.ota_update_id or "-",
+                o.status,
+                o.job_id or "-",
+                o.stream or "-",
+                f"{o.seconds:.2f}",
+                _reason(o),
+            )
             for o in self.outcomes
         ]
         widths = [max(len(str(r[i])) for r in (headers, *rows)) for i in range(len(headers) - 1)]
-        lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
-                 for r in (headers, *rows)]
+        lines = [
+            "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
+            for r in (headers, *rows)
+        ]
         lines = [line.rstrip() for line in lines]
         for name, users in self.must_exist.items():
             lines.append(f"must exist at deploy: {name} (referred to by {', '.join(users)})")
@@ -111,6 +123,7 @@ class Report:
 
 def _camel(fields: dict[str, Any]) -> dict[str, Any]:
     """JSON's names for the fields: ``ota_update_id`` is ``otaUpdateId``."""
+
     def name(field: str) -> str:
         first, *rest = field.split("_")
         return first + "".join(part.title() for part in rest)
@@ -122,6 +135,9 @@ def _reason(outcome: Outcome) -> str:
     notes = [outcome.reason] if outcome.reason else []
     if outcome.replaced:
         notes.append(f"replaced {outcome.replaced} (deleted)")
-    notes += [f"{s.purpose} {s.request} {s.status}: {s.reason}".rstrip(": ")
-              for s in outcome.steps if s.purpose and s.status != "SUCCESS"]
+    notes += [
+        f"{s.purpose} {s.request} {s.status}: {s.reason}".rstrip(": ")
+        for s in outcome.steps
+        if s.purpose and s.status != "SUCCESS"
+    ]
     return "; ".join(notes)

@@ -163,8 +163,11 @@ class OtaUpdate:
     @property
     def streams(self) -> list[str]:
         """The streams this OTA update uses: the one it created, then those its files name."""
-        named = [f["fileLocation"]["stream"]["streamId"] for f in self.files
-                 if "stream" in f["fileLocation"]]
+        named = [
+            f["fileLocation"]["stream"]["streamId"]
+            for f in self.files
+            if "stream" in f["fileLocation"]
+        ]
         return ([self.stream_id] if self.stream_id else []) + named
 
     def set_status(self, status: str, error: ErrorInfo | None = None) -> None:
@@ -300,10 +303,7 @@ class OtaBackend:
 
     @paginate(PAGINATION_MODEL)
     def list_ota_updates(self, ota_update_status: str | None = None) -> list[OtaUpdate]:
-        return [
-            ota for ota in self.ota_updates.values()
-            if ota_update_status in (None, ota.status)
-        ]
+        return [ota for ota in self.ota_updates.values() if ota_update_status in (None, ota.status)]
 
     def delete_ota_update(
         self, ota_update_id: str, delete_stream: bool, force_delete_aws_job: bool
@@ -558,7 +558,9 @@ class OtaBackend:
                 custom["signature"]["inlineDocument"]
             ).decode()
         if "HTTP" in protocols and location:
-            entry["update_data_url"] = f"https://{location['bucket']}.s3.amazonaws.com/{location['key']}"
+            entry["update_data_url"] = (
+                f"https://{location['bucket']}.s3.amazonaws.com/{location['key']}"
+            )
             entry["auth_scheme"] = "aws.s3.presigned"
         return {key: value for key, value in entry.items() if value is not None}
 

@@ -86,9 +86,10 @@ _MATCHERS: dict[str, Matcher] = {
     "ArnLike": _arn_like,
     "Bool": lambda expected, actual: expected.lower() == actual.lower(),
 }
-_NEGATED = {f"{name[:-6]}NotEquals" if name.endswith("Equals") else f"{name[:-4]}NotLike": name
-            for name in ("StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals",
-                         "ArnLike")}
+_NEGATED = {
+    f"{name[:-6]}NotEquals" if name.endswith("Equals") else f"{name[:-4]}NotLike": name
+    for name in ("StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike")
+}
 
 
 def _text(value: Any) -> str:
@@ -150,8 +151,10 @@ class Statement(IAMPolicyStatement):
     def _check_element_matches(self, statement_element: Any, value: str) -> bool:
         patterns = self._statement[statement_element]
         ignore_case = statement_element in ("Action", "NotAction")
-        return any(_like(p, value, ignore_case=ignore_case)
-                   for p in (patterns if isinstance(patterns, list) else [patterns]))
+        return any(
+            _like(p, value, ignore_case=ignore_case)
+            for p in (patterns if isinstance(patterns, list) else [patterns])
+        )
 
     def _check_conditions(self, incoming_condition_values: dict[str, str] | None) -> bool:
         conditions: Mapping[str, Mapping[str, Any]] = self._statement.get("Condition") or {}
@@ -290,9 +293,9 @@ def _default_version(policy: Any) -> str:
     return document
 
 
-def judge(iam: IAMBackend, request: Mapping[str, Any], place: Place, ota_arn: str) -> (
-    ErrorInfo | None
-):
+def judge(
+    iam: IAMBackend, request: Mapping[str, Any], place: Place, ota_arn: str
+) -> ErrorInfo | None:
     """The ``errorInfo`` the service would end the OTA update with, if its role falls short."""
     role: Role = iam.get_role_by_arn(request["roleArn"])
     context = {"aws:SourceAccount": place.account, "aws:SourceArn": ota_arn}
@@ -346,8 +349,10 @@ def _signing_profiles(request: Mapping[str, Any], place: Place) -> ErrorInfo | N
     for file in request["files"]:
         start = (file.get("codeSigning") or {}).get("startSigningJobParameter") or {}
         name = start.get("signingProfileName")
-        if name and not start.get("signingProfileParameter") and name not in (
-            signer.signing_profiles
+        if (
+            name
+            and not start.get("signingProfileParameter")
+            and name not in (signer.signing_profiles)
         ):
             return ErrorInfo(
                 "ResourceNotFoundException",

@@ -1,0 +1,388 @@
+"""The provider's options, set once per stack with ``OtaUpdateProvider.configure``: each one as
+the template renders it, and each refusal at synth."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from cdk_support import ota, stack, template
+
+from cdk_ota_update import OtaUpdateProvider, OtaUpdateValidationError
+from cdk_ota_update.policy import Grant, Resource
+from cdk_ota_update.provider import MIN_FUNCTION_TIMEOUT, handler_dir
+
+VPC_ACCESS = "service-role/AWSLambdaVPCAccessExecutionRole"
+THING = "arn:aws:iot:eu-west-1:123456789012:thing"
+
+
+def _vpc(s: cdk.Stack) -> ec2.Vpc:
+    """A VPC without NAT: isolated subnets only, as behind interface endpoints."""
+    return ec2.Vpc(
+        s,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
+
+
+def _function(s: cdk.Stack) -> dict[str, Any]:
+    (function,) = template(s).find_resources("AWS::Lambda::Function").values()
+    return function["Properties"]  # type: ignore[no-any-return]
+
+
+def _provider_role(s: cdk.Stack) -> dict[str, Any]:
+    roles = template(s).find_resources("AWS::IAM::Role")
+    (role,) = [r for k, r in roles.items() if k.startswith("OtaUpdateProviderRole")]
+    return role["Properties"]  # type: ignore[no-any-return]
+
+
+def _handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``lambda_handler/index.py`` loaded under a name of its own, so that the handler tests'
+    ``import index`` (after their environment is set) still builds a fresh one."""
+    monkeypatch.syspath_prepend(str(handler_dir()))
+    spec = importlib.util.spec_from_file_location("_bounds_index", handler_dir() / "index.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# 1. Nothing configured, or configure() without options: the provider as it always was.
+
+
+def test_configure_without_options_is_the_provider_of_an_unconfigured_stack() -> None:
+    plain, configured = stack(), stack()
+    ota(plain)
+    OtaUpdateProvider.configure(configured)
+    ota(configured)
+    assert template(configured).to_json() == template(plain).to_json()
+
+
+def test_options_apply_to_every_ota_update_of_their_stack_and_no_other() -> None:
+    app = cdk.App()
+    configured, other = cdk.Stack(app, "Configured"), cdk.Stack(app, "Other")
+    OtaUpdateProvider.configure(configured, memory_size=1024)
+    for s in (configured, other):
+        ota(s, "Release1")
+        ota(s, "Release2")
+    assert _function(configured)["MemorySize"] == 1024
+    assert _function(other)["MemorySize"] == 256
+    assert len(template(configured).find_resources("AWS::Lambda::Function")) == 1
+
+
+def test_configure_again_with_the_same_options_returns_the_same_provider() -> None:
+    s = stack()
+    vpc = _vpc(s)
+    first = OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(10), vpc=vpc)
+    ota(s)
+    # From a construct of the stack, the same timeout in other units.
+    again = OtaUpdateProvider.configure(vpc, timeout=cdk.Duration.seconds(600), vpc=vpc)
+    assert again is first is OtaUpdateProvider.of(s)
+
+
+# 2. Each option, as rendered.
+
+
+def test_memory_size_is_the_functions() -> None:
+    s = stack()
+    OtaUpdateProvider.configure(s, memory_size=1769)
+    ota(s)
+    assert _function(s)["MemorySize"] == 1769
+
+
+@pytest.mark.parametrize("minutes", [3, 10, 15])
+def test_timeout_sets_the_function_and_the_bounds_derived_from_it(minutes: int) -> None:
+    s = stack()
+    OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(minutes))
+    ota(s)
+    t = template(s)
+    function = _function(s)
+    (invoke,) = t.find_resources("AWS::Lambda::EventInvokeConfig").values()
+    (resource,) = t.find_resources("Custom::OtaUpdate").values()
+    max_wait = int(function["Environment"]["Variables"]["OTA_MAX_WAIT_SECONDS"])
+    service_timeout = int(resource["Properties"]["ServiceTimeout"])
+    assert function["Timeout"] == minutes * 60
+    # CloudFormation waits for the handler's own bound plus the invocation that answers...
+    assert service_timeout == max_wait + minutes * 60 <= 3600
+    # ...and an event too old to be answered in time is dropped.
+    assert invoke["Properties"]["MaximumEventAgeInSeconds"] == service_timeout - minutes * 60
+
+
+def test_the_shortest_timeout_leaves_each_invocation_two_minutes_to_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = _handler(monkeypatch)
+    shortest = MIN_FUNCTION_TIMEOUT.to_seconds()
+    # An invocation stops waiting the handler's margin before its end (an IoT call under way,
+    # the hand-over to the next invocation, the answer); what is left is its time to wait.
+    assert shortest - index.MARGIN_SECONDS >= 120
+
+
+def test_vpc_places_the_function_in_the_chosen_subnets_with_its_security_groups() -> None:
+    s = stack()
+    vpc = _vpc(s)
+    group = ec2.SecurityGroup(s, "Egress", vpc=vpc, allow_all_outbound=True)
+    OtaUpdateProvider.configure(
+        s,
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        security_groups=[group],
+    )
+    ota(s)
+    config = _function(s)["VpcConfig"]
+    assert config["SecurityGroupIds"] == [s.resolve(group.security_group_id)]
+    assert config["SubnetIds"] == [s.resolve(n.subnet_id) for n in vpc.isolated_subnets]
+    assert VPC_ACCESS in json.dumps(_provider_role(s)["ManagedPolicyArns"])
+
+
+def test_vpc_leaves_one_managed_policy_fewer_for_a_policy_that_spills() -> None:
+    def provider_policies(vpc: bool) -> int:
+        """Managed policies attached to the provider's role, with 800 long bucket ARNs granted
+        (one inline part and ten managed ones of 6,144 characters: IAM's quota per role)."""
+        s = stack()
+        OtaUpdateProvider.configure(s, vpc=_vpc(s) if vpc else None)
+        ota(s)
+        OtaUpdateProvider.of(s).policy.add(
+            [
+                Grant(
+                    ("s3:ListBucket",),
+                    tuple(Resource.fixed(f"arn:aws:s3:::{i:060d}") for i in range(800)),
+                )
+            ]
+        )
+        t = template(s)
+        managed = len(t.find_resources("AWS::IAM::ManagedPolicy"))
+        return managed + len(_provider_role(s).get("ManagedPolicyArns", []))
+
+    assert provider_policies(vpc=False) == 10
+    with pytest.raises(RuntimeError, match="more than IAM allows one role"):
+        provider_policies(vpc=True)
+
+
+def test_log_retention_and_removal_policy_are_the_log_groups() -> None:
+    s = stack()
+    OtaUpdateProvider.configure(
+        s, log_retention=logs.RetentionDays.ONE_WEEK, log_removal_policy=cdk.RemovalPolicy.DESTROY
+    )
+    ota(s)
+    (group,) = template(s).find_resources("AWS::Logs::LogGroup").values()
+    assert group["Properties"]["RetentionInDays"] == 7
+    assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Delete"
+
+
+def test_permissions_boundary_is_the_provider_roles() -> None:
+    s = stack()
+    boundary = iam.ManagedPolicy.from_managed_policy_name(s, "Boundary", "ota-boundary")
+    OtaUpdateProvider.configure(s, permissions_boundary=boundary)
+    ota(s)
+    assert _provider_role(s)["PermissionsBoundary"] == s.resolve(boundary.managed_policy_arn)
+
+
+def _provider_policies(s: cdk.Stack) -> list[Any]:
+    return [
+        r["Properties"]["PolicyDocument"]
+        for k, r in template(s).find_resources("AWS::IAM::Policy").items()
+        if k.startswith("OtaUpdateProvider")
+    ]
+
+
+def _bounded(how: str) -> cdk.Stack:
+    if how == "none":
+        return stack()
+    if how == "Stack(permissions_boundary=...)":
+        boundary = cdk.PermissionsBoundary.from_name("ota-boundary")
+        return cdk.Stack(cdk.App(), "Test", permissions_boundary=boundary)
+    s = stack()
+    iam.PermissionsBoundary.of(s).apply(
+        iam.ManagedPolicy.from_managed_policy_name(s, "Boundary", "ota-boundary")
+    )
+    return s
+
+
+@pytest.mark.parametrize(
+    "how", ["PermissionsBoundary.of(stack).apply", "Stack(permissions_boundary=...)"]
+)
+def test_a_stack_wide_permissions_boundary_reaches_the_provider_and_leaves_its_policy(
+    how: str,
+) -> None:
+    plain, bounded = _bounded("none"), _bounded(how)
+    for s in (plain, bounded):
+        for index in range(3):
+            ota(s, f"Release{index}", targets=[f"{THING}/d{index}"])
+    assert "ota-boundary" in json.dumps(_provider_role(bounded)["PermissionsBoundary"])
+    assert "PermissionsBoundary" not in _provider_role(plain)
+    assert _provider_policies(bounded) == _provider_policies(plain)
+
+
+def test_environment_encryption_uses_the_key_and_lets_the_role_decrypt() -> None:
+    s = stack()
+    key = kms.Key(s, "Key", enable_key_rotation=True)
+    OtaUpdateProvider.configure(s, environment_encryption=key)
+    ota(s)
+    assert _function(s)["KmsKeyArn"] == s.resolve(key.key_arn)
+    statements = [st for doc in _provider_policies(s) for st in doc["Statement"]]
+    assert {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": s.resolve(key.key_arn)} in (
+        statements
+    )
+
+
+def test_reserved_concurrency_is_the_functions() -> None:
+    s = stack()
+    OtaUpdateProvider.configure(s, reserved_concurrent_executions=2)
+    ota(s)
+    assert _function(s)["ReservedConcurrentExecutions"] == 2
+
+
+def test_x86_64_is_allowed_for_the_pure_python_handler() -> None:
+    s = stack()
+    OtaUpdateProvider.configure(s, architecture=lambda_.Architecture.X86_64)
+    ota(s)
+    assert _function(s)["Architectures"] == ["x86_64"]
+
+
+# 3. What is refused, and how the message says it: path, option, value, fix.
+
+PATH = "^Test/OtaUpdateProvider: "
+
+
+def _configure(**options: Any) -> Callable[[cdk.Stack], object]:
+    return lambda s: OtaUpdateProvider.configure(s, **options)
+
+
+def _after_an_ota_update(s: cdk.Stack) -> None:
+    ota(s)
+    OtaUpdateProvider.configure(s, memory_size=512)
+
+
+def _twice(s: cdk.Stack) -> None:
+    OtaUpdateProvider.configure(s, memory_size=512, timeout=cdk.Duration.minutes(10))
+    OtaUpdateProvider.configure(s, memory_size=1024, timeout=cdk.Duration.minutes(10))
+
+
+def _subnets_without_vpc(s: cdk.Stack) -> None:
+    OtaUpdateProvider.configure(
+        s, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+    )
+
+
+def _groups_without_vpc(s: cdk.Stack) -> None:
+    group = ec2.SecurityGroup.from_security_group_id(s, "Group", "sg-12345678")
+    OtaUpdateProvider.configure(s, security_groups=[group])
+
+
+REFUSED: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
+    (
+        "configure after an OtaUpdate made the provider",
+        _after_an_ota_update,
+        r"OtaUpdateProvider.configure\(memory_size = 512 \(now 256\)\) is invalid: the provider "
+        r"exists already with its defaults .*call OtaUpdateProvider.configure\(stack, \.\.\.\) "
+        r"before the first OtaUpdate of the stack$",
+    ),
+    (
+        "configure twice with other options",
+        _twice,
+        r"OtaUpdateProvider.configure\(memory_size = 1024 \(now 512\)\) is invalid: it was "
+        r"configured already with other options: configure the provider once per stack",
+    ),
+    (
+        "configure twice with another timeout and VPC",
+        lambda s: [
+            OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(4)),
+            OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(6), vpc=_vpc(s)),
+        ],
+        r"OtaUpdateProvider.configure\(timeout = 6 minutes \(now 4 minutes\), vpc = Test/Vpc "
+        r"\(now None\)\) is invalid: it was configured already",
+    ),
+    (
+        "the provider's id taken by another construct",
+        lambda s: [
+            cdk.CfnOutput(s, "OtaUpdateProvider", value="x"),
+            OtaUpdateProvider.configure(s, memory_size=512),
+        ],
+        r"the id 'OtaUpdateProvider' is taken by another construct of the stack",
+    ),
+    (
+        "timeout shorter than the handler's margin allows",
+        _configure(timeout=cdk.Duration.seconds(179)),
+        r"timeout = 2 minutes 59 seconds is invalid: it must be a Duration of whole seconds from "
+        r"3 minutes \(each invocation stops waiting ~91 s before its end.*\) to 15 minutes",
+    ),
+    (
+        "timeout above Lambda's limit",
+        _configure(timeout=cdk.Duration.minutes(16)),
+        r"timeout = 16 minutes is invalid: .* to 15 minutes \(Lambda's limit\)",
+    ),
+    (
+        "timeout not in whole seconds",
+        _configure(timeout=cdk.Duration.millis(200_500)),
+        r"timeout = 200\.5 seconds is invalid: it must be a Duration of whole seconds",
+    ),
+    (
+        "timeout as a number",
+        _configure(timeout=300),
+        r"timeout = 300 is invalid: it must be a Duration",
+    ),
+    (
+        "subnets without a VPC",
+        _subnets_without_vpc,
+        r"vpc_subnets = SubnetSelection\(.*\) is invalid: it needs vpc: pass the VPC",
+    ),
+    (
+        "security groups without a VPC",
+        _groups_without_vpc,
+        r"security_groups = \[Test/Group\] is invalid: it needs vpc: pass the VPC",
+    ),
+    (
+        "reserved concurrency 0",
+        _configure(reserved_concurrent_executions=0),
+        r"reserved_concurrent_executions = 0 is invalid: it must be a whole number of at least 1 "
+        r"\(with 0 the handler could never run.*\): leave it out for no reservation$",
+    ),
+    (
+        "memory below Lambda's range",
+        _configure(memory_size=64),
+        r"memory_size = 64 is invalid: it must be a whole number of MB from 128 to 10240",
+    ),
+    (
+        "memory above Lambda's range",
+        _configure(memory_size=10_241),
+        r"memory_size = 10241 is invalid: .*from 128 to 10240 \(Lambda's range\)$",
+    ),
+    (
+        "an architecture Lambda has not",
+        _configure(architecture=lambda_.Architecture.custom("riscv64")),
+        r"architecture = Architecture\('riscv64'\) is invalid: it must be Architecture.ARM_64 "
+        r"\(the default\) or Architecture.X86_64$",
+    ),
+    (
+        "a log group snapshot",
+        _configure(log_removal_policy=cdk.RemovalPolicy.SNAPSHOT),
+        r"log_removal_policy = RemovalPolicy.SNAPSHOT is invalid: it must be "
+        r"RemovalPolicy.DESTROY or RemovalPolicy.RETAIN \(a log group has no snapshot\)$",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "message"), [(b, m) for _, b, m in REFUSED], ids=[c for c, _, _ in REFUSED]
+)
+def test_invalid_options_are_refused_naming_path_option_value_and_fix(
+    build: Callable[[cdk.Stack], object], message: str
+) -> None:
+    with pytest.raises(OtaUpdateValidationError, match=re.compile(PATH + message, re.DOTALL)):
+        build(stack())
