@@ -774,3 +774,71 @@ def test_requests_become_properties_and_back() -> None:
     assert properties["tags"] == tags("a") and properties["targets"] == [TARGET]
     assert api.from_cloudformation(properties, api.create_request_shape()) == request
     assert api.to_cloudformation(bytearray(b"hi")) == "aGk="
+
+
+# ---------------------------------------------------------------------------------------------
+# The provider function's settings (its environment, documented in the README)
+# ---------------------------------------------------------------------------------------------
+def test_settings_default_to_the_documented_values() -> None:
+    assert api.Settings.from_environment({}) == api.Settings(
+        stack_id=None,
+        max_wait_seconds=900.0,
+        retry_seconds=40.0,
+        handover_margin_seconds=None,
+        max_handovers=20,
+    )
+
+
+def test_settings_are_read_from_the_documented_variables() -> None:
+    environ = {
+        "OTA_STACK_ID": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",
+        "OTA_MAX_WAIT_SECONDS": "1.5",
+        "OTA_RETRY_SECONDS": "0",
+        "OTA_HANDOVER_MARGIN_SECONDS": "25",
+        "OTA_MAX_HANDOVERS": "0",
+        "UNRELATED": "x",
+    }
+    settings = api.Settings.from_environment(environ)
+    assert settings == api.Settings(
+        stack_id="arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",
+        max_wait_seconds=1.5,
+        retry_seconds=0.0,
+        handover_margin_seconds=25.0,
+        max_handovers=0,
+    )
+    assert settings.to_environment() == {k: v for k, v in environ.items() if k != "UNRELATED"}
+
+
+def test_settings_are_written_as_the_construct_sets_them() -> None:
+    settings = api.Settings(stack_id="s", retry_seconds=2.5)
+    assert settings.to_environment() == {
+        "OTA_STACK_ID": "s",
+        "OTA_MAX_WAIT_SECONDS": "900",
+        "OTA_RETRY_SECONDS": "2.5",
+        "OTA_MAX_HANDOVERS": "20",
+    }
+    assert api.Settings.from_environment(settings.to_environment()) == settings
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "expected"),
+    [
+        ("OTA_STACK_ID", "", "the stack's id"),
+        ("OTA_MAX_WAIT_SECONDS", "-1", "seconds, 0 or more"),
+        ("OTA_MAX_WAIT_SECONDS", "-0.5", "seconds, 0 or more"),
+        ("OTA_RETRY_SECONDS", "inf", "seconds, 0 or more"),
+        ("OTA_RETRY_SECONDS", "nan", "seconds, 0 or more"),
+        ("OTA_HANDOVER_MARGIN_SECONDS", "soon", "seconds, 0 or more"),
+        ("OTA_MAX_HANDOVERS", "-1", "a whole number, 0 or more"),
+        ("OTA_MAX_HANDOVERS", "1.5", "a whole number, 0 or more"),
+    ],
+)
+def test_a_bad_setting_is_named_with_its_value_and_the_fix(
+    variable: str, text: str, expected: str
+) -> None:
+    with pytest.raises(api.SettingsError) as raised:
+        api.Settings.from_environment({"OTA_MAX_WAIT_SECONDS": "60", variable: text})
+    assert str(raised.value) == (
+        f"{variable}={text!r} is invalid: {expected} expected (the provider's CDK construct sets "
+        "it; fix or remove it in the function's environment)"
+    )
