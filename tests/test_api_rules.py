@@ -818,6 +818,8 @@ def test_settings_are_written_as_the_construct_sets_them() -> None:
         "OTA_MAX_HANDOVERS": "20",
     }
     assert api.Settings.from_environment(settings.to_environment()) == settings
+    with pytest.raises(dataclasses.FrozenInstanceError):  # one value, passed down unchanged
+        settings.retry_seconds = 1.0  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
