@@ -149,13 +149,15 @@ class Owner:
     def data(self, ota_id: str) -> dict[str, str]:
         """The data of a complete OTA update of this stack, computed without a call."""
         _, partition, _, region, account, _ = self.stack_id.split(":", 5)
-        iot = f"arn:{partition}:iot:{region}:{account}"
-        job = api.job_id(ota_id)
         return {
             api.ATTR_OTA_UPDATE_ID: ota_id,
-            api.ATTR_OTA_UPDATE_ARN: f"{iot}:otaupdate/{ota_id}",
-            api.ATTR_AWS_IOT_JOB_ID: job,
-            api.ATTR_AWS_IOT_JOB_ARN: f"{iot}:job/{job}",
+            api.ATTR_OTA_UPDATE_ARN: api.iot_arn(
+                partition, region, account, api.ota_update_resource(ota_id)
+            ),
+            api.ATTR_AWS_IOT_JOB_ID: api.job_id(ota_id),
+            api.ATTR_AWS_IOT_JOB_ARN: api.iot_arn(
+                partition, region, account, api.job_resource(ota_id)
+            ),
             api.ATTR_OTA_UPDATE_STATUS: CREATE_COMPLETE,
         }
 

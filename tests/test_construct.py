@@ -333,29 +333,6 @@ def test_provider_may_call_the_ota_api_on_this_accounts_ota_updates_only() -> No
     assert resource["Fn::Join"][1][-1] == ":otaupdate/*"
 
 
-def test_service_role_is_trusted_by_iot_for_this_account_only() -> None:
-    s = stack()
-    ota(s)
-    template(s).has_resource_properties(
-        "AWS::IAM::Role",
-        {
-            "AssumeRolePolicyDocument": {
-                "Statement": [
-                    {
-                        "Action": "sts:AssumeRole",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "iot.amazonaws.com"},
-                        "Condition": {
-                            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
-                            "ArnLike": {"aws:SourceArn": Match.any_value()},
-                        },
-                    }
-                ]
-            }
-        },
-    )
-
-
 def _resources_of(t: Any, action: str) -> list[Any]:
     found = []
     for statement in _statements(t):

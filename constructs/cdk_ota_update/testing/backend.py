@@ -243,7 +243,6 @@ class OtaBackend:
         self.lifecycles: list[tuple[str, Lifecycle]] = []
         partition = get_partition(iot.region_name)
         self.place = strict_iam.Place(partition, iot.region_name, iot.account_id)
-        self.arn_prefix = f"arn:{partition}:iot:{iot.region_name}:{iot.account_id}:"
         self.iam = iam_backends[iot.account_id][partition]
         self.s3 = s3_backends[iot.account_id][partition]
 
@@ -265,7 +264,7 @@ class OtaBackend:
     # -- OTA updates ------------------------------------------------------------------------
     def create_ota_update(self, request: dict[str, Any]) -> OtaUpdate:
         ota_update_id = request["otaUpdateId"]
-        arn = f"{self.arn_prefix}otaupdate/{ota_update_id}"
+        arn = self.place.iot(api.ota_update_resource(ota_update_id))
         if ota_update_id in self.ota_updates:
             raise ResourceAlreadyExistsException(
                 f"OTA update {ota_update_id} already exists", ota_update_id, arn
@@ -280,7 +279,7 @@ class OtaBackend:
                     "does not exist"
                 )
         self._check_tag_count(arn, request.get("tags"))
-        ota = OtaUpdate(request, arn, f"{self.arn_prefix}job/{api.job_id(ota_update_id)}")
+        ota = OtaUpdate(request, arn, self.place.iot(api.job_resource(ota_update_id)))
         failure = controls.take_creation_failure() or self._creation_problem(ota)
         self.ota_updates[ota_update_id] = ota
         self.tags.tag_resource(arn, request.get("tags"))
@@ -345,7 +344,7 @@ class OtaBackend:
         description: str | None,
         tags: list[dict[str, str]] | None,
     ) -> Stream:
-        arn = f"{self.arn_prefix}stream/{stream_id}"
+        arn = self.place.iot(f"stream/{stream_id}")
         if stream_id in self.streams:
             raise ResourceAlreadyExistsException(
                 f"Stream {stream_id} already exists", stream_id, arn
