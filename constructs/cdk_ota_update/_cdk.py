@@ -96,7 +96,7 @@ PSEUDO_SAMPLES = Pseudo("aws", "us-east-1", "123456789012", "amazonaws.com")
 def readable(text: str) -> str:
     """``text`` with pseudo parameters shown as ``${AWS::Region}``, other tokens as ``<token>``."""
     names = {token: f"${{{name}}}" for token, name in zip(pseudo(), PSEUDO_NAMES, strict=True)}
-    return re.sub(r"\$\{Token\[[^\]]+\]\}", lambda m: names.get(m.group(), "<token>"), text)
+    return TOKEN.sub(lambda m: names.get(m.group(), "<token>"), text)
 
 
 @functools.cache
@@ -108,6 +108,7 @@ def pseudo() -> Pseudo:
 # How CDK encodes tokens in strings and in lists of strings (stable parts of its contract).
 STRING_TOKEN = "${Token["
 LIST_TOKEN = "#{Token["
+TOKEN = re.compile(re.escape(STRING_TOKEN) + r"[^\]]+\]\}")  # one string token in a string
 
 
 def unresolved(value: Any) -> bool:

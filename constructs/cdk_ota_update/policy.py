@@ -19,7 +19,6 @@ reason, under the finding text cdk-nag itself renders for it (see :func:`_nag_fi
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -41,7 +40,7 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from ._cdk import Validation, cdk_nag_in_use, pseudo
+from ._cdk import TOKEN, Validation, cdk_nag_in_use, pseudo
 
 # IAM quotas (characters as IAM counts them: no white space).
 ROLE_INLINE_POLICIES_LIMIT = 10_240  # all inline policies of a role together
@@ -61,8 +60,6 @@ ROLE_NAME = 64
 ROLE_PATH = 512
 FUNCTION_NAME = 64
 ARN = 2_048  # an ARN nothing more is known about (IAM's limit on a resource ARN)
-
-_TOKEN = re.compile(r"\$\{Token\[[^\]]+\]\}")
 
 
 @cache
@@ -89,7 +86,7 @@ def longest(text: str, token: int = ARN) -> int:
     any other token at ``token`` characters."""
     pseudo = _pseudo_parameters()
     size, position = 0, 0
-    for match in _TOKEN.finditer(text):
+    for match in TOKEN.finditer(text):
         size += match.start() - position + pseudo.get(match.group(), token)
         position = match.end()
     return size + len(text) - position
