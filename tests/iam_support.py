@@ -103,6 +103,11 @@ class Env:
             return (logical_id.lower() * length)[:length]
         return logical_id.lower()[:length]
 
+    def stack_id(self) -> str:
+        """AWS::StackId: a stack name is at most 128 characters, then a UUID."""
+        name = self.name("stack", 128)
+        return self.arn("cloudformation", f"stack/{name}/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f")
+
     def ref(self, logical_id: str, resource_type: str) -> str:
         lengths = {"AWS::S3::Bucket": 63, "AWS::IoT::ThingGroup": 128, "AWS::IAM::Role": 64}
         if resource_type == "AWS::IAM::ManagedPolicy":
@@ -157,6 +162,7 @@ class Resolver:
                 "AWS::Region": env.region,
                 "AWS::AccountId": env.account,
                 "AWS::URLSuffix": "amazonaws.com",
+                "AWS::StackId": env.stack_id(),
             }
             ref = value["Ref"]
             return pseudo.get(ref) or env.ref(ref, self.types[ref])

@@ -319,20 +319,6 @@ def test_no_wildcard_actions_and_no_pass_role_on_everything() -> None:
             }
 
 
-def test_provider_may_call_the_ota_api_on_this_accounts_ota_updates_only() -> None:
-    s = stack()
-    ota(s)
-    statements = _statements(template(s))
-    (create,) = [st for st in statements if "iot:CreateOTAUpdate" in _actions(st)]
-    assert set(_actions(create)) >= {
-        "iot:CreateOTAUpdate",
-        "iot:GetOTAUpdate",
-        "iot:DeleteOTAUpdate",
-    }
-    (resource,) = create["Resource"]
-    assert resource["Fn::Join"][1][-1] == ":otaupdate/*"
-
-
 def _resources_of(t: Any, action: str) -> list[Any]:
     found = []
     for statement in _statements(t):

@@ -8,8 +8,11 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from cdk_support import ota, stack, template
+from iam_support import REAL, Resolver
+from moto.iam.access_control import PermissionResult
 
 from cdk_ota_update import api
+from cdk_ota_update.testing.strict_iam import decide
 
 
 def _arn(resource: Any) -> str:
@@ -56,16 +59,22 @@ def provider_stack() -> cdk.Stack:
 
 
 IOT = "arn:{AWS::Partition}:iot:{AWS::Region}:{AWS::AccountId}:"
+STACK_ID = {"Ref": "AWS::StackId"}
+REQUEST_TAG = "aws:RequestTag/cdk-ota-update:stack-id"
+RESOURCE_TAG = "aws:ResourceTag/cdk-ota-update:stack-id"
 # actions -> (resources, condition): every statement the provider's role has for its own work.
 EXPECTED: dict[tuple[str, ...], tuple[list[str], dict[str, Any] | None]] = {
-    (
-        "iot:CreateOTAUpdate",
-        "iot:GetOTAUpdate",
-        "iot:DeleteOTAUpdate",
-        "iot:TagResource",
-        "iot:UntagResource",
-        "iot:ListTagsForResource",
-    ): ([IOT + "otaupdate/*"], None),
+    ("iot:GetOTAUpdate", "iot:ListTagsForResource"): ([IOT + "otaupdate/*"], None),
+    # created only with this stack's ownership tag, deleted and retagged only with it
+    ("iot:CreateOTAUpdate",): ([IOT + "otaupdate/*"], {"StringEquals": {REQUEST_TAG: STACK_ID}}),
+    ("iot:DeleteOTAUpdate",): ([IOT + "otaupdate/*"], {"StringEquals": {RESOURCE_TAG: STACK_ID}}),
+    ("iot:TagResource", "iot:UntagResource"): (
+        [IOT + "otaupdate/*"],
+        {
+            "StringEquals": {RESOURCE_TAG: STACK_ID},
+            "ForAllValues:StringNotLike": {"aws:TagKeys": "cdk-ota-update:*"},
+        },
+    ),
     ("iot:ListOTAUpdates",): (["*"], None),
     ("iot:DescribeJob", "iot:DeleteJob"): ([IOT + "job/AFR_OTA-*"], None),
     ("iot:DeleteStream",): ([IOT + "stream/AFR_OTA-*"], None),
@@ -157,3 +166,57 @@ def test_service_role_trusts_iot_of_this_account_and_region_only(
             }
         },
     )
+
+
+def _provider_documents(s: cdk.Stack) -> list[dict[str, Any]]:
+    """The provider role's policy documents, resolved as deployed in REAL's account."""
+    t = template(s).to_json()
+    resolve = Resolver({"stack": t}, REAL)
+    return [
+        resolve(r["Properties"]["PolicyDocument"])
+        for logical_id, r in t["Resources"].items()
+        if logical_id.startswith("OtaUpdateProviderPolicy")
+    ]
+
+
+OWN = {"stack": REAL.stack_id()}
+OTHER = {"stack": REAL.stack_id().replace("/stack/", "/stack/other-")}
+OTA_ARN = REAL.arn("iot", "otaupdate/fw-1")
+
+# (action, request context) -> whether the provider's role may do it on OTA_ARN
+OWNERSHIP_CASES = [
+    ("iot:CreateOTAUpdate", {REQUEST_TAG: OWN["stack"]}, True),
+    ("iot:CreateOTAUpdate", {REQUEST_TAG: OTHER["stack"]}, False),
+    ("iot:CreateOTAUpdate", {}, False),
+    ("iot:DeleteOTAUpdate", {RESOURCE_TAG: OWN["stack"]}, True),
+    ("iot:DeleteOTAUpdate", {RESOURCE_TAG: OTHER["stack"]}, False),
+    ("iot:DeleteOTAUpdate", {}, False),
+    ("iot:TagResource", {RESOURCE_TAG: OWN["stack"], "aws:TagKeys": "team"}, True),
+    ("iot:UntagResource", {RESOURCE_TAG: OWN["stack"], "aws:TagKeys": "team"}, True),
+    ("iot:TagResource", {RESOURCE_TAG: OTHER["stack"], "aws:TagKeys": "team"}, False),
+    ("iot:TagResource", {"aws:TagKeys": "cdk-ota-update:stack-id"}, False),
+    (
+        "iot:TagResource",
+        {RESOURCE_TAG: OWN["stack"], "aws:TagKeys": "cdk-ota-update:stack-id"},
+        False,
+    ),
+    (
+        "iot:UntagResource",
+        {RESOURCE_TAG: OWN["stack"], "aws:TagKeys": "cdk-ota-update:logical-id"},
+        False,
+    ),
+    ("iot:GetOTAUpdate", {}, True),
+    ("iot:ListTagsForResource", {}, True),
+]
+
+
+@pytest.mark.parametrize(("action", "context", "allowed"), OWNERSHIP_CASES)
+def test_provider_role_acts_only_on_its_own_stacks_ota_updates(
+    provider_stack: cdk.Stack, action: str, context: dict[str, str], allowed: bool
+) -> None:
+    """Evaluated as IAM does (the emulation's strict IAM): besides reading, the role can only
+    create OTA updates tagged for its stack, and delete and retag only those, never their
+    ownership tags, whatever the function is made to do."""
+    verdict = decide(_provider_documents(provider_stack), action, OTA_ARN, context)
+
+    assert (verdict is PermissionResult.PERMITTED) is allowed

@@ -32,6 +32,7 @@ from aws_cdk import (
     Annotations,
     App,
     Aspects,
+    Aws,
     IAspect,
     Names,
     Stack,
@@ -78,7 +79,13 @@ def _pseudo_parameters() -> dict[str, int]:
         12,
         max(len(p["outputs"]["dnsSuffix"]) for p in partitions),
     )
-    return dict(zip(pseudo(), longest_values, strict=True))
+    lengths = dict(zip(pseudo(), longest_values, strict=True))
+    partition, region, account, _ = longest_values
+    # arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<uuid> (names: 128 chars)
+    lengths[Aws.STACK_ID] = (
+        len("arn::cloudformation:::stack//") + partition + region + account + 128 + 36
+    )
+    return lengths
 
 
 def longest(text: str, token: int = ARN) -> int:

@@ -64,6 +64,15 @@ _VPC_ACCESS_REASON = (
     "managed policy for the network interfaces Lambda creates in the VPC's subnets; "
     "ec2:CreateNetworkInterface and its kin are not scoped to resources by Lambda."
 )
+_OTA_UPDATES_REASON = (
+    "OTA update ids are derived at synth from the request and can change on every deploy (a "
+    "replacement); limited to this account and region."
+)
+# IoT's otaupdate resource type supports aws:ResourceTag, and CreateOTAUpdate aws:RequestTag and
+# aws:TagKeys (the Service Authorization Reference): the provider creates, deletes and retags
+# only OTA updates that carry its stack's ownership tag, and never changes that tag.
+_REQUEST_STACK_TAG = f"aws:RequestTag/{api.OWNER_STACK_TAG}"
+_RESOURCE_STACK_TAG = f"aws:ResourceTag/{api.OWNER_STACK_TAG}"
 
 
 @dataclass(frozen=True)
@@ -377,17 +386,33 @@ class OtaUpdateProvider(StackSingleton):
         self.policy.add(
             [
                 Grant(
-                    (
-                        "iot:CreateOTAUpdate",
-                        "iot:GetOTAUpdate",
-                        "iot:DeleteOTAUpdate",
-                        "iot:TagResource",
-                        "iot:UntagResource",
-                        "iot:ListTagsForResource",
-                    ),
+                    ("iot:GetOTAUpdate", "iot:ListTagsForResource"),
                     (Resource.fixed(OTA_UPDATES),),
-                    reason="OTA update ids are derived at synth from the request and can change "
-                    "on every deploy (a replacement); limited to this account and region.",
+                    reason=_OTA_UPDATES_REASON,
+                ),
+                Grant(
+                    ("iot:CreateOTAUpdate",),
+                    (Resource.fixed(OTA_UPDATES),),
+                    conditions={"StringEquals": {_REQUEST_STACK_TAG: Aws.STACK_ID}},
+                    reason=f"{_OTA_UPDATES_REASON} Only OTA updates created with this stack's "
+                    "ownership tag.",
+                ),
+                Grant(
+                    ("iot:DeleteOTAUpdate",),
+                    (Resource.fixed(OTA_UPDATES),),
+                    conditions={"StringEquals": {_RESOURCE_STACK_TAG: Aws.STACK_ID}},
+                    reason=f"{_OTA_UPDATES_REASON} Only OTA updates with this stack's "
+                    "ownership tag.",
+                ),
+                Grant(
+                    ("iot:TagResource", "iot:UntagResource"),
+                    (Resource.fixed(OTA_UPDATES),),
+                    conditions={
+                        "StringEquals": {_RESOURCE_STACK_TAG: Aws.STACK_ID},
+                        "ForAllValues:StringNotLike": {"aws:TagKeys": f"{api.OWNER_TAG_PREFIX}*"},
+                    },
+                    reason=f"{_OTA_UPDATES_REASON} Only the user tags of OTA updates with this "
+                    "stack's ownership tag.",
                 ),
                 Grant(
                     ("iot:ListOTAUpdates",),
