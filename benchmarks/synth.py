@@ -10,6 +10,8 @@ without this library: one ``createOTAUpdate`` call per instance, ``deleteOTAUpda
 ``AwsCustomResourcePolicy.from_sdk_calls``. Reported per instance: wall time (construction and
 synth), jsii round trips (every request the Python side sends to the jsii kernel), template bytes
 and CloudFormation resources; the sides alternate so that the machine's noise hits them alike.
+A third side, *floor*, is what jsii itself costs any such construct: a construct of Python, its
+``CustomResource`` and one ``Lazy`` value, nothing else (no provider, no IAM, no validation).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SIDES = ("OtaUpdate", "AwsCustomResource")
+SIDES = ("OtaUpdate", "AwsCustomResource", "floor")
 
 # Runs in the child interpreter: ``python -c CHILD <side> <n>`` prints one JSON line.
 CHILD = r"""
@@ -84,12 +86,37 @@ def aws_custom_resources(stack, n):
                                  resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE),
                              install_latest_aws_sdk=False)
 
+def floor(stack, n):
+    # What no construct backed by a custom resource goes below through jsii: a construct of
+    # Python, its CustomResource, one Lazy value (a producer called back at synth).
+    import jsii
+    from constructs import Construct
+
+    @jsii.implements(cdk.IStableStringProducer)
+    class Producer:
+        def __init__(self, value):
+            self._value = value
+
+        def produce(self):
+            return self._value
+
+    fleet(stack, n)
+    token = f"arn:{cdk.Aws.PARTITION}:lambda:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:function:ota"
+    for i in range(n):
+        scope = Construct(stack, f"Ota{i}")
+        cdk.CustomResource(scope, "Resource", service_token=token,
+                           resource_type="Custom::OtaUpdate",
+                           properties={"otaUpdateId": cdk.Lazy.string(Producer(f"ota-{i}"))})
+
 side, n = sys.argv[1], int(sys.argv[2])
 with tempfile.TemporaryDirectory() as out:
     cdk.App(outdir=out + "/warm").synth()  # jsii and aws-cdk-lib loaded, not measured
     if side == "OtaUpdate":
-        import cdk_ota_update  # noqa: F401  (imported before the clock starts, like aws_cdk)
-    build = ota_updates if side == "OtaUpdate" else aws_custom_resources
+        # The construct's modules imported before the clock starts, like aws_cdk's (the package
+        # imports them on first use, PEP 562, so a bare ``import cdk_ota_update`` would not).
+        from cdk_ota_update import OtaUpdate  # noqa: F401
+    build = {"OtaUpdate": ota_updates, "AwsCustomResource": aws_custom_resources,
+             "floor": floor}[side]
     calls[0] = 0
     started = time.perf_counter()
     app = cdk.App(outdir=out + "/app")

@@ -13,7 +13,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
 from aws_cdk.assertions import Annotations, Match
 from botocore import xform_name
-from cdk_support import ota, ota_properties, stack, template
+from cdk_support import firmware, ota, ota_properties, stack, template
+from constructs import Construct
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
@@ -465,6 +466,31 @@ def test_a_bad_tag_added_by_tags_of_fails_synth() -> None:
     cdk.Tags.of(update).add("aws:reserved", "x")
     with pytest.raises(Exception, match=r"tags\[0\]\.Key"):
         template(s)
+
+
+def test_tags_of_the_app_reach_every_ota_update_of_every_stack() -> None:
+    app = cdk.App()
+    first, second = cdk.Stack(app, "First"), cdk.Stack(app, "Second")
+    nested = Construct(second, "Releases")
+    ota(first, "A", tags={"team": "fw"})
+    ota(first, "B")
+    lib.OtaUpdate(nested, "C", targets=[OtaTarget.thing("t")], files=[firmware(second)])
+    cdk.Tags.of(app).add("env", "prod")
+    assert [p["tags"] for p in ota_properties(first)] == [
+        [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "fw"}],
+        [{"Key": "env", "Value": "prod"}],
+    ]
+    assert [p["tags"] for p in ota_properties(second)] == [[{"Key": "env", "Value": "prod"}]]
+
+
+def test_a_bad_tag_set_on_the_tag_manager_after_construction_fails_synth() -> None:
+    s = stack()
+    ota(s, "Good", tags={"team": "fw"})
+    update = ota(s, "Bad")
+    update.tags.set_tag("team", "x" * 257)
+    with pytest.raises(Exception, match=r"Test/Bad: tags\[0\]\.Value") as raised:
+        template(s)
+    assert "Test/Good" not in str(raised.value)
 
 
 def test_derived_id_is_short_deterministic_and_follows_the_request() -> None:

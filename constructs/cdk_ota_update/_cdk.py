@@ -40,11 +40,36 @@ class Validation:
         return self._validate()
 
 
+def stack_of(scope: Construct) -> Stack:
+    """``Stack.of(scope)``, read from jsii once per scope (a stack is its own)."""
+    if isinstance(scope, Stack):
+        return scope
+    stack = _STACKS.get(scope)
+    if stack is None:
+        stack = _STACKS[scope] = Stack.of(scope)
+    return stack
+
+
+_STACKS: weakref.WeakKeyDictionary[Construct, Stack] = weakref.WeakKeyDictionary()
+
+
+def attribute(obj: Any, name: str) -> Any:
+    """``getattr(obj, name)`` for an attribute that never changes (a bucket's name, a signing
+    profile's name), read from jsii once per object however many OtaUpdates use it."""
+    values = _ATTRIBUTES.setdefault(obj, {})
+    if name not in values:
+        values[name] = getattr(obj, name)
+    return values[name]
+
+
+_ATTRIBUTES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def add_stack_validation(scope: Construct, check: Callable[[], list[str]]) -> None:
     """Run ``check()`` at synth, with the other checks of ``scope``'s stack, in one validation
     of the stack (one jsii callback per stack instead of one per construct); its errors name
     their construct paths themselves."""
-    stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+    stack = stack_of(scope)
     checks = _CHECKS.get(stack)
     if checks is None:
         checks = _CHECKS[stack] = []
@@ -66,7 +91,7 @@ class StackSingleton(Construct):
     def of(cls: type[_T], scope: Construct) -> _T:
         """The one of ``scope``'s stack (a stack itself, or a construct in it), created on first
         use; kept on the Python side, so that finding it again costs no jsii call."""
-        stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+        stack = stack_of(scope)
         singletons = _SINGLETONS.setdefault(stack, {})
         found = singletons.get(cls.ID)
         if not isinstance(found, cls):

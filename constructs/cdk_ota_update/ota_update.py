@@ -31,6 +31,7 @@ from ._cdk import (
     is_list_token,
     pseudo,
     readable,
+    stack_of,
     unresolved,
 )
 from .base import ImportedOtaUpdate, IOtaUpdate, grant_read
@@ -115,12 +116,14 @@ class OtaUpdate(Construct):
             Default: RemovalPolicy.DESTROY.
         """
         super().__init__(scope, id)
-        self._stack = Stack.of(self)
+        stack = stack_of(scope)
+        fleet = _Fleet.of(stack)
         _check_removal_policy(self, removal_policy)
         user_tags = _tag_map(self, tags)
         self._tags = TagManager(TagType.KEY_VALUE, api.RESOURCE_TYPE, user_tags)
-        provider = OtaUpdateProvider.of(self._stack)
-        service = service_role(self, role)
+        self._tags_reached = False  # whether anything but the constructor got the TagManager
+        provider = OtaUpdateProvider.of(stack)
+        service = service_role(stack, role)
         role_arn = service.role_arn
         request = render_structure(
             dict(
@@ -141,21 +144,18 @@ class OtaUpdate(Construct):
             api.create_request_shape(),
         )
         if ota_update_id is None:
-            derived = _DerivedIds.of(self._stack).add(scope, id, request)
-            request = {api.OTA_UPDATE_ID: derived, **request}
+            request = {api.OTA_UPDATE_ID: fleet.derive(scope, id, request), **request}
         else:
-            _claim_fixed_id(self, ota_update_id)
+            fleet.claim(scope, id, ota_update_id)
         _raise_for(self, _violations(request))
-        # Tags.of(...) adds tags after the constructor: check the final set at synth.
-        add_stack_validation(self._stack, self._check_tags)
-        if role is not None:
-            _check_trust_at_synth(self, role)
+        fleet.add(self, role)
 
-        request[api.TAGS] = Lazy.any(Producer(self._rendered_tags), omit_empty_array=True)
+        # CDK's own lazy rendering of the tags at synth (Tags.of(...) adds to them later).
+        request[api.TAGS] = self._tags.rendered_tags
         if service.policy is not None:
             service.policy.add(service_role_grants(request))
         else:
-            warn_immutable(self, role, service_role_grants(request))  # type: ignore[arg-type]
+            warn_immutable(self, service, service_role_grants(request))
         provider.policy.add(provider_grants(request, service.arn))
 
         self._resource = CustomResource(
@@ -187,6 +187,7 @@ class OtaUpdate(Construct):
     @property
     def tags(self) -> TagManager:
         """The OTA update's tags (``Tags.of(ota).add(k, v)`` works too)."""
+        self._tags_reached = True
         return self._tags
 
     @property
@@ -212,42 +213,74 @@ class OtaUpdate(Construct):
         ListJobExecutionsForJob on exactly its job."""
         return grant_read(grantee, self)
 
-    def _rendered_tags(self) -> Any:
-        return self._tags.render_tags() or None
-
     def _check_tags(self) -> list[str]:
-        tags = self._rendered_tags() or []
+        """The tags' violations, if anything could add tags after the constructor checked
+        them (``Tags.of(...)`` and ``ota.tags`` get the TagManager through :attr:`tags`)."""
+        if not self._tags_reached:
+            return []
+        tags = self._tags.render_tags() or []
         violations = api.validate_member(api.TAGS, tags, skip=unresolved, rules=api.RESOURCE_RULES)
         return [f"{self.node.path}: {v}" for v in violations]
 
 
-class _DerivedIds:
-    """The derived otaUpdateIds of a stack, computed together at synth (one resolve for all).
+class _Fleet:
+    """What the library keeps of each stack's OtaUpdates, on the Python side: their derived
+    ids (computed together at synth, one resolve for all), the fixed ids taken, the roles given
+    (a role's trust is checked once), and one synth check of them all."""
 
-    ``<construct id>-<digest of path and request>``: same app, same id; new request, new id.
-    Tags are not part of it: they change in place. A public contract, pinned by tests: changing
-    it would replace every user's OTA updates on upgrade.
-    """
-
-    _OF: ClassVar[weakref.WeakKeyDictionary[Stack, _DerivedIds]] = weakref.WeakKeyDictionary()
+    _OF: ClassVar[weakref.WeakKeyDictionary[Stack, _Fleet]] = weakref.WeakKeyDictionary()
 
     def __init__(self, stack: Stack) -> None:
         self._stack = stack
         self._pending: list[tuple[int, Construct, str, dict[str, Any]]] = []
         self._ids: dict[int, str] = {}
+        self._fixed_ids: dict[str, str] = {}  # the path of the OtaUpdate that has each
+        self._ota_updates: list[OtaUpdate] = []
+        self._role_users: dict[iam.IRole, list[Construct]] = {}
+        add_stack_validation(stack, self._check)
 
     @classmethod
-    def of(cls, stack: Stack) -> _DerivedIds:
-        return cls._OF.setdefault(stack, cls(stack))
+    def of(cls, stack: Stack) -> _Fleet:
+        found = cls._OF.get(stack)
+        if found is None:
+            found = cls._OF[stack] = cls(stack)
+        return found
 
-    def add(self, scope: Construct, id: str, request: Mapping[str, Any]) -> str:
-        """A token for the id derived for ``request`` of the OtaUpdate ``id`` under ``scope``."""
+    def add(self, ota: OtaUpdate, role: iam.IRole | None) -> None:
+        self._ota_updates.append(ota)
+        if role is not None:
+            self._role_users.setdefault(role, []).append(ota)
+
+    def _check(self) -> list[str]:
+        errors = [e for ota in self._ota_updates for e in ota._check_tags()]
+        for role, users in self._role_users.items():
+            errors += _check_trust(role, users)
+        return errors
+
+    def claim(self, scope: Construct, id: str, ota_update_id: str) -> None:
+        """Take the fixed ``ota_update_id`` for the OtaUpdate ``id`` under ``scope``."""
+        if not isinstance(ota_update_id, str) or unresolved(ota_update_id):
+            return
+        path = _child_path(scope, id)
+        if ota_update_id in self._fixed_ids:
+            raise OtaUpdateValidationError(
+                f"{path}: otaUpdateId = {ota_update_id!r} is invalid: it must be unique in the "
+                f"stack, and {self._fixed_ids[ota_update_id]} has it already (the second deploy "
+                "would fail): give each OtaUpdate its own id, or omit it to have one derived"
+            )
+        self._fixed_ids[ota_update_id] = path
+
+    def derive(self, scope: Construct, id: str, request: Mapping[str, Any]) -> str:
+        """A token for the id derived for ``request`` of the OtaUpdate ``id`` under ``scope``:
+        ``<construct id>-<digest of path and request>``: same app, same id; new request, new id.
+        Tags are not part of it: they change in place. A public contract, pinned by tests:
+        changing it would replace every user's OTA updates on upgrade."""
         key = len(self._ids) + len(self._pending)
         body = {k: v for k, v in request.items() if k not in (api.OTA_UPDATE_ID, api.TAGS)}
         self._pending.append((key, scope, id, body))
-        return Lazy.string(Producer(lambda: self._derive(key)))
+        return Lazy.string(Producer(lambda: self._derived(key)))
 
-    def _derive(self, key: int) -> str:
+    def _derived(self, key: int) -> str:
         if key not in self._ids:
             pending, self._pending = self._pending, []
             resolved = self._stack.resolve([api.to_cloudformation(p[3]) for p in pending])
@@ -305,38 +338,6 @@ def _bind_files(scope: Construct, files: Sequence[OtaUpdateFile]) -> Any:
         else file
         for index, file in enumerate(files)
     ]
-
-
-# Fixed otaUpdateIds of each stack, and the path of the OtaUpdate that has each.
-_FIXED_IDS: weakref.WeakKeyDictionary[Stack, dict[str, str]] = weakref.WeakKeyDictionary()
-
-
-def _claim_fixed_id(scope: Construct, ota_update_id: str) -> None:
-    if not isinstance(ota_update_id, str) or unresolved(ota_update_id):
-        return
-    taken = _FIXED_IDS.setdefault(Stack.of(scope), {})
-    if ota_update_id in taken:
-        raise OtaUpdateValidationError(
-            f"{scope.node.path}: otaUpdateId = {ota_update_id!r} is invalid: it must be unique "
-            f"in the stack, and {taken[ota_update_id]} has it already (the second deploy would "
-            "fail): give each OtaUpdate its own id, or omit it to have one derived"
-        )
-    taken[ota_update_id] = scope.node.path
-
-
-# The OtaUpdates of each stack that were given each role (a role's trust is checked once).
-_ROLE_USERS: weakref.WeakKeyDictionary[Stack, dict[iam.IRole, list[Construct]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _check_trust_at_synth(ota: Construct, role: iam.IRole) -> None:
-    stack = Stack.of(ota)
-    users = _ROLE_USERS.setdefault(stack, {})
-    if role not in users:
-        users[role] = []
-        add_stack_validation(stack, lambda: _check_trust(role, users[role]))
-    users[role].append(ota)
 
 
 def _check_trust(role: iam.IRole, users: Sequence[Construct]) -> list[str]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore import xform_name
 from botocore.model import Shape
 
-from ._cdk import iot_arn
+from ._cdk import attribute, iot_arn
 from .errors import OtaUpdateValidationError
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ class FileLocation:
     @staticmethod
     def from_bucket(bucket: s3.IBucket, key: str, *, version: str | None = None) -> FileLocation:
         """An object of ``bucket``; the service role may read exactly that object (version)."""
-        return FileLocation(s3_location=S3Location(bucket.bucket_name, key, version))
+        return FileLocation(s3_location=S3Location(attribute(bucket, "bucket_name"), key, version))
 
     @staticmethod
     def from_stream(stream_id: str, file_id: int) -> FileLocation:
@@ -314,8 +314,10 @@ class CodeSigning:
         return CodeSigning(
             start_signing_job_parameter=StartSigningJobParameter(
                 signing_profile_parameter=signing_profile_parameter,
-                signing_profile_name=profile.signing_profile_name,
-                destination=Destination(S3Destination(destination.bucket_name, prefix)),
+                signing_profile_name=attribute(profile, "signing_profile_name"),
+                destination=Destination(
+                    S3Destination(attribute(destination, "bucket_name"), prefix)
+                ),
             )
         )
 

@@ -11,6 +11,7 @@ role gets nothing; a synth warning lists what to grant it.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,11 +19,12 @@ from aws_cdk import (
     Annotations,
     Aws,
     Names,
+    Stack,
 )
 from aws_cdk import aws_iam as iam
 from constructs import Construct, Dependable, IDependable
 
-from ._cdk import StackSingleton, readable
+from ._cdk import StackSingleton, readable, stack_of
 from .grants import IOT_SERVICE, role_arn, self_grants
 from .policy import MANAGED_POLICIES_PER_ROLE, Grant, Resource, ScopedPolicy
 
@@ -105,26 +107,41 @@ class _AppRoleGrants(StackSingleton):
 
 def service_role(scope: Construct, role: iam.IRole | None) -> ServiceRole:
     """The service role of the OtaUpdate ``scope``: the stack's shared one when ``role`` is
-    None; otherwise ``role``, which gets the same statements unless it is immutable."""
+    None; otherwise ``role``, which gets the same statements unless it is immutable. Bound once
+    per stack and role (the OtaUpdates that share it cost no jsii call for it)."""
+    roles = _SERVICE_ROLES.setdefault(stack_of(scope), {})
+    found = roles.get(role)
+    if found is None:
+        found = roles[role] = _bind(scope, role)
+    return found
+
+
+_SERVICE_ROLES: weakref.WeakKeyDictionary[Stack, dict[iam.IRole | None, ServiceRole]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _bind(scope: Construct, role: iam.IRole | None) -> ServiceRole:
     if role is None:
         shared = OtaUpdateServiceRole.of(scope)
         return ServiceRole(shared.role.role_arn, shared.arn, shared.policy, [shared.policy])
+    role_arn_token = role.role_arn
     if isinstance(role, iam.Role):
         resource = role.node.default_child
         path = resource.path if isinstance(resource, iam.CfnRole) else None
-        arn = role_arn(role.role_arn, "/" if path is None else path)
+        arn = role_arn(role_arn_token, "/" if path is None else path)
         policy = _AppRoleGrants.of(scope).policy_for(role, arn)
-        return ServiceRole(role.role_arn, arn, policy, [policy, role])
-    arn = role_arn(role.role_arn, None)
+        return ServiceRole(role_arn_token, arn, policy, [policy, role])
+    arn = role_arn(role_arn_token, None)
     # An imported role: CDK adds statements to it only when it is mutable (an immutable one
     # answers "added" but its policy has no resource). The probe is a statement the role needs
     # anyway (iam:GetRole on itself).
     (probe,) = [g for g in self_grants(arn) if g.actions == ("iam:GetRole",)]
     added = role.add_to_principal_policy(_statement(probe))
     if not Dependable.of(added.policy_dependable).dependency_roots:
-        return ServiceRole(role.role_arn, arn, None)
+        return ServiceRole(role_arn_token, arn, None)
     policy = _AppRoleGrants.of(scope).policy_for(role, arn)
-    return ServiceRole(role.role_arn, arn, policy, [policy, added.policy_dependable])
+    return ServiceRole(role_arn_token, arn, policy, [policy, added.policy_dependable])
 
 
 def _statement(grant: Grant) -> iam.PolicyStatement:
@@ -135,10 +152,10 @@ def _statement(grant: Grant) -> iam.PolicyStatement:
     )
 
 
-def warn_immutable(scope: Construct, role: iam.IRole, grants: Iterable[Grant]) -> None:
+def warn_immutable(scope: Construct, role: ServiceRole, grants: Iterable[Grant]) -> None:
     """A synth warning on ``scope`` listing the statements an immutable ``role`` needs."""
     statements = [_describe(grant) for grant in grants]
-    statements += [_describe(g) for g in self_grants(role_arn(role.role_arn, None))]
+    statements += [_describe(g) for g in self_grants(role.arn)]
     name = readable(role.role_arn)
     Annotations.of(scope).add_warning_v2(
         "cdk-ota-update:immutable-role",
