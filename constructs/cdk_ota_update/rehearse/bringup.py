@@ -338,24 +338,27 @@ def _managed_policy(d: Deployment, e: Environment, logical_id: str, resource: Re
 
 
 def _thing_group(d: Deployment, e: Environment, logical_id: str, resource: Resource) -> None:
-    p = _properties(e, resource)
-    name = p.get("ThingGroupName") or physical_name(e.stack.name, logical_id, 128)
-    iot = d.client("iot", e)
-    group = iot.create_thing_group(thingGroupName=name)
-    e.scope.refs[logical_id] = name
-    e.scope.attributes[(logical_id, "Arn")] = group["thingGroupArn"]
-    e.scope.attributes[(logical_id, "Id")] = group["thingGroupId"]
-    d.declared.add(f"thinggroup/{name}")
+    name = _properties(e, resource).get("ThingGroupName") or physical_name(
+        e.stack.name, logical_id, 128
+    )
+    group = d.client("iot", e).create_thing_group(thingGroupName=name)
+    _registered(d, e, logical_id, "thinggroup", name, group["thingGroupArn"], group["thingGroupId"])
 
 
 def _thing(d: Deployment, e: Environment, logical_id: str, resource: Resource) -> None:
-    p = _properties(e, resource)
-    name = p.get("ThingName") or physical_name(e.stack.name, logical_id, 128)
+    name = _properties(e, resource).get("ThingName") or physical_name(e.stack.name, logical_id, 128)
     thing = d.client("iot", e).create_thing(thingName=name)
+    _registered(d, e, logical_id, "thing", name, thing["thingArn"], thing["thingId"])
+
+
+def _registered(
+    d: Deployment, e: Environment, logical_id: str, kind: str, name: str, arn: str, id: str
+) -> None:
+    """A thing or thing group created: its Ref (the name), Arn and Id, declared to the run."""
     e.scope.refs[logical_id] = name
-    e.scope.attributes[(logical_id, "Arn")] = thing["thingArn"]
-    e.scope.attributes[(logical_id, "Id")] = thing["thingId"]
-    d.declared.add(f"thing/{name}")
+    e.scope.attributes[(logical_id, "Arn")] = arn
+    e.scope.attributes[(logical_id, "Id")] = id
+    d.declared.add(f"{kind}/{name}")
 
 
 def _signing_profile(d: Deployment, e: Environment, logical_id: str, resource: Resource) -> None:
