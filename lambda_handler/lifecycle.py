@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -453,7 +454,7 @@ def wait(
     Raises :class:`Unsettled` when the invocation's budget runs out first, :class:`GaveUp` past
     the bound on waiting, :class:`Failure` when the service keeps failing.
     """
-    pace = _Pace(client, budget)
+    pace = _Pace(client, budget, time.time())
     failing_since: float | None = None
     status = "unknown"
     while True:
@@ -504,31 +505,33 @@ class _Pace:
 
     client: Client
     budget: Budget
-    started: float = field(default_factory=time.time)
+    started: float
     slowdown: float = 1.0
     changing: int = 0  # OTA updates of the account being created or deleted, when last counted
-    counted_at: float = 0.0
+    counted_at: float = -math.inf
 
     def delay(self, now: float) -> float:
-        # The recount's calls all start before stop_at (else the last count stays).
+        # The recount's calls all start before stop_at (else the last count stays, as it does
+        # when the recount fails).
         recount_fits = now + (len(CHANGING) - 1) * CALL_SECONDS < self.budget.stop_at
         if now - self.counted_at > RECOUNT_SECONDS and recount_fits:
-            self.changing, self.counted_at = _count_changing(self.client), now
+            self.changing, self.counted_at = _count_changing(self.client, self.changing), now
         own = max(POLL_MIN, min(POLL_FRACTION * (now - self.started), POLL_MAX))
         fair_share = self.changing / POLL_BUDGET_TPS
         return max(own, fair_share) * self.slowdown * random.uniform(0.8, 1.2)
 
 
-def _count_changing(client: Client) -> int:
-    """How many OTA updates of the account are being created or deleted (ListOTAUpdates)."""
+def _count_changing(client: Client, last: int) -> int:
+    """How many OTA updates of the account are being created or deleted (ListOTAUpdates); the
+    ``last`` count when ListOTAUpdates fails (it is throttled too when IoT is busy)."""
     try:
         return sum(
             len(client.list_ota_updates(otaUpdateStatus=status, maxResults=250)["otaUpdates"])
             for status in CHANGING
         )
     except (ClientError, ConnectionError, HTTPClientError) as error:
-        log.warning("ListOTAUpdates failed (%s): polling as if alone", _describe(error))
-        return 1
+        log.warning("ListOTAUpdates failed (%s): pacing by the last count", _describe(error))
+        return last
 
 
 def fetch(client: Client, ota_id: str) -> Info | None:

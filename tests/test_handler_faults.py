@@ -245,6 +245,20 @@ def test_handed_over_wait_hands_over_again_while_the_creation_goes_on(
     }
 
 
+def test_iot_calls_and_the_hand_over_margin_are_bounded_as_documented(
+    cloudformation: CloudFormation,
+) -> None:
+    """The README: each invocation stops waiting ~57 s before its end, for the worst IoT call
+    (5 s connect + 20 s read, one attempt: the lifecycle retries), the hand-over and the answer."""
+    import index
+
+    config = index._iot().meta.config
+
+    assert (config.connect_timeout, config.read_timeout) == (5, 20)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert index.MARGIN_SECONDS == 57
+
+
 def test_waiting_ends_after_its_bound_with_a_reason(
     cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
