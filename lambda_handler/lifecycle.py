@@ -87,7 +87,7 @@ class Budget:
     stop_at: float
     give_up_at: float
     settings: api.Settings
-    handovers: int = 0
+    handovers: int
 
     @classmethod
     def of(
@@ -149,7 +149,7 @@ class Owner:
 
     def data(self, ota_id: str) -> dict[str, str]:
         """The data of a complete OTA update of this stack, computed without a call."""
-        _, partition, _, region, account, _ = self.stack_id.split(":", 5)
+        _, partition, _, region, account, *_ = self.stack_id.split(":")
         return {
             api.ATTR_OTA_UPDATE_ID: ota_id,
             api.ATTR_OTA_UPDATE_ARN: api.iot_arn(
@@ -337,7 +337,7 @@ def _claim(client: Client, request: Request, owner: Owner, budget: Budget) -> No
     ota_id = request.ota_id
     info = _fetch_retrying(client, ota_id, budget)
     tags = _tags(client, info, budget) if info else {}
-    if info is None or not owner.owns(tags, request.digest):
+    if not (info and owner.owns(tags, request.digest)):
         raise Failure(
             f"ResourceAlreadyExists: otaUpdateId {ota_id} is taken by an OTA update that this "
             "resource did not create from this request; it is left untouched: choose another "
@@ -463,7 +463,8 @@ def wait(
         except (ClientError, ConnectionError, HTTPClientError) as error:
             if not _transient(error):
                 raise Failure(_rejected("GetOTAUpdate", ota_id, error)) from error
-            failing_since = failing_since or time.time()
+            if failing_since is None:
+                failing_since = time.time()
             if time.time() - failing_since > budget.settings.retry_seconds:
                 raise Failure(
                     _kept_failing("GetOTAUpdate", ota_id, error, failing_since)

@@ -8,6 +8,7 @@ CloudFormation harness, check the same paths against the emulated IoT).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 from collections.abc import Iterator
@@ -38,12 +39,14 @@ def error(
 
 class Clock:
     """``time`` and ``random`` for the lifecycle: sleeping records the delay and moves the time
-    on; ``uniform(a, b)`` records its bounds and answers ``b`` (the longest delay)."""
+    on; ``uniform(a, b)`` records its bounds and answers ``b`` for a backoff (the longest delay),
+    ``jitter`` for a poll."""
 
     def __init__(self) -> None:
         self.now = START
         self.sleeps: list[float] = []
         self.bounds: list[tuple[float, float]] = []
+        self.jitter = 1.2
 
     def time(self) -> float:
         return self.now
@@ -57,7 +60,7 @@ class Clock:
 
     def uniform(self, low: float, high: float) -> float:
         self.bounds.append((low, high))
-        return high
+        return high if low == 0 else self.jitter
 
 
 class FakeIot:
@@ -68,13 +71,14 @@ class FakeIot:
     def __init__(self, clock: Clock, *statuses: str, tags: dict[str, str] | None = None) -> None:
         self.clock = clock
         self.statuses = list(statuses)
-        self.tags = (
-            OWNER.tags("any") if tags is None else [{"Key": k, "Value": v} for k, v in tags.items()]
-        )
+        tags = owned(REQUEST) if tags is None else tags
+        self.tags = [{"Key": k, "Value": v} for k, v in tags.items()]
         self.faults: dict[str, list[Exception | None]] = {}
         self.calls: list[tuple[str, dict[str, Any], float]] = []
         self.changing: dict[str, int] = {}  # ListOTAUpdates: how many of each status
         self.error_info: dict[str, str] = {}
+        self.page_size = 50  # ListTagsForResource's
+        self.job = True  # whether GetOTAUpdate names the job
 
     def fail(self, operation: str, *errors: Exception | None) -> None:
         self.faults.setdefault(operation, []).extend(errors)
@@ -97,20 +101,34 @@ class FakeIot:
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         if status == GONE:
             raise error("ResourceNotFoundException", f"OTA update {otaUpdateId} does not exist")
-        info: dict[str, Any] = {
-            "otaUpdateId": otaUpdateId,
-            "otaUpdateArn": ARN,
-            "otaUpdateStatus": status,
-            "awsIotJobId": api.job_id(otaUpdateId),
-            "awsIotJobArn": f"arn:aws:iot:us-east-1:123456789012:job/{api.job_id(otaUpdateId)}",
-        }
+        info: dict[str, Any] = {"otaUpdateId": otaUpdateId, "otaUpdateArn": ARN}
+        if self.job:
+            info["awsIotJobId"] = api.job_id(otaUpdateId)
+            info["awsIotJobArn"] = f"arn:aws:iot:us-east-1:123456789012:job/{info['awsIotJobId']}"
+        info["otaUpdateStatus"] = status
         if status.endswith("FAILED") and self.error_info:
             info["errorInfo"] = self.error_info
         return {"otaUpdateInfo": info}
 
     def list_tags_for_resource(self, resourceArn: str, **token: str) -> dict[str, Any]:
         self._call("ListTagsForResource", resourceArn=resourceArn, **token)
-        return {"tags": self.tags}
+        start = int(token.get("nextToken", "0"))
+        end = start + self.page_size
+        page: dict[str, Any] = {"tags": self.tags[start:end]}
+        if end < len(self.tags):
+            page["nextToken"] = str(end)
+        return page
+
+    def tag_resource(self, resourceArn: str, tags: list[dict[str, str]]) -> dict[str, Any]:
+        self._call("TagResource", resourceArn=resourceArn, tags=tags)
+        keys = {t["Key"] for t in tags}
+        self.tags = [t for t in self.tags if t["Key"] not in keys] + tags
+        return {}
+
+    def untag_resource(self, resourceArn: str, tagKeys: list[str]) -> dict[str, Any]:
+        self._call("UntagResource", resourceArn=resourceArn, tagKeys=tagKeys)
+        self.tags = [t for t in self.tags if t["Key"] not in tagKeys]
+        return {}
 
     def delete_ota_update(self, **kwargs: Any) -> dict[str, Any]:
         self._call("DeleteOTAUpdate", **kwargs)
@@ -120,6 +138,11 @@ class FakeIot:
         self._call("ListOTAUpdates", otaUpdateStatus=otaUpdateStatus, maxResults=maxResults)
         count = self.changing.get(otaUpdateStatus, 0)
         return {"otaUpdates": [{"otaUpdateId": f"other-{i}"} for i in range(count)]}
+
+
+def owned(request: lifecycle.Request, **user: str) -> dict[str, str]:
+    """The tags of an OTA update this resource made from ``request``, and ``user`` tags."""
+    return {**{t["Key"]: t["Value"] for t in OWNER.tags(request.digest)}, **user}
 
 
 @pytest.fixture
@@ -134,9 +157,7 @@ def budget(
     seconds: float = 1000.0, *, give_up: float = 900.0, handovers: int = 0, **settings: Any
 ) -> lifecycle.Budget:
     """An invocation that may wait ``seconds`` from now, for a request that waits ``give_up``."""
-    return lifecycle.Budget(
-        START + seconds, START + give_up, api.Settings(**settings), handovers=handovers
-    )
+    return lifecycle.Budget(START + seconds, START + give_up, api.Settings(**settings), handovers)
 
 
 REQUEST = lifecycle.Request({"otaUpdateId": ID, "targets": ["arn:aws:iot:::thing/t"]})
@@ -278,14 +299,21 @@ def test_polls_take_a_fair_share_of_the_accounts_budget(clock: Clock) -> None:
     assert clock.sleeps == pytest.approx([3.6] * 3)
 
 
-def test_the_count_is_renewed_every_30_seconds(clock: Clock) -> None:
-    iot = FakeIot(clock, *["CREATE_IN_PROGRESS"] * 40, "CREATE_COMPLETE")
-    iot.changing = {"CREATE_PENDING": 10}  # 2 s between polls (2.4 with the jitter)
+@pytest.mark.parametrize(
+    ("jitter", "counted"),
+    [(1.0, [0, 32, 64]), (1.025, [0, 30.75, 61.5]), (1.2, [0, 31.2, 62.4])],
+)
+def test_the_count_is_renewed_once_30_seconds_have_passed(
+    clock: Clock, jitter: float, counted: list[float]
+) -> None:
+    clock.jitter = jitter
+    iot = FakeIot(clock, *["CREATE_IN_PROGRESS"] * 45, "CREATE_COMPLETE")
+    iot.changing = {"CREATE_PENDING": 10}  # 2 s between polls, times the jitter
 
     create(iot)
 
-    counted = [t - START for op, kw, t in iot.calls if op == "ListOTAUpdates"][::3]
-    assert counted == pytest.approx([0, 31.2, 62.4, 93.6])
+    times = [t - START for op, _, t in iot.calls if op == "ListOTAUpdates"]
+    assert times[::3][:3] == pytest.approx(counted)  # at 30 s exactly, not yet
 
 
 def test_a_failed_recount_keeps_the_last_count(
@@ -566,3 +594,205 @@ def test_the_lifecycle_logs_each_step(clock: Clock, caplog: pytest.LogCaptureFix
         "Firmware_FirmwareOta_SAHVEJSH!: not an OTA update id (no OTA update was created), "
         "nothing to delete",
     ]
+
+
+def test_each_kind_of_request_logs_what_it_did(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}]})
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags=owned(REQUEST, old="x"))
+    iot.fail("CreateOTAUpdate", *[error("ResourceAlreadyExistsException", "Taken")] * 2)
+
+    lifecycle.create(iot, tagged, OWNER, budget())  # a repeated delivery, retagged
+    lifecycle.create(iot, tagged, OWNER, budget())  # the same again: tags as wanted
+    lifecycle.update(iot, tagged, tagged, ID, OWNER, budget())
+    lifecycle.update(FakeIot(clock, "CREATE_COMPLETE"), REQUEST, tagged, "fw-0", OWNER, budget())
+    gone = FakeIot(clock, "CREATE_COMPLETE")
+    gone.fail("ListTagsForResource", error("ResourceNotFoundException", "Gone"))
+    lifecycle.delete(gone, ID, {}, OWNER, budget())
+    flags = {api.DELETE_STREAM: "false", api.FORCE_DELETE_AWS_JOB: "true"}
+    lifecycle.delete(FakeIot(clock, "CREATE_COMPLETE", GONE), ID, flags, OWNER, budget())
+    lifecycle.delete(FakeIot(clock, "CREATE_COMPLETE", GONE), ID, {}, OWNER, budget())
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "fw-1: already created by this resource (repeated delivery), CREATE_COMPLETE",
+        "fw-1: tags changed in place, set: team; removed: old",
+        "fw-1: CREATE_COMPLETE after 0.0 s",
+        "fw-1: already created by this resource (repeated delivery), CREATE_COMPLETE",
+        "fw-1: CREATE_COMPLETE after 0.0 s",
+        "fw-1: only the teardown flags changed, nothing to call",
+        "fw-0: request changed, replacing it with fw-1",
+        "fw-1: CreateOTAUpdate accepted, CREATE_PENDING",
+        "fw-1: CREATE_COMPLETE after 0.0 s",
+        "fw-1: gone meanwhile, nothing to delete",
+        "fw-1: DeleteOTAUpdate accepted (deleteStream=False, forceDeleteAWSJob=True)",
+        "fw-1: gone after 0.0 s",
+        "fw-1: DeleteOTAUpdate accepted (default flags)",
+        "fw-1: gone after 0.0 s",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tags: the request's digest, tags without a value, pages, the service's limit
+# ---------------------------------------------------------------------------------------------
+def test_the_request_digest_is_the_sha256_of_its_canonical_json_without_tags() -> None:
+    """OTA updates made by earlier versions carry it: it must not change."""
+    tagged = lifecycle.Request(
+        {**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}], "description": "é"}
+    )
+    canonical = '{"description":"\\u00e9","otaUpdateId":"fw-1","targets":["arn:aws:iot:::thing/t"]}'
+
+    assert tagged.digest == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_a_tag_without_a_value_has_the_empty_value(clock: Clock) -> None:
+    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team"}]})
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.tags.append({"Key": "team"})
+
+    lifecycle.update(iot, tagged, REQUEST, ID, OWNER, budget())
+
+    assert tagged.user_tags == {"team": ""}
+    assert iot.called("TagResource") == iot.called("UntagResource") == []
+
+
+def test_ownership_is_read_from_every_page_of_tags(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", GONE, tags={"a": "1", "b": "2", **owned(REQUEST)})
+    iot.page_size = 2
+
+    assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+    assert iot.called("ListTagsForResource") == [
+        {"resourceArn": ARN},
+        {"resourceArn": ARN, "nextToken": "2"},
+        {"resourceArn": ARN, "nextToken": "4"},
+    ]
+    assert len(iot.called("DeleteOTAUpdate")) == 1
+
+
+@pytest.mark.parametrize(
+    ("kept", "order"),
+    [(46, ["TagResource", "UntagResource"]), (47, ["UntagResource", "TagResource"])],
+)
+def test_tags_are_removed_first_only_when_adding_first_would_pass_the_limit(
+    clock: Clock, kept: int, order: list[str]
+) -> None:
+    """With ``kept`` user tags, one replaced by a new key: 3 + ``kept`` + 1 tags if added first."""
+    have = {f"k{i}": "v" for i in range(kept)}
+    wanted = {**{f"k{i}": "v" for i in range(1, kept)}, "new": "v"}
+    old = lifecycle.Request({**REQUEST.body, "tags": [{"Key": k, "Value": "v"} for k in have]})
+    new = lifecycle.Request({**REQUEST.body, "tags": [{"Key": k, "Value": "v"} for k in wanted]})
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags=owned(new, **have))
+
+    lifecycle.update(iot, new, old, ID, OWNER, budget())
+
+    assert [op for op, _, _ in iot.calls if op in order] == order
+    assert iot.called("TagResource") == [
+        {"resourceArn": ARN, "tags": [{"Key": "new", "Value": "v"}]}
+    ]
+    assert iot.called("UntagResource") == [{"resourceArn": ARN, "tagKeys": ["k0"]}]
+
+
+def test_the_data_of_an_ota_update_without_a_job_names_none(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.job = False
+
+    assert create(iot).data == {
+        api.ATTR_OTA_UPDATE_ID: ID,
+        api.ATTR_OTA_UPDATE_ARN: ARN,
+        api.ATTR_AWS_IOT_JOB_ID: "",
+        api.ATTR_AWS_IOT_JOB_ARN: "",
+        api.ATTR_OTA_UPDATE_STATUS: "CREATE_COMPLETE",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# More whole Reasons
+# ---------------------------------------------------------------------------------------------
+def test_a_taken_id_fails_naming_it(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags={"team": "other"})
+    iot.fail("CreateOTAUpdate", error("ResourceAlreadyExistsException", "Taken"))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot)
+
+    assert str(failed.value) == (
+        "ResourceAlreadyExists: otaUpdateId fw-1 is taken by an OTA update that this resource "
+        "did not create from this request; it is left untouched: choose another otaUpdateId"
+    )
+    assert iot.called("TagResource") == iot.called("DeleteOTAUpdate") == []
+
+
+def test_a_taken_id_that_is_gone_meanwhile_fails_the_same(clock: Clock) -> None:
+    iot = FakeIot(clock, GONE)
+    iot.fail("CreateOTAUpdate", error("ResourceAlreadyExistsException", "Taken"))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot)
+
+    assert str(failed.value).startswith("ResourceAlreadyExists: otaUpdateId fw-1 is taken")
+    assert iot.called("ListTagsForResource") == []
+
+
+def test_update_of_an_ota_update_that_is_gone_fails_saying_so(clock: Clock) -> None:
+    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}]})
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.update(FakeIot(clock, GONE), tagged, REQUEST, ID, OWNER, budget())
+
+    assert str(failed.value) == (
+        "OTA update fw-1 does not exist (deleted outside CloudFormation?): give the OtaUpdate a "
+        "new otaUpdateId to have it created again"
+    )
+
+
+def test_update_of_an_ota_update_of_someone_else_fails_saying_so(clock: Clock) -> None:
+    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}]})
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags={})
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.update(iot, tagged, REQUEST, ID, OWNER, budget())
+
+    assert str(failed.value) == (
+        f"OTA update fw-1 was not created by this resource (FirmwareOta of stack {STACK_ID}): "
+        "it is left untouched, its tags too"
+    )
+    assert iot.called("TagResource") == []
+
+
+@pytest.mark.parametrize("status", ["CREATE_FAILED", "CREATE_COMPLETE"])
+def test_a_changed_request_under_the_same_id_fails_asking_for_a_new_id(
+    clock: Clock, status: str
+) -> None:
+    changed = lifecycle.Request({**REQUEST.body, "description": "2.0"})
+    # made from the changed request, but failed; or complete, made from the old request
+    iot = FakeIot(clock, status, tags=owned(changed if status == "CREATE_FAILED" else REQUEST))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.update(iot, changed, REQUEST, ID, OWNER, budget())
+
+    assert str(failed.value) == (
+        "otaUpdateId fw-1 is unchanged but the request changed: OTA updates are immutable, so "
+        "give the OtaUpdate a new otaUpdateId (or omit it to have one derived)"
+    )
+
+
+def test_a_deletion_refused_as_not_found_is_done(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", GONE)
+    iot.fail("DeleteOTAUpdate", error("ResourceNotFoundException", "Gone"))
+
+    assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+
+
+def test_a_connection_that_keeps_failing_is_named_in_the_reason(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    url = "https://iot.us-east-1.amazonaws.com/otaUpdates/fw-1"
+    iot.fail("CreateOTAUpdate", *[EndpointConnectionError(endpoint_url=url)] * 10)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot, budget(retry_seconds=4))
+
+    assert str(failed.value) == (
+        f'Could not connect to the endpoint URL: "{url}" (CreateOTAUpdate of OTA update fw-1 '
+        "still failing after 4 s of retries; retry the deployment later)"
+    )
