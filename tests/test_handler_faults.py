@@ -52,8 +52,13 @@ def test_transient_fault_while_deleting_is_retried(
     [("CreateOTAUpdate", code) for code in TRANSIENT] + [("GetOTAUpdate", "ThrottlingException")],
 )
 def test_persistent_fault_while_creating_fails_with_a_clear_reason(
-    cloudformation: CloudFormation, world: World, operation: str, code: str
+    cloudformation: CloudFormation,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    operation: str,
+    code: str,
 ) -> None:
+    monkeypatch.setenv("OTA_RETRY_SECONDS", "1")  # failing for good within seconds
     testing.fail(operation, times=1000, code=code)
 
     created = cloudformation.create(LOGICAL_ID, properties(world))
@@ -65,8 +70,9 @@ def test_persistent_fault_while_creating_fails_with_a_clear_reason(
 
 
 def test_persistent_fault_while_deleting_fails_with_a_clear_reason(
-    cloudformation: CloudFormation, world: World
+    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("OTA_RETRY_SECONDS", "1")  # failing for good within seconds
     cloudformation.create(LOGICAL_ID, properties(world))
     testing.fail("DeleteOTAUpdate", times=1000, code="ServiceUnavailableException")
 
@@ -178,9 +184,9 @@ def test_long_reason_keeps_its_beginning(cloudformation: CloudFormation, world: 
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture
 def short_invocations(cloudformation: CloudFormation, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Invocations that may wait ~2 s, and creations that go on until advanced."""
+    """Invocations that may wait ~1 s, and creations that go on until advanced."""
     cloudformation.timeout = 30
-    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")
     testing.set_manual_lifecycle(True)
 
 

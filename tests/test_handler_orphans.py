@@ -27,8 +27,14 @@ NEW_ID = "fw-2"
     ids=["throttled-past-retries", "denied", "unknown-code"],
 )
 def test_create_failing_after_creating_names_it_and_the_rollback_deletes_it(
-    cloudformation: CloudFormation, world: World, times: int, code: str, reason: str
+    cloudformation: CloudFormation,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    times: int,
+    code: str,
+    reason: str,
 ) -> None:
+    monkeypatch.setenv("OTA_RETRY_SECONDS", "1")  # failing for good within seconds
     testing.fail("GetOTAUpdate", times=times, code=code)
     event = cloudformation.event("Create", LOGICAL_ID, properties(world))
 
@@ -49,7 +55,7 @@ def test_create_failing_after_a_hand_over_names_it_and_the_rollback_deletes_it(
     cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cloudformation.timeout = 30
-    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")
     testing.set_manual_lifecycle(True)
     event = cloudformation.event("Create", LOGICAL_ID, properties(world))
     started = cloudformation.start(event)
@@ -150,7 +156,7 @@ def test_delete_during_the_creation_is_handed_over_and_deletes_it_once_created(
     the creation outlasts the Delete's invocation."""
     assert cloudformation.lambda_service is not None
     cloudformation.timeout = 30
-    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")
     testing.set_manual_lifecycle(True)
     cloudformation.start(cloudformation.event("Create", LOGICAL_ID, properties(world)))
     cloudformation.lambda_service.take()  # CloudFormation no longer waits for the Create
@@ -180,14 +186,14 @@ def test_recount_is_skipped_when_its_calls_would_run_past_the_hand_over(
     cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cloudformation.timeout = 30
-    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")  # 2 s before handing over
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")  # 1 s before handing over
     testing.set_manual_lifecycle(True)
     event = cloudformation.event("Create", LOGICAL_ID, properties(world))
 
     started = cloudformation.start(event)
 
     assert cloudformation.answer(event, started, timeout=0.2) is None  # handed over
-    assert testing.calls("ListOTAUpdates") == 0  # three calls of up to 25 s do not fit in 2 s
+    assert testing.calls("ListOTAUpdates") == 0  # three calls of up to 25 s do not fit in 1 s
 
 
 def test_recount_runs_when_the_invocation_has_time(
@@ -287,7 +293,7 @@ def test_delete_while_delete_in_progress_is_not_sent_again(
 ) -> None:
     cloudformation.create(LOGICAL_ID, properties(world))
     cloudformation.timeout = 30
-    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")
     testing.set_manual_lifecycle(True)
     event = cloudformation.event("Delete", LOGICAL_ID, properties(world), physical_id=ID)
     started = cloudformation.start(event)  # DELETE_IN_PROGRESS, handed over

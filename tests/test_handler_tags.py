@@ -271,7 +271,10 @@ def test_throttled_retag_is_retried(deployed: Deployed, operation: str) -> None:
     assert testing.calls(operation) == 3
 
 
-def test_retag_that_keeps_failing_fails_with_a_clear_reason(deployed: Deployed) -> None:
+def test_retag_that_keeps_failing_fails_with_a_clear_reason(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTA_RETRY_SECONDS", "1")  # failing for good within seconds
     testing.fail("TagResource", times=1000, code="ServiceUnavailableException")
 
     updated = deployed.update(tagged(deployed.world, RETAGGED))
