@@ -22,9 +22,10 @@ NEW_ID = "fw-2"
     [
         (1000, "ThrottlingException", "ThrottlingException: "),
         (1, "UnauthorizedException", "UnauthorizedException: "),
+        (1, "InvalidRequestException", "InvalidRequestException: "),
         (1, "ConflictException", "ConflictException: "),
     ],
-    ids=["throttled-past-retries", "denied", "unknown-code"],
+    ids=["throttled-past-retries", "denied", "invalid", "unknown-code"],
 )
 def test_create_failing_after_creating_names_it_and_the_rollback_deletes_it(
     cloudformation: CloudFormation,
@@ -47,6 +48,22 @@ def test_create_failing_after_creating_names_it_and_the_rollback_deletes_it(
     assert created.reason.startswith(reason)
     assert "(GetOTAUpdate of OTA update fw-1" in created.reason
     assert left["ota_update"] == "CREATE_COMPLETE"  # what would have stayed
+    assert [r.status for r in rollback] == ["SUCCESS"]
+    assert leftovers(world) == NOTHING
+
+
+def test_create_that_the_service_says_is_gone_fails_and_the_rollback_deletes_it(
+    cloudformation: CloudFormation, world: World
+) -> None:
+    """GetOTAUpdate answers ResourceNotFound once while the OTA update is being created."""
+    testing.fail("GetOTAUpdate", code="ResourceNotFoundException")
+    event = cloudformation.event("Create", LOGICAL_ID, properties(world))
+
+    created = cloudformation.send(event)
+    rollback = cloudformation.roll_back(event, created)
+
+    assert (created.status, created.physical_id) == ("FAILED", ID)
+    assert created.reason == "OTA update fw-1 disappeared while it was being created"
     assert [r.status for r in rollback] == ["SUCCESS"]
     assert leftovers(world) == NOTHING
 
