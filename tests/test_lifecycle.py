@@ -498,6 +498,13 @@ def test_delete_waits_for_the_creation_then_deletes(clock: Clock) -> None:
     assert iot.called("DeleteOTAUpdate") == [{"otaUpdateId": ID, "deleteStream": True}]
 
 
+def test_delete_of_one_being_deleted_waits_without_deleting_again(clock: Clock) -> None:
+    iot = FakeIot(clock, "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", GONE)
+
+    assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+    assert (iot.called("DeleteOTAUpdate"), len(iot.called("GetOTAUpdate"))) == ([], 3)
+
+
 def test_delete_of_a_creation_that_disappeared_meanwhile_deletes_nothing(clock: Clock) -> None:
     iot = FakeIot(clock, "CREATE_PENDING", GONE)
 
