@@ -314,12 +314,14 @@ def test_delete_while_delete_in_progress_is_not_sent_again(
     testing.set_manual_lifecycle(True)
     event = cloudformation.event("Delete", LOGICAL_ID, properties(world), physical_id=ID)
     started = cloudformation.start(event)  # DELETE_IN_PROGRESS, handed over
+    unanswered = cloudformation.answer(event, started, timeout=0.2)
 
     cloudformation.run_handovers()  # still DELETE_IN_PROGRESS: polled, not deleted again
     testing.advance()
     cloudformation.run_handovers()
     deleted = cloudformation.answer(event, started, timeout=5)
 
+    assert unanswered is None
     assert deleted is not None
     assert deleted.status == "SUCCESS"
     assert testing.calls("DeleteOTAUpdate") == 1

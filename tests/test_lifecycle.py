@@ -498,6 +498,15 @@ def test_delete_waits_for_the_creation_then_deletes(clock: Clock) -> None:
     assert iot.called("DeleteOTAUpdate") == [{"otaUpdateId": ID, "deleteStream": True}]
 
 
+def test_a_deletion_that_outlasts_the_invocation_is_handed_over(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", "DELETE_IN_PROGRESS")
+
+    outcome = lifecycle.delete(iot, ID, {}, OWNER, budget(5))
+
+    assert outcome == lifecycle.Outcome(ID, settled=False)
+    assert len(iot.called("DeleteOTAUpdate")) == 1
+
+
 def test_delete_of_one_being_deleted_waits_without_deleting_again(clock: Clock) -> None:
     iot = FakeIot(clock, "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", GONE)
 
@@ -607,8 +616,9 @@ def test_each_kind_of_request_logs_what_it_did(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=lifecycle.__name__)
-    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}]})
-    iot = FakeIot(clock, "CREATE_COMPLETE", tags=owned(REQUEST, old="x"))
+    tags = [{"Key": "team", "Value": "fw"}, {"Key": "stage", "Value": "beta"}]
+    tagged = lifecycle.Request({**REQUEST.body, "tags": tags})
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags=owned(REQUEST, old="x", older="y"))
     iot.fail("CreateOTAUpdate", *[error("ResourceAlreadyExistsException", "Taken")] * 2)
 
     lifecycle.create(iot, tagged, OWNER, budget())  # a repeated delivery, retagged
@@ -624,7 +634,7 @@ def test_each_kind_of_request_logs_what_it_did(
 
     assert [r.getMessage() for r in caplog.records] == [
         "fw-1: already created by this resource (repeated delivery), CREATE_COMPLETE",
-        "fw-1: tags changed in place, set: team; removed: old",
+        "fw-1: tags changed in place, set: team, stage; removed: old, older",
         "fw-1: CREATE_COMPLETE after 0.0 s",
         "fw-1: already created by this resource (repeated delivery), CREATE_COMPLETE",
         "fw-1: CREATE_COMPLETE after 0.0 s",
