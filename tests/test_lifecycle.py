@@ -624,6 +624,10 @@ def test_each_kind_of_request_logs_what_it_did(
     lifecycle.create(iot, tagged, OWNER, budget())  # a repeated delivery, retagged
     lifecycle.create(iot, tagged, OWNER, budget())  # the same again: tags as wanted
     lifecycle.update(iot, tagged, tagged, ID, OWNER, budget())
+    added = lifecycle.Request({**REQUEST.body, "tags": tags[:1]})
+    lifecycle.update(FakeIot(clock, "CREATE_COMPLETE"), added, REQUEST, ID, OWNER, budget())
+    removing = FakeIot(clock, "CREATE_COMPLETE", tags=owned(REQUEST, old="x"))
+    lifecycle.update(removing, REQUEST, added, ID, OWNER, budget())
     lifecycle.update(FakeIot(clock, "CREATE_COMPLETE"), REQUEST, tagged, "fw-0", OWNER, budget())
     gone = FakeIot(clock, "CREATE_COMPLETE")
     gone.fail("ListTagsForResource", error("ResourceNotFoundException", "Gone"))
@@ -639,6 +643,8 @@ def test_each_kind_of_request_logs_what_it_did(
         "fw-1: already created by this resource (repeated delivery), CREATE_COMPLETE",
         "fw-1: CREATE_COMPLETE after 0.0 s",
         "fw-1: only the teardown flags changed, nothing to call",
+        "fw-1: tags changed in place, set: team; removed: none",
+        "fw-1: tags changed in place, set: none; removed: old",
         "fw-0: request changed, replacing it with fw-1",
         "fw-1: CreateOTAUpdate accepted, CREATE_PENDING",
         "fw-1: CREATE_COMPLETE after 0.0 s",
@@ -812,4 +818,33 @@ def test_a_connection_that_keeps_failing_is_named_in_the_reason(clock: Clock) ->
     assert str(failed.value) == (
         f'Could not connect to the endpoint URL: "{url}" (CreateOTAUpdate of OTA update fw-1 '
         "still failing after 4 s of retries; retry the deployment later)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "request_type"),
+    [
+        ("GetOTAUpdate", "Delete"),
+        ("ListTagsForResource", "Delete"),
+        ("DeleteOTAUpdate", "Delete"),
+        ("TagResource", "Update"),
+        ("UntagResource", "Update"),
+    ],
+)
+def test_each_retried_call_is_named_when_it_keeps_failing(
+    clock: Clock, operation: str, request_type: str
+) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags=owned(REQUEST, old="x"))
+    iot.fail(operation, *[error("ThrottlingException")] * 100)
+    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}]})
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        if request_type == "Delete":
+            lifecycle.delete(iot, ID, {}, OWNER, budget(retry_seconds=4))
+        else:
+            lifecycle.update(iot, tagged, REQUEST, ID, OWNER, budget(retry_seconds=4))
+
+    assert str(failed.value) == (
+        f"ThrottlingException: Rate exceeded ({operation} of OTA update fw-1 still failing after "
+        "4 s of retries; retry the deployment later)"
     )
