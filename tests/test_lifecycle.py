@@ -374,6 +374,17 @@ def test_polls_failing_past_the_retry_bound_fail(clock: Clock) -> None:
     )
 
 
+def test_polls_failing_for_exactly_the_retry_bound_go_on(clock: Clock) -> None:
+    clock.jitter = 1.0  # polls at 0, 1, 3, 7 s (0.5 s doubled at each throttled poll)
+    iot = FakeIot(clock, "CREATE_IN_PROGRESS")
+    iot.fail("GetOTAUpdate", *[error("ThrottlingException")] * 100)
+
+    with pytest.raises(lifecycle.Failure):
+        create(iot, budget(retry_seconds=3))
+
+    assert clock.sleeps == [1, 2, 4]  # failing for 3 s at the third poll: not past the bound
+
+
 def test_a_poll_that_succeeds_resets_the_retry_bound(clock: Clock) -> None:
     statuses = ["CREATE_IN_PROGRESS"] * 3 + ["CREATE_COMPLETE"]
     iot = FakeIot(clock, *statuses)
@@ -798,6 +809,17 @@ def test_a_changed_request_under_the_same_id_fails_asking_for_a_new_id(
         "otaUpdateId fw-1 is unchanged but the request changed: OTA updates are immutable, so "
         "give the OtaUpdate a new otaUpdateId (or omit it to have one derived)"
     )
+
+
+def test_a_deletion_refused_for_good_fails_naming_it(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("DeleteOTAUpdate", error("UnauthorizedException", "Denied", "DeleteOTAUpdate"))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.delete(iot, ID, {}, OWNER, budget())
+
+    assert str(failed.value) == "UnauthorizedException: Denied (DeleteOTAUpdate of OTA update fw-1)"
+    assert clock.sleeps == []
 
 
 def test_a_deletion_refused_as_not_found_is_done(clock: Clock) -> None:
