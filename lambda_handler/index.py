@@ -165,7 +165,7 @@ def _client(service: str, connect_timeout: float, read_timeout: float, attempts:
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "standard", "max_attempts": attempts},
+        retries={"mode": "standard", "total_max_attempts": attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -86,7 +87,7 @@ class Budget:
     stop_at: float
     give_up_at: float
     settings: api.Settings
-    handovers: int = 0
+    handovers: int
 
     @classmethod
     def of(
@@ -148,7 +149,7 @@ class Owner:
 
     def data(self, ota_id: str) -> dict[str, str]:
         """The data of a complete OTA update of this stack, computed without a call."""
-        _, partition, _, region, account, _ = self.stack_id.split(":", 5)
+        _, partition, _, region, account, *_ = self.stack_id.split(":")
         return {
             api.ATTR_OTA_UPDATE_ID: ota_id,
             api.ATTR_OTA_UPDATE_ARN: api.iot_arn(
@@ -336,7 +337,7 @@ def _claim(client: Client, request: Request, owner: Owner, budget: Budget) -> No
     ota_id = request.ota_id
     info = _fetch_retrying(client, ota_id, budget)
     tags = _tags(client, info, budget) if info else {}
-    if info is None or not owner.owns(tags, request.digest):
+    if not (info and owner.owns(tags, request.digest)):
         raise Failure(
             f"ResourceAlreadyExists: otaUpdateId {ota_id} is taken by an OTA update that this "
             "resource did not create from this request; it is left untouched: choose another "
@@ -453,7 +454,7 @@ def wait(
     Raises :class:`Unsettled` when the invocation's budget runs out first, :class:`GaveUp` past
     the bound on waiting, :class:`Failure` when the service keeps failing.
     """
-    pace = _Pace(client, budget)
+    pace = _Pace(client, budget, time.time())
     failing_since: float | None = None
     status = "unknown"
     while True:
@@ -462,7 +463,8 @@ def wait(
         except (ClientError, ConnectionError, HTTPClientError) as error:
             if not _transient(error):
                 raise Failure(_rejected("GetOTAUpdate", ota_id, error)) from error
-            failing_since = failing_since or time.time()
+            if failing_since is None:
+                failing_since = time.time()
             if time.time() - failing_since > budget.settings.retry_seconds:
                 raise Failure(
                     _kept_failing("GetOTAUpdate", ota_id, error, failing_since)
@@ -504,31 +506,33 @@ class _Pace:
 
     client: Client
     budget: Budget
-    started: float = field(default_factory=time.time)
+    started: float
     slowdown: float = 1.0
     changing: int = 0  # OTA updates of the account being created or deleted, when last counted
-    counted_at: float = 0.0
+    counted_at: float = -math.inf
 
     def delay(self, now: float) -> float:
-        # The recount's calls all start before stop_at (else the last count stays).
+        # The recount's calls all start before stop_at (else the last count stays, as it does
+        # when the recount fails).
         recount_fits = now + (len(CHANGING) - 1) * CALL_SECONDS < self.budget.stop_at
         if now - self.counted_at > RECOUNT_SECONDS and recount_fits:
-            self.changing, self.counted_at = _count_changing(self.client), now
+            self.changing, self.counted_at = _count_changing(self.client, self.changing), now
         own = max(POLL_MIN, min(POLL_FRACTION * (now - self.started), POLL_MAX))
         fair_share = self.changing / POLL_BUDGET_TPS
         return max(own, fair_share) * self.slowdown * random.uniform(0.8, 1.2)
 
 
-def _count_changing(client: Client) -> int:
-    """How many OTA updates of the account are being created or deleted (ListOTAUpdates)."""
+def _count_changing(client: Client, last: int) -> int:
+    """How many OTA updates of the account are being created or deleted (ListOTAUpdates); the
+    ``last`` count when ListOTAUpdates fails (it is throttled too when IoT is busy)."""
     try:
         return sum(
             len(client.list_ota_updates(otaUpdateStatus=status, maxResults=250)["otaUpdates"])
             for status in CHANGING
         )
     except (ClientError, ConnectionError, HTTPClientError) as error:
-        log.warning("ListOTAUpdates failed (%s): polling as if alone", _describe(error))
-        return 1
+        log.warning("ListOTAUpdates failed (%s): pacing by the last count", _describe(error))
+        return last
 
 
 def fetch(client: Client, ota_id: str) -> Info | None:

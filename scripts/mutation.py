@@ -67,6 +67,7 @@ DEFAULT_TESTS: dict[str, list[str]] = {
         "tests/test_synth_checks.py",
     ],
     "lambda_handler/lifecycle.py": [
+        "tests/test_lifecycle.py",
         "tests/test_handler.py",
         "tests/test_handler_faults.py",
         "tests/test_handler_orphans.py",

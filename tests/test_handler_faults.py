@@ -52,8 +52,13 @@ def test_transient_fault_while_deleting_is_retried(
     [("CreateOTAUpdate", code) for code in TRANSIENT] + [("GetOTAUpdate", "ThrottlingException")],
 )
 def test_persistent_fault_while_creating_fails_with_a_clear_reason(
-    cloudformation: CloudFormation, world: World, operation: str, code: str
+    cloudformation: CloudFormation,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    operation: str,
+    code: str,
 ) -> None:
+    monkeypatch.setenv("OTA_RETRY_SECONDS", "1")  # failing for good within seconds
     testing.fail(operation, times=1000, code=code)
 
     created = cloudformation.create(LOGICAL_ID, properties(world))
@@ -65,8 +70,9 @@ def test_persistent_fault_while_creating_fails_with_a_clear_reason(
 
 
 def test_persistent_fault_while_deleting_fails_with_a_clear_reason(
-    cloudformation: CloudFormation, world: World
+    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("OTA_RETRY_SECONDS", "1")  # failing for good within seconds
     cloudformation.create(LOGICAL_ID, properties(world))
     testing.fail("DeleteOTAUpdate", times=1000, code="ServiceUnavailableException")
 
@@ -178,9 +184,9 @@ def test_long_reason_keeps_its_beginning(cloudformation: CloudFormation, world: 
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture
 def short_invocations(cloudformation: CloudFormation, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Invocations that may wait ~2 s, and creations that go on until advanced."""
+    """Invocations that may wait ~1 s, and creations that go on until advanced."""
     cloudformation.timeout = 30
-    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")
     testing.set_manual_lifecycle(True)
 
 
@@ -243,6 +249,20 @@ def test_handed_over_wait_hands_over_again_while_the_creation_goes_on(
         "giveUpAt": first["OtaUpdateHandover"]["giveUpAt"],
         "count": 2,
     }
+
+
+def test_iot_calls_and_the_hand_over_margin_are_bounded_as_documented(
+    cloudformation: CloudFormation,
+) -> None:
+    """The README: each invocation stops waiting ~57 s before its end, for the worst IoT call
+    (5 s connect + 20 s read, one attempt: the lifecycle retries), the hand-over and the answer."""
+    import index
+
+    config = index._iot().meta.config
+
+    assert (config.connect_timeout, config.read_timeout) == (5, 20)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert index.MARGIN_SECONDS == 57
 
 
 def test_waiting_ends_after_its_bound_with_a_reason(

@@ -22,13 +22,20 @@ NEW_ID = "fw-2"
     [
         (1000, "ThrottlingException", "ThrottlingException: "),
         (1, "UnauthorizedException", "UnauthorizedException: "),
+        (1, "InvalidRequestException", "InvalidRequestException: "),
         (1, "ConflictException", "ConflictException: "),
     ],
-    ids=["throttled-past-retries", "denied", "unknown-code"],
+    ids=["throttled-past-retries", "denied", "invalid", "unknown-code"],
 )
 def test_create_failing_after_creating_names_it_and_the_rollback_deletes_it(
-    cloudformation: CloudFormation, world: World, times: int, code: str, reason: str
+    cloudformation: CloudFormation,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    times: int,
+    code: str,
+    reason: str,
 ) -> None:
+    monkeypatch.setenv("OTA_RETRY_SECONDS", "1")  # failing for good within seconds
     testing.fail("GetOTAUpdate", times=times, code=code)
     event = cloudformation.event("Create", LOGICAL_ID, properties(world))
 
@@ -45,11 +52,27 @@ def test_create_failing_after_creating_names_it_and_the_rollback_deletes_it(
     assert leftovers(world) == NOTHING
 
 
+def test_create_that_the_service_says_is_gone_fails_and_the_rollback_deletes_it(
+    cloudformation: CloudFormation, world: World
+) -> None:
+    """GetOTAUpdate answers ResourceNotFound once while the OTA update is being created."""
+    testing.fail("GetOTAUpdate", code="ResourceNotFoundException")
+    event = cloudformation.event("Create", LOGICAL_ID, properties(world))
+
+    created = cloudformation.send(event)
+    rollback = cloudformation.roll_back(event, created)
+
+    assert (created.status, created.physical_id) == ("FAILED", ID)
+    assert created.reason == "OTA update fw-1 disappeared while it was being created"
+    assert [r.status for r in rollback] == ["SUCCESS"]
+    assert leftovers(world) == NOTHING
+
+
 def test_create_failing_after_a_hand_over_names_it_and_the_rollback_deletes_it(
     cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cloudformation.timeout = 30
-    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")
     testing.set_manual_lifecycle(True)
     event = cloudformation.event("Create", LOGICAL_ID, properties(world))
     started = cloudformation.start(event)
@@ -143,6 +166,36 @@ def test_failed_replacement_is_removed_by_the_rollback_and_cleanup(
     assert len(leftovers(world)["streams"]) == 1
 
 
+def test_delete_during_the_creation_is_handed_over_and_deletes_it_once_created(
+    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Delete (a cancelled stack creation) arrives while the OTA update is being created, and
+    the creation outlasts the Delete's invocation."""
+    assert cloudformation.lambda_service is not None
+    cloudformation.timeout = 30
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")
+    testing.set_manual_lifecycle(True)
+    cloudformation.start(cloudformation.event("Create", LOGICAL_ID, properties(world)))
+    cloudformation.lambda_service.take()  # CloudFormation no longer waits for the Create
+    event = cloudformation.event("Delete", LOGICAL_ID, properties(world), physical_id=ID)
+
+    started = cloudformation.start(event)
+    unanswered = cloudformation.answer(event, started, timeout=0.2)
+    refused = testing.calls("DeleteOTAUpdate")
+    testing.advance()
+    testing.advance()  # CREATE_COMPLETE
+    testing.set_manual_lifecycle(False)
+    cloudformation.run_handovers()
+    deleted = cloudformation.answer(event, started, timeout=5)
+
+    assert (unanswered, refused) == (None, 0)  # handed over; the service deletes settled ones
+    assert deleted is not None
+    assert (deleted.status, deleted.physical_id) == ("SUCCESS", ID)
+    assert testing.calls("DeleteOTAUpdate") == 1
+    assert leftovers(world) == NOTHING
+    assert cloudformation.run_handovers() == []
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. The hand-over margin covers blocking calls
 # ---------------------------------------------------------------------------------------------
@@ -150,14 +203,14 @@ def test_recount_is_skipped_when_its_calls_would_run_past_the_hand_over(
     cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cloudformation.timeout = 30
-    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")  # 2 s before handing over
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")  # 1 s before handing over
     testing.set_manual_lifecycle(True)
     event = cloudformation.event("Create", LOGICAL_ID, properties(world))
 
     started = cloudformation.start(event)
 
     assert cloudformation.answer(event, started, timeout=0.2) is None  # handed over
-    assert testing.calls("ListOTAUpdates") == 0  # three calls of up to 25 s do not fit in 2 s
+    assert testing.calls("ListOTAUpdates") == 0  # three calls of up to 25 s do not fit in 1 s
 
 
 def test_recount_runs_when_the_invocation_has_time(
@@ -257,16 +310,18 @@ def test_delete_while_delete_in_progress_is_not_sent_again(
 ) -> None:
     cloudformation.create(LOGICAL_ID, properties(world))
     cloudformation.timeout = 30
-    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "28")
+    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")
     testing.set_manual_lifecycle(True)
     event = cloudformation.event("Delete", LOGICAL_ID, properties(world), physical_id=ID)
     started = cloudformation.start(event)  # DELETE_IN_PROGRESS, handed over
+    unanswered = cloudformation.answer(event, started, timeout=0.2)
 
     cloudformation.run_handovers()  # still DELETE_IN_PROGRESS: polled, not deleted again
     testing.advance()
     cloudformation.run_handovers()
     deleted = cloudformation.answer(event, started, timeout=5)
 
+    assert unanswered is None
     assert deleted is not None
     assert deleted.status == "SUCCESS"
     assert testing.calls("DeleteOTAUpdate") == 1

@@ -229,35 +229,45 @@ def test_request_and_tag_change_under_a_fixed_id_fails_and_keeps_the_tags(
 # ---------------------------------------------------------------------------------------------
 # Faults and foreign OTA updates
 # ---------------------------------------------------------------------------------------------
-def test_retag_refused_by_the_service_fails_naming_it_and_keeps_the_tags(
-    deployed: Deployed,
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [
+        (operation, code)
+        for operation in ("GetOTAUpdate", "ListTagsForResource", "TagResource", "UntagResource")
+        for code in (
+            "UnauthorizedException",
+            "InvalidRequestException",
+            "ResourceNotFoundException",
+            "ConflictException",  # a code the lifecycle does not know for these calls
+        )
+    ],
+)
+def test_retag_refused_for_good_at_any_call_fails_and_the_rollback_keeps_everything(
+    deployed: Deployed, operation: str, code: str
 ) -> None:
     retagged = tagged(deployed.world, RETAGGED)
-    testing.fail("TagResource", code="InvalidRequestException")
+    testing.fail(operation, code=code)
+    before = testing.calls(operation)
 
     updated = deployed.update(retagged)
+    calls = testing.calls(operation) - before
     rolled_back = deployed.update(deployed.properties, retagged)
 
-    assert updated.status == "FAILED"
-    assert updated.reason.startswith("InvalidRequestException: ")
-    assert updated.reason.endswith("(TagResource of OTA update fw-1)")
+    assert (updated.status, updated.physical_id, calls) == ("FAILED", ID, 1)  # not retried
+    if (operation, code) == ("GetOTAUpdate", "ResourceNotFoundException"):
+        assert updated.reason == (
+            "OTA update fw-1 does not exist (deleted outside CloudFormation?): give the OtaUpdate "
+            "a new otaUpdateId to have it created again"
+        )
+    else:
+        assert updated.reason.startswith(f"{code}: ")
+        assert updated.reason.endswith(f" ({operation} of OTA update fw-1)")
     assert rolled_back.status == "SUCCESS"
     assert service_tags(deployed.world) == deployed.tags
-
-
-def test_untag_refused_by_the_service_fails_and_the_rollback_restores_the_tags(
-    deployed: Deployed,
-) -> None:
-    retagged = tagged(deployed.world, RETAGGED)
-    testing.fail("UntagResource", code="InvalidRequestException")
-
-    updated = deployed.update(retagged)
-    rolled_back = deployed.update(deployed.properties, retagged)
-
-    assert updated.status == "FAILED"
-    assert updated.reason.endswith("(UntagResource of OTA update fw-1)")
-    assert rolled_back.status == "SUCCESS"
-    assert service_tags(deployed.world) == deployed.tags
+    assert (deployed.world.status(ID), job(deployed.world)["status"]) == (
+        "CREATE_COMPLETE",
+        deployed.job["status"],
+    )
 
 
 @pytest.mark.parametrize("operation", ["TagResource", "UntagResource"])
@@ -271,7 +281,10 @@ def test_throttled_retag_is_retried(deployed: Deployed, operation: str) -> None:
     assert testing.calls(operation) == 3
 
 
-def test_retag_that_keeps_failing_fails_with_a_clear_reason(deployed: Deployed) -> None:
+def test_retag_that_keeps_failing_fails_with_a_clear_reason(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTA_RETRY_SECONDS", "1")  # failing for good within seconds
     testing.fail("TagResource", times=1000, code="ServiceUnavailableException")
 
     updated = deployed.update(tagged(deployed.world, RETAGGED))

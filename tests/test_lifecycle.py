@@ -1,0 +1,872 @@
+"""The lifecycle's own arithmetic, over a fake IoT client and a fake clock: the retries' backoff
+and deadline, the polls' pacing, the budget of an invocation, whole Reasons and the log lines.
+
+Nothing here sleeps: ``lifecycle.time`` and ``lifecycle.random`` are replaced by :class:`Clock`,
+whose ``sleep`` only records the delay and moves the time on (the handler's tests, through the
+CloudFormation harness, check the same paths against the emulated IoT).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from handler_support import ID, LOGICAL_ID
+
+from cdk_ota_update import api
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda_handler"))
+import lifecycle  # the Lambda asset's modules import each other by plain name
+
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/Firmware/1e2d"
+OWNER = lifecycle.Owner(STACK_ID, LOGICAL_ID)
+ARN = f"arn:aws:iot:us-east-1:123456789012:otaupdate/{ID}"
+START = 1_800_000_000.0
+GONE = "gone"
+
+
+def error(
+    code: str, message: str = "Rate exceeded", operation: str = "GetOTAUpdate"
+) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+class Clock:
+    """``time`` and ``random`` for the lifecycle: sleeping records the delay and moves the time
+    on; ``uniform(a, b)`` records its bounds and answers ``b`` for a backoff (the longest delay),
+    ``jitter`` for a poll."""
+
+    def __init__(self) -> None:
+        self.now = START
+        self.sleeps: list[float] = []
+        self.bounds: list[tuple[float, float]] = []
+        self.jitter = 1.2
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0, seconds
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if len(self.sleeps) > 5000:
+            raise RuntimeError("endless wait")
+
+    def uniform(self, low: float, high: float) -> float:
+        self.bounds.append((low, high))
+        return high if low == 0 else self.jitter
+
+
+class FakeIot:
+    """The IoT calls of the lifecycle: GetOTAUpdate answers ``statuses`` one by one (the last
+    repeats; ``GONE``: ResourceNotFound); ``faults[operation]`` come first (None: answered as
+    usual); every call is recorded with the time it was made."""
+
+    def __init__(self, clock: Clock, *statuses: str, tags: dict[str, str] | None = None) -> None:
+        self.clock = clock
+        self.statuses = list(statuses)
+        tags = owned(REQUEST) if tags is None else tags
+        self.tags = [{"Key": k, "Value": v} for k, v in tags.items()]
+        self.faults: dict[str, list[Exception | None]] = {}
+        self.calls: list[tuple[str, dict[str, Any], float]] = []
+        self.changing: dict[str, int] = {}  # ListOTAUpdates: how many of each status
+        self.error_info: dict[str, str] = {}
+        self.page_size = 50  # ListTagsForResource's
+        self.job = True  # whether GetOTAUpdate names the job
+
+    def fail(self, operation: str, *errors: Exception | None) -> None:
+        self.faults.setdefault(operation, []).extend(errors)
+
+    def called(self, operation: str) -> list[dict[str, Any]]:
+        return [kwargs for op, kwargs, _ in self.calls if op == operation]
+
+    def _call(self, operation: str, **kwargs: Any) -> None:
+        self.calls.append((operation, kwargs, self.clock.now))
+        fault = self.faults[operation].pop(0) if self.faults.get(operation) else None
+        if fault:
+            raise fault
+
+    def create_ota_update(self, **request: Any) -> dict[str, Any]:
+        self._call("CreateOTAUpdate", **request)
+        return {"otaUpdateId": request["otaUpdateId"], "otaUpdateStatus": "CREATE_PENDING"}
+
+    def get_ota_update(self, otaUpdateId: str) -> dict[str, Any]:
+        self._call("GetOTAUpdate", otaUpdateId=otaUpdateId)
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        if status == GONE:
+            raise error("ResourceNotFoundException", f"OTA update {otaUpdateId} does not exist")
+        info: dict[str, Any] = {"otaUpdateId": otaUpdateId, "otaUpdateArn": ARN}
+        if self.job:
+            info["awsIotJobId"] = api.job_id(otaUpdateId)
+            info["awsIotJobArn"] = f"arn:aws:iot:us-east-1:123456789012:job/{info['awsIotJobId']}"
+        info["otaUpdateStatus"] = status
+        if status.endswith("FAILED") and self.error_info:
+            info["errorInfo"] = self.error_info
+        return {"otaUpdateInfo": info}
+
+    def list_tags_for_resource(self, resourceArn: str, **token: str) -> dict[str, Any]:
+        self._call("ListTagsForResource", resourceArn=resourceArn, **token)
+        start = int(token.get("nextToken", "0"))
+        end = start + self.page_size
+        page: dict[str, Any] = {"tags": self.tags[start:end]}
+        if end < len(self.tags):
+            page["nextToken"] = str(end)
+        return page
+
+    def tag_resource(self, resourceArn: str, tags: list[dict[str, str]]) -> dict[str, Any]:
+        self._call("TagResource", resourceArn=resourceArn, tags=tags)
+        keys = {t["Key"] for t in tags}
+        self.tags = [t for t in self.tags if t["Key"] not in keys] + tags
+        return {}
+
+    def untag_resource(self, resourceArn: str, tagKeys: list[str]) -> dict[str, Any]:
+        self._call("UntagResource", resourceArn=resourceArn, tagKeys=tagKeys)
+        self.tags = [t for t in self.tags if t["Key"] not in tagKeys]
+        return {}
+
+    def delete_ota_update(self, **kwargs: Any) -> dict[str, Any]:
+        self._call("DeleteOTAUpdate", **kwargs)
+        return {}
+
+    def list_ota_updates(self, otaUpdateStatus: str, maxResults: int) -> dict[str, Any]:
+        self._call("ListOTAUpdates", otaUpdateStatus=otaUpdateStatus, maxResults=maxResults)
+        count = self.changing.get(otaUpdateStatus, 0)
+        return {"otaUpdates": [{"otaUpdateId": f"other-{i}"} for i in range(count)]}
+
+
+def owned(request: lifecycle.Request, **user: str) -> dict[str, str]:
+    """The tags of an OTA update this resource made from ``request``, and ``user`` tags."""
+    return {**{t["Key"]: t["Value"] for t in OWNER.tags(request.digest)}, **user}
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    fake = Clock()
+    monkeypatch.setattr(lifecycle, "time", fake)
+    monkeypatch.setattr(lifecycle, "random", fake)
+    yield fake
+
+
+def budget(
+    seconds: float = 1000.0, *, give_up: float = 900.0, handovers: int = 0, **settings: Any
+) -> lifecycle.Budget:
+    """An invocation that may wait ``seconds`` from now, for a request that waits ``give_up``."""
+    return lifecycle.Budget(START + seconds, START + give_up, api.Settings(**settings), handovers)
+
+
+REQUEST = lifecycle.Request({"otaUpdateId": ID, "targets": ["arn:aws:iot:::thing/t"]})
+
+
+def create(iot: FakeIot, within: lifecycle.Budget | None = None) -> lifecycle.Outcome:
+    return lifecycle.create(iot, REQUEST, OWNER, within or budget())
+
+
+# ---------------------------------------------------------------------------------------------
+# Retries: exponential backoff with full jitter, bounded by OTA_RETRY_SECONDS and stop_at
+# ---------------------------------------------------------------------------------------------
+def test_retries_back_off_exponentially_up_to_their_bound(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("CreateOTAUpdate", *[error("ThrottlingException")] * 7)
+
+    created = create(iot, budget(retry_seconds=100))
+
+    assert created == lifecycle.Outcome(ID, created.data)
+    assert clock.bounds[:7] == [(0, 0.5), (0, 1), (0, 2), (0, 4), (0, 8), (0, 8), (0, 8)]
+    assert clock.sleeps == [0.5, 1, 2, 4, 8, 8, 8]
+    assert len(iot.called("CreateOTAUpdate")) == 8
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        error("InternalFailureException"),
+        error("ServiceUnavailableException"),
+        EndpointConnectionError(endpoint_url="https://iot.us-east-1.amazonaws.com"),
+    ],
+)
+def test_every_transient_fault_is_retried(clock: Clock, fault: Exception) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("CreateOTAUpdate", fault)
+
+    assert create(iot).physical_id == ID
+    assert clock.sleeps == [0.5]
+
+
+def test_retries_stop_before_the_next_delay_would_pass_the_retry_bound(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("CreateOTAUpdate", *[error("ThrottlingException")] * 100)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot, budget(retry_seconds=10))
+
+    # 0.5 + 1 + 2 + 4 = 7.5 s slept; the next 8 s would end past 10 s
+    assert clock.sleeps == [0.5, 1, 2, 4]
+    assert len(iot.called("CreateOTAUpdate")) == 5
+    assert str(failed.value) == (
+        "ThrottlingException: Rate exceeded (CreateOTAUpdate of OTA update fw-1 still failing "
+        "after 8 s of retries; retry the deployment later)"
+    )
+
+
+def test_a_retry_ending_exactly_at_the_bound_is_made(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("CreateOTAUpdate", *[error("ThrottlingException")] * 2)
+
+    assert create(iot, budget(retry_seconds=1.5)).physical_id == ID
+    assert clock.sleeps == [0.5, 1]
+
+
+def test_retries_stop_at_the_invocations_stop_at(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("CreateOTAUpdate", *[error("ThrottlingException")] * 100)
+
+    with pytest.raises(lifecycle.Failure):
+        create(iot, budget(3.5, retry_seconds=100))
+
+    assert clock.sleeps == [0.5, 1, 2]
+
+
+def test_permanent_errors_are_not_retried(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("CreateOTAUpdate", error("InvalidRequestException", "Bad targets", "CreateOTAUpdate"))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot)
+
+    assert str(failed.value) == (
+        "InvalidRequestException: Bad targets (CreateOTAUpdate of OTA update fw-1)"
+    )
+    assert (clock.sleeps, len(iot.calls)) == ([], 1)
+
+
+def test_an_error_without_a_code_is_permanent_and_named_as_it_came(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("CreateOTAUpdate", ClientError({}, "CreateOTAUpdate"))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot)
+
+    assert str(failed.value) == ":  (CreateOTAUpdate of OTA update fw-1)"
+
+
+def test_a_retried_call_logs_each_retry(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("CreateOTAUpdate", error("ThrottlingException"), error("ThrottlingException"))
+
+    create(iot)
+
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "fw-1: CreateOTAUpdate failed (ThrottlingException: Rate exceeded), retry 1 in 0.5 s",
+        "fw-1: CreateOTAUpdate failed (ThrottlingException: Rate exceeded), retry 2 in 1.0 s",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Polling: 1/20 of the time waited, between 0.5 and 2 s, never faster than a fair share
+# ---------------------------------------------------------------------------------------------
+def test_polls_follow_the_time_waited_between_their_bounds(clock: Clock) -> None:
+    iot = FakeIot(clock, *["CREATE_IN_PROGRESS"] * 60, "CREATE_COMPLETE")
+
+    create(iot)
+
+    assert set(clock.bounds) == {(0.8, 1.2)}
+    assert clock.sleeps[:3] == pytest.approx([0.6, 0.6, 0.6])  # POLL_MIN 0.5, jitter 1.2
+    waited = [t - START for op, _, t in iot.calls if op == "GetOTAUpdate"]
+    # once 20 s have passed, the interval is 1/20 of them, until it reaches 2 s
+    at_20 = next(i for i, t in enumerate(waited) if t >= 20)
+    assert clock.sleeps[at_20] == pytest.approx(0.05 * waited[at_20] * 1.2)
+    assert max(clock.sleeps) == pytest.approx(2.4)
+    assert clock.sleeps[-1] == pytest.approx(2.4)
+
+
+def test_polls_take_a_fair_share_of_the_accounts_budget(clock: Clock) -> None:
+    iot = FakeIot(clock, *["CREATE_IN_PROGRESS"] * 3, "CREATE_COMPLETE")
+    iot.changing = {"CREATE_PENDING": 4, "CREATE_IN_PROGRESS": 6, "DELETE_IN_PROGRESS": 5}
+
+    create(iot)
+
+    assert iot.called("ListOTAUpdates") == [
+        {"otaUpdateStatus": status, "maxResults": 250}
+        for status in ("CREATE_PENDING", "CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
+    ]
+    # 15 changing OTA updates share 5 GetOTAUpdate calls a second: one call every 3 s each
+    assert clock.sleeps == pytest.approx([3.6] * 3)
+
+
+@pytest.mark.parametrize(
+    ("jitter", "counted"),
+    [(1.0, [0, 32, 64]), (1.025, [0, 30.75, 61.5]), (1.2, [0, 31.2, 62.4])],
+)
+def test_the_count_is_renewed_once_30_seconds_have_passed(
+    clock: Clock, jitter: float, counted: list[float]
+) -> None:
+    clock.jitter = jitter
+    iot = FakeIot(clock, *["CREATE_IN_PROGRESS"] * 45, "CREATE_COMPLETE")
+    iot.changing = {"CREATE_PENDING": 10}  # 2 s between polls, times the jitter
+
+    create(iot)
+
+    times = [t - START for op, _, t in iot.calls if op == "ListOTAUpdates"]
+    assert times[::3][:3] == pytest.approx(counted)  # at 30 s exactly, not yet
+
+
+def test_a_failed_recount_keeps_the_last_count(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    iot = FakeIot(clock, *["CREATE_IN_PROGRESS"] * 14, "CREATE_COMPLETE")
+    iot.changing = {"CREATE_PENDING": 15}
+
+    iot.fail("ListOTAUpdates", None, None, None, error("ThrottlingException"))
+
+    create(iot)
+
+    assert len(iot.called("ListOTAUpdates")) == 4  # counted at 0 s, failed at 36 s
+    assert clock.sleeps == pytest.approx([3.6] * 14)  # still a fair share of 15
+    assert (
+        "ListOTAUpdates failed (ThrottlingException: Rate exceeded): pacing by the last count"
+        in [r.getMessage() for r in caplog.records]
+    )
+
+
+def test_no_recount_when_its_calls_would_start_after_stop_at(clock: Clock) -> None:
+    # the recount's third call may start 2 x 25 s after the first: it must start before stop_at
+    iot = FakeIot(clock, "CREATE_PENDING", "CREATE_COMPLETE")
+
+    create(iot, budget(50))
+    fits = FakeIot(clock, "CREATE_PENDING", "CREATE_COMPLETE")
+    clock.now = START
+    create(fits, budget(50.5))
+
+    assert (len(iot.called("ListOTAUpdates")), len(fits.called("ListOTAUpdates"))) == (0, 3)
+
+
+def test_throttled_polls_slow_down_up_to_eight_times(clock: Clock) -> None:
+    iot = FakeIot(clock, *["CREATE_IN_PROGRESS"] * 6, "CREATE_COMPLETE")
+    iot.fail("GetOTAUpdate", *[error("ThrottlingException")] * 5)
+
+    create(iot)
+
+    # 0.5 s doubled at each throttled poll, at most 8 times (1.2 for the jitter)
+    assert clock.sleeps[:4] == pytest.approx([1.2, 2.4, 4.8, 4.8])
+    # after 13.2 s: 1/20 of them, still 8 times slower once polls are answered again
+    assert clock.sleeps[4:6] == pytest.approx([0.05 * 13.2 * 8 * 1.2, 0.05 * 19.536 * 8 * 1.2])
+
+
+def test_polls_failing_past_the_retry_bound_fail(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_IN_PROGRESS")
+    iot.fail("GetOTAUpdate", *[error("ServiceUnavailableException", "Unavailable")] * 100)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot, budget(retry_seconds=30))
+
+    # polled at 0, 1.2, 3.6, 8.4, 13.2, 19.5, 28.9 s (slowed down 8 times), failing at 42.8 s
+    assert len(clock.sleeps) == 7
+    assert sum(clock.sleeps) == pytest.approx(42.79, abs=0.01)
+    assert str(failed.value) == (
+        "ServiceUnavailableException: Unavailable (GetOTAUpdate of OTA update fw-1 still failing "
+        "after 43 s of retries; retry the deployment later)"
+    )
+
+
+def test_polls_failing_for_exactly_the_retry_bound_go_on(clock: Clock) -> None:
+    clock.jitter = 1.0  # polls at 0, 1, 3, 7 s (0.5 s doubled at each throttled poll)
+    iot = FakeIot(clock, "CREATE_IN_PROGRESS")
+    iot.fail("GetOTAUpdate", *[error("ThrottlingException")] * 100)
+
+    with pytest.raises(lifecycle.Failure):
+        create(iot, budget(retry_seconds=3))
+
+    assert clock.sleeps == [1, 2, 4]  # failing for 3 s at the third poll: not past the bound
+
+
+def test_a_poll_that_succeeds_resets_the_retry_bound(clock: Clock) -> None:
+    statuses = ["CREATE_IN_PROGRESS"] * 3 + ["CREATE_COMPLETE"]
+    iot = FakeIot(clock, *statuses)
+    throttled = error("ThrottlingException")
+    # throttled, answered, throttled...: never failing for more than 3 s in a row
+    iot.fail("GetOTAUpdate", throttled, None, throttled, None, throttled)
+
+    assert create(iot, budget(retry_seconds=3)).physical_id == ID
+
+
+# ---------------------------------------------------------------------------------------------
+# The invocation's budget: hand over before stop_at, give up past the bound
+# ---------------------------------------------------------------------------------------------
+def test_budget_of_an_invocation(clock: Clock) -> None:
+    settings = api.Settings(max_wait_seconds=600)
+
+    first = lifecycle.Budget.of(300_000, settings, margin=57)
+    handed = lifecycle.Budget.of(
+        300_000,
+        api.Settings(handover_margin_seconds=10),
+        margin=57,
+        give_up_at=START + 5,
+        handovers=3,
+    )
+
+    assert first == lifecycle.Budget(START + 243, START + 600, settings, 0)
+    assert (handed.stop_at, handed.give_up_at, handed.handovers) == (START + 290, START + 5, 3)
+    assert not first.last
+
+
+@pytest.mark.parametrize(("handovers", "last"), [(1, False), (2, True), (3, True)])
+def test_the_last_invocation_may_not_hand_over(handovers: int, last: bool) -> None:
+    assert budget(handovers=handovers, max_handovers=2).last is last
+
+
+def test_a_wait_that_outlasts_the_invocation_is_handed_over(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    iot = FakeIot(clock, "CREATE_IN_PROGRESS")
+
+    outcome = create(iot, budget(10))
+
+    # polls every 0.6 s while the next one still ends before stop_at
+    assert outcome == lifecycle.Outcome(ID, settled=False)
+    assert sum(clock.sleeps) == pytest.approx(9.6)
+    assert len(iot.called("GetOTAUpdate")) == 17
+    assert caplog.records[-1].getMessage() == (
+        "fw-1: still CREATE_IN_PROGRESS after 9.6 s, handing over to the next invocation"
+    )
+
+
+def test_a_poll_ending_exactly_at_stop_at_hands_over(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_IN_PROGRESS")
+
+    create(iot, budget(0.6))
+
+    assert (clock.sleeps, len(iot.called("GetOTAUpdate"))) == ([], 1)
+
+
+def test_the_last_invocation_gives_up_instead(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_PENDING")
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot, budget(10, handovers=3, max_handovers=3))
+
+    assert str(failed.value) == (
+        "OTA update fw-1 is still CREATE_PENDING: gave up waiting after 3 hand-overs "
+        "(OTA_MAX_HANDOVERS=3); CloudFormation's rollback deletes it once it settles"
+    )
+    assert iot.called("DeleteOTAUpdate") == []
+
+
+def test_waiting_gives_up_at_its_bound(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_PENDING")
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot, budget(give_up=2.9, max_wait_seconds=3))
+
+    assert str(failed.value) == (
+        "OTA update fw-1 is still CREATE_PENDING: gave up waiting (OTA_MAX_WAIT_SECONDS=3); "
+        "CloudFormation's rollback deletes it once it settles"
+    )
+    assert clock.sleeps == pytest.approx([0.6] * 5)  # polled at 0, 0.6, ..., 3.0 s
+    assert iot.called("DeleteOTAUpdate") == []
+
+
+def test_waiting_gives_up_once_its_bound_is_reached(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_PENDING")
+
+    with pytest.raises(lifecycle.Failure):
+        create(iot, budget(give_up=0))
+
+    assert (clock.sleeps, len(iot.called("GetOTAUpdate"))) == ([], 1)
+
+
+def test_waiting_that_never_got_an_answer_gives_up_on_an_unknown_status(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_PENDING")
+    iot.fail("GetOTAUpdate", *[error("ThrottlingException")] * 3)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot, budget(give_up=1, max_wait_seconds=1))
+
+    assert str(failed.value).startswith("OTA update fw-1 is still unknown: gave up waiting")
+
+
+def test_delete_while_it_is_being_created_hands_over_without_deleting(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_PENDING")
+
+    outcome = lifecycle.delete(iot, ID, {}, OWNER, budget(5))
+
+    assert outcome == lifecycle.Outcome(ID, settled=False)
+    assert iot.called("DeleteOTAUpdate") == []
+
+
+def test_delete_waits_for_the_creation_then_deletes(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_PENDING", "CREATE_COMPLETE", "DELETE_IN_PROGRESS", GONE)
+
+    outcome = lifecycle.delete(iot, ID, {api.DELETE_STREAM: "true"}, OWNER, budget())
+
+    assert outcome == lifecycle.Outcome(ID)
+    assert iot.called("DeleteOTAUpdate") == [{"otaUpdateId": ID, "deleteStream": True}]
+
+
+def test_a_deletion_that_outlasts_the_invocation_is_handed_over(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", "DELETE_IN_PROGRESS")
+
+    outcome = lifecycle.delete(iot, ID, {}, OWNER, budget(5))
+
+    assert outcome == lifecycle.Outcome(ID, settled=False)
+    assert len(iot.called("DeleteOTAUpdate")) == 1
+
+
+def test_delete_of_one_being_deleted_waits_without_deleting_again(clock: Clock) -> None:
+    iot = FakeIot(clock, "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", GONE)
+
+    assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+    assert (iot.called("DeleteOTAUpdate"), len(iot.called("GetOTAUpdate"))) == ([], 3)
+
+
+def test_delete_of_a_creation_that_disappeared_meanwhile_deletes_nothing(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_PENDING", GONE)
+
+    assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+    assert iot.called("DeleteOTAUpdate") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole Reasons
+# ---------------------------------------------------------------------------------------------
+def test_failed_creation_is_discarded_with_its_stream_and_job(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_FAILED", "DELETE_IN_PROGRESS", GONE)
+    iot.error_info = {"code": "SigningFailed", "message": "Signing failed"}
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot)
+
+    assert str(failed.value) == (
+        "Signing failed (OTA update fw-1 is CREATE_FAILED SigningFailed); "
+        "OTA update fw-1 was deleted"
+    )
+    assert iot.called("DeleteOTAUpdate") == [
+        {"otaUpdateId": ID, "deleteStream": True, "forceDeleteAWSJob": True}
+    ]
+
+
+def test_failed_creation_without_error_info_says_so(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_FAILED", GONE)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot)
+
+    assert str(failed.value) == (
+        "no error message from the service (OTA update fw-1 is CREATE_FAILED); "
+        "OTA update fw-1 was deleted"
+    )
+
+
+def test_discard_that_fails_says_how(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    iot = FakeIot(clock, "CREATE_FAILED", "DELETE_FAILED")
+    iot.error_info = {"message": "Stream in use"}
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot)
+
+    assert str(failed.value) == (
+        "Stream in use (OTA update fw-1 is CREATE_FAILED); deleting it failed: Stream in use "
+        "(OTA update fw-1 is DELETE_FAILED)"
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "fw-1: deleting the failed OTA update failed: Stream in use "
+        "(OTA update fw-1 is DELETE_FAILED)"
+    ]
+
+
+def test_creation_that_disappears_fails_saying_so(clock: Clock) -> None:
+    iot = FakeIot(clock, GONE)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot)
+
+    assert str(failed.value) == "OTA update fw-1 disappeared while it was being created"
+
+
+def test_several_violations_are_joined(clock: Clock) -> None:
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.teardown_flags({api.DELETE_STREAM: "maybe", api.FORCE_DELETE_AWS_JOB: "no"})
+
+    assert str(failed.value).count("; ") == 1
+    assert str(failed.value).startswith("Invalid properties: deleteStream = 'maybe' is invalid")
+    assert "; forceDeleteAWSJob = 'no' is invalid" in str(failed.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Log lines (what an operator reads in the function's log group)
+# ---------------------------------------------------------------------------------------------
+def test_the_lifecycle_logs_each_step(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    iot = FakeIot(clock, "CREATE_PENDING", "CREATE_COMPLETE", "CREATE_COMPLETE", GONE)
+
+    create(iot)
+    lifecycle.delete(iot, ID, {api.FORCE_DELETE_AWS_JOB: "true"}, OWNER, budget())
+    lifecycle.delete(FakeIot(clock, GONE), ID, {}, OWNER, budget())
+    lifecycle.delete(FakeIot(clock, "CREATE_COMPLETE", tags={}), ID, {}, OWNER, budget())
+    lifecycle.delete(FakeIot(clock, GONE), "Firmware_FirmwareOta_SAHVEJSH!", {}, OWNER, budget())
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "fw-1: CreateOTAUpdate accepted, CREATE_PENDING",
+        "fw-1: CREATE_COMPLETE after 0.6 s",
+        "fw-1: DeleteOTAUpdate accepted (forceDeleteAWSJob=True)",
+        "fw-1: gone after 0.0 s",
+        "fw-1: does not exist, nothing to delete",
+        "fw-1: not created by this resource, left untouched",
+        "Firmware_FirmwareOta_SAHVEJSH!: not an OTA update id (no OTA update was created), "
+        "nothing to delete",
+    ]
+
+
+def test_each_kind_of_request_logs_what_it_did(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    tags = [{"Key": "team", "Value": "fw"}, {"Key": "stage", "Value": "beta"}]
+    tagged = lifecycle.Request({**REQUEST.body, "tags": tags})
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags=owned(REQUEST, old="x", older="y"))
+    iot.fail("CreateOTAUpdate", *[error("ResourceAlreadyExistsException", "Taken")] * 2)
+
+    lifecycle.create(iot, tagged, OWNER, budget())  # a repeated delivery, retagged
+    lifecycle.create(iot, tagged, OWNER, budget())  # the same again: tags as wanted
+    lifecycle.update(iot, tagged, tagged, ID, OWNER, budget())
+    added = lifecycle.Request({**REQUEST.body, "tags": tags[:1]})
+    lifecycle.update(FakeIot(clock, "CREATE_COMPLETE"), added, REQUEST, ID, OWNER, budget())
+    removing = FakeIot(clock, "CREATE_COMPLETE", tags=owned(REQUEST, old="x"))
+    lifecycle.update(removing, REQUEST, added, ID, OWNER, budget())
+    lifecycle.update(FakeIot(clock, "CREATE_COMPLETE"), REQUEST, tagged, "fw-0", OWNER, budget())
+    gone = FakeIot(clock, "CREATE_COMPLETE")
+    gone.fail("ListTagsForResource", error("ResourceNotFoundException", "Gone"))
+    lifecycle.delete(gone, ID, {}, OWNER, budget())
+    flags = {api.DELETE_STREAM: "false", api.FORCE_DELETE_AWS_JOB: "true"}
+    lifecycle.delete(FakeIot(clock, "CREATE_COMPLETE", GONE), ID, flags, OWNER, budget())
+    lifecycle.delete(FakeIot(clock, "CREATE_COMPLETE", GONE), ID, {}, OWNER, budget())
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "fw-1: already created by this resource (repeated delivery), CREATE_COMPLETE",
+        "fw-1: tags changed in place, set: team, stage; removed: old, older",
+        "fw-1: CREATE_COMPLETE after 0.0 s",
+        "fw-1: already created by this resource (repeated delivery), CREATE_COMPLETE",
+        "fw-1: CREATE_COMPLETE after 0.0 s",
+        "fw-1: only the teardown flags changed, nothing to call",
+        "fw-1: tags changed in place, set: team; removed: none",
+        "fw-1: tags changed in place, set: none; removed: old",
+        "fw-0: request changed, replacing it with fw-1",
+        "fw-1: CreateOTAUpdate accepted, CREATE_PENDING",
+        "fw-1: CREATE_COMPLETE after 0.0 s",
+        "fw-1: gone meanwhile, nothing to delete",
+        "fw-1: DeleteOTAUpdate accepted (deleteStream=False, forceDeleteAWSJob=True)",
+        "fw-1: gone after 0.0 s",
+        "fw-1: DeleteOTAUpdate accepted (default flags)",
+        "fw-1: gone after 0.0 s",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tags: the request's digest, tags without a value, pages, the service's limit
+# ---------------------------------------------------------------------------------------------
+def test_the_request_digest_is_the_sha256_of_its_canonical_json_without_tags() -> None:
+    """OTA updates made by earlier versions carry it: it must not change."""
+    tagged = lifecycle.Request(
+        {**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}], "description": "é"}
+    )
+    canonical = '{"description":"\\u00e9","otaUpdateId":"fw-1","targets":["arn:aws:iot:::thing/t"]}'
+
+    assert tagged.digest == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_a_tag_without_a_value_has_the_empty_value(clock: Clock) -> None:
+    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team"}]})
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.tags.append({"Key": "team"})
+
+    lifecycle.update(iot, tagged, REQUEST, ID, OWNER, budget())
+
+    assert tagged.user_tags == {"team": ""}
+    assert iot.called("TagResource") == iot.called("UntagResource") == []
+
+
+def test_ownership_is_read_from_every_page_of_tags(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", GONE, tags={"a": "1", "b": "2", **owned(REQUEST)})
+    iot.page_size = 2
+
+    assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+    assert iot.called("ListTagsForResource") == [
+        {"resourceArn": ARN},
+        {"resourceArn": ARN, "nextToken": "2"},
+        {"resourceArn": ARN, "nextToken": "4"},
+    ]
+    assert len(iot.called("DeleteOTAUpdate")) == 1
+
+
+@pytest.mark.parametrize(
+    ("kept", "order"),
+    [(46, ["TagResource", "UntagResource"]), (47, ["UntagResource", "TagResource"])],
+)
+def test_tags_are_removed_first_only_when_adding_first_would_pass_the_limit(
+    clock: Clock, kept: int, order: list[str]
+) -> None:
+    """With ``kept`` user tags, one replaced by a new key: 3 + ``kept`` + 1 tags if added first."""
+    have = {f"k{i}": "v" for i in range(kept)}
+    wanted = {**{f"k{i}": "v" for i in range(1, kept)}, "new": "v"}
+    old = lifecycle.Request({**REQUEST.body, "tags": [{"Key": k, "Value": "v"} for k in have]})
+    new = lifecycle.Request({**REQUEST.body, "tags": [{"Key": k, "Value": "v"} for k in wanted]})
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags=owned(new, **have))
+
+    lifecycle.update(iot, new, old, ID, OWNER, budget())
+
+    assert [op for op, _, _ in iot.calls if op in order] == order
+    assert iot.called("TagResource") == [
+        {"resourceArn": ARN, "tags": [{"Key": "new", "Value": "v"}]}
+    ]
+    assert iot.called("UntagResource") == [{"resourceArn": ARN, "tagKeys": ["k0"]}]
+
+
+def test_the_data_of_an_ota_update_without_a_job_names_none(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.job = False
+
+    assert create(iot).data == {
+        api.ATTR_OTA_UPDATE_ID: ID,
+        api.ATTR_OTA_UPDATE_ARN: ARN,
+        api.ATTR_AWS_IOT_JOB_ID: "",
+        api.ATTR_AWS_IOT_JOB_ARN: "",
+        api.ATTR_OTA_UPDATE_STATUS: "CREATE_COMPLETE",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# More whole Reasons
+# ---------------------------------------------------------------------------------------------
+def test_a_taken_id_fails_naming_it(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags={"team": "other"})
+    iot.fail("CreateOTAUpdate", error("ResourceAlreadyExistsException", "Taken"))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot)
+
+    assert str(failed.value) == (
+        "ResourceAlreadyExists: otaUpdateId fw-1 is taken by an OTA update that this resource "
+        "did not create from this request; it is left untouched: choose another otaUpdateId"
+    )
+    assert iot.called("TagResource") == iot.called("DeleteOTAUpdate") == []
+
+
+def test_a_taken_id_that_is_gone_meanwhile_fails_the_same(clock: Clock) -> None:
+    iot = FakeIot(clock, GONE)
+    iot.fail("CreateOTAUpdate", error("ResourceAlreadyExistsException", "Taken"))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot)
+
+    assert str(failed.value).startswith("ResourceAlreadyExists: otaUpdateId fw-1 is taken")
+    assert iot.called("ListTagsForResource") == []
+
+
+def test_update_of_an_ota_update_that_is_gone_fails_saying_so(clock: Clock) -> None:
+    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}]})
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.update(FakeIot(clock, GONE), tagged, REQUEST, ID, OWNER, budget())
+
+    assert str(failed.value) == (
+        "OTA update fw-1 does not exist (deleted outside CloudFormation?): give the OtaUpdate a "
+        "new otaUpdateId to have it created again"
+    )
+
+
+def test_update_of_an_ota_update_of_someone_else_fails_saying_so(clock: Clock) -> None:
+    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}]})
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags={})
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.update(iot, tagged, REQUEST, ID, OWNER, budget())
+
+    assert str(failed.value) == (
+        f"OTA update fw-1 was not created by this resource (FirmwareOta of stack {STACK_ID}): "
+        "it is left untouched, its tags too"
+    )
+    assert iot.called("TagResource") == []
+
+
+@pytest.mark.parametrize("status", ["CREATE_FAILED", "CREATE_COMPLETE"])
+def test_a_changed_request_under_the_same_id_fails_asking_for_a_new_id(
+    clock: Clock, status: str
+) -> None:
+    changed = lifecycle.Request({**REQUEST.body, "description": "2.0"})
+    # made from the changed request, but failed; or complete, made from the old request
+    iot = FakeIot(clock, status, tags=owned(changed if status == "CREATE_FAILED" else REQUEST))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.update(iot, changed, REQUEST, ID, OWNER, budget())
+
+    assert str(failed.value) == (
+        "otaUpdateId fw-1 is unchanged but the request changed: OTA updates are immutable, so "
+        "give the OtaUpdate a new otaUpdateId (or omit it to have one derived)"
+    )
+
+
+def test_a_deletion_refused_for_good_fails_naming_it(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("DeleteOTAUpdate", error("UnauthorizedException", "Denied", "DeleteOTAUpdate"))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.delete(iot, ID, {}, OWNER, budget())
+
+    assert str(failed.value) == "UnauthorizedException: Denied (DeleteOTAUpdate of OTA update fw-1)"
+    assert clock.sleeps == []
+
+
+def test_a_deletion_refused_as_not_found_is_done(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", GONE)
+    iot.fail("DeleteOTAUpdate", error("ResourceNotFoundException", "Gone"))
+
+    assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+
+
+def test_a_connection_that_keeps_failing_is_named_in_the_reason(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    url = "https://iot.us-east-1.amazonaws.com/otaUpdates/fw-1"
+    iot.fail("CreateOTAUpdate", *[EndpointConnectionError(endpoint_url=url)] * 10)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        create(iot, budget(retry_seconds=4))
+
+    assert str(failed.value) == (
+        f'Could not connect to the endpoint URL: "{url}" (CreateOTAUpdate of OTA update fw-1 '
+        "still failing after 4 s of retries; retry the deployment later)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "request_type"),
+    [
+        ("GetOTAUpdate", "Delete"),
+        ("ListTagsForResource", "Delete"),
+        ("DeleteOTAUpdate", "Delete"),
+        ("TagResource", "Update"),
+        ("UntagResource", "Update"),
+    ],
+)
+def test_each_retried_call_is_named_when_it_keeps_failing(
+    clock: Clock, operation: str, request_type: str
+) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags=owned(REQUEST, old="x"))
+    iot.fail(operation, *[error("ThrottlingException")] * 100)
+    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}]})
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        if request_type == "Delete":
+            lifecycle.delete(iot, ID, {}, OWNER, budget(retry_seconds=4))
+        else:
+            lifecycle.update(iot, tagged, REQUEST, ID, OWNER, budget(retry_seconds=4))
+
+    assert str(failed.value) == (
+        f"ThrottlingException: Rate exceeded ({operation} of OTA update fw-1 still failing after "
+        "4 s of retries; retry the deployment later)"
+    )
