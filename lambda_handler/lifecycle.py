@@ -250,12 +250,28 @@ def update(
         return create(client, new, owner, budget)
     info, tags = _owned(client, physical_id, owner, budget)
     if info["otaUpdateStatus"] != CREATE_COMPLETE or not owner.owns(tags, new.digest):
-        raise Failure(
-            f"otaUpdateId {physical_id} is unchanged but the request changed: OTA updates are "
-            "immutable, so give the OtaUpdate a new otaUpdateId (or omit it to have one derived)"
-        )
+        raise Failure(_unchanged_id(physical_id, new, old))
     _retag(client, info, tags, new.user_tags, budget)
     return Outcome(physical_id, _data(info))
+
+
+def _unchanged_id(physical_id: str, new: Request, old: Request) -> str:
+    changed = sorted(
+        k
+        for k in (new.body.keys() | old.body.keys()) - {api.TAGS}
+        if new.body.get(k) != old.body.get(k)
+    )
+    reason = (
+        f"otaUpdateId {physical_id} is unchanged but the request changed ({', '.join(changed)}): "
+        "OTA updates are immutable, so give the OtaUpdate a new otaUpdateId (or omit it to have "
+        "one derived)"
+    )
+    if api.ROLE_ARN in changed:
+        reason += (
+            "; a role that CloudFormation replaced (a new name or path) leaves a derived id as it "
+            "was: change the OtaUpdate's description with it"
+        )
+    return reason
 
 
 def delete(

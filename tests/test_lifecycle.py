@@ -806,9 +806,33 @@ def test_a_changed_request_under_the_same_id_fails_asking_for_a_new_id(
         lifecycle.update(iot, changed, REQUEST, ID, OWNER, budget())
 
     assert str(failed.value) == (
-        "otaUpdateId fw-1 is unchanged but the request changed: OTA updates are immutable, so "
-        "give the OtaUpdate a new otaUpdateId (or omit it to have one derived)"
+        "otaUpdateId fw-1 is unchanged but the request changed (description): OTA updates are "
+        "immutable, so give the OtaUpdate a new otaUpdateId (or omit it to have one derived)"
     )
+
+
+def test_a_role_replaced_under_the_same_id_fails_saying_how_to_replace_it(clock: Clock) -> None:
+    """CloudFormation replaces a role whose name or path changes; the derived id, which covers
+    the role's logical id, stays: the Reason names roleArn and the way out."""
+    replaced = lifecycle.Request(
+        {
+            **REQUEST.body,
+            "roleArn": "arn:aws:iam::123456789012:role/ota-v2",
+            "tags": [{"Key": "team", "Value": "firmware"}],  # changes in place: not named
+        }
+    )
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags=owned(REQUEST))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.update(iot, replaced, REQUEST, ID, OWNER, budget())
+
+    assert str(failed.value) == (
+        "otaUpdateId fw-1 is unchanged but the request changed (roleArn): OTA updates are "
+        "immutable, so give the OtaUpdate a new otaUpdateId (or omit it to have one derived); a "
+        "role that CloudFormation replaced (a new name or path) leaves a derived id "
+        "as it was: change the OtaUpdate's description with it"
+    )
+    assert iot.called("TagResource") == []
 
 
 def test_a_deletion_refused_for_good_fails_naming_it(clock: Clock) -> None:

@@ -31,6 +31,7 @@ RESOURCE_TYPE = "Custom::OtaUpdate"
 SERVICE_TOKEN = "ServiceToken"
 SERVICE_TIMEOUT = "ServiceTimeout"  # CloudFormation's own property of custom resources
 OTA_UPDATE_ID = "otaUpdateId"
+ROLE_ARN = "roleArn"
 TAGS = "tags"
 TAG_KEY = "Key"
 TAG_VALUE = "Value"

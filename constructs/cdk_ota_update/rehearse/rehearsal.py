@@ -201,7 +201,7 @@ def _must_exist(phase: _Phase) -> dict[str, list[str]]:
 def _referred(properties: dict[str, Any]) -> Iterable[str]:
     for target in properties.get("targets") or []:
         yield str(target).split(":", 5)[-1]
-    role = properties.get("roleArn")
+    role = properties.get(api.ROLE_ARN)
     if role:
         yield f"role/{str(role).rsplit('/', 1)[-1]}"
     for file in properties.get("files") or []:

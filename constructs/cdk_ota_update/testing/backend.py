@@ -444,7 +444,7 @@ class OtaBackend:
 
     def _creation_problem(self, ota: OtaUpdate) -> ErrorInfo | None:
         """What the service would find while creating the OTA update (CREATE_FAILED)."""
-        role_arn = ota.request["roleArn"]
+        role_arn = ota.request[api.ROLE_ARN]
         try:
             self.iam.get_role_by_arn(role_arn)
         except NotFoundException:

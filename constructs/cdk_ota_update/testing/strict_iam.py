@@ -240,7 +240,7 @@ class Place:
 
 def needs(request: Mapping[str, Any], place: Place) -> Iterator[Need]:
     """What the service does with the role of a CreateOTAUpdate ``request``, in order."""
-    role = request["roleArn"]
+    role = request[api.ROLE_ARN]
     yield Need("iam:GetRole", role)
     yield Need("iam:PassRole", role, {"iam:PassedToService": IOT_SERVICE})
     files: list[Mapping[str, Any]] = request["files"]
@@ -297,7 +297,7 @@ def judge(
     iam: IAMBackend, request: Mapping[str, Any], place: Place, ota_arn: str
 ) -> ErrorInfo | None:
     """The ``errorInfo`` the service would end the OTA update with, if its role falls short."""
-    role: Role = iam.get_role_by_arn(request["roleArn"])
+    role: Role = iam.get_role_by_arn(request[api.ROLE_ARN])
     context = {"aws:SourceAccount": place.account, "aws:SourceArn": ota_arn}
     try:
         return _judge(iam, role, request, place, context)
