@@ -798,7 +798,9 @@ def test_update_of_an_ota_update_of_someone_else_fails_saying_so(clock: Clock) -
 def test_a_changed_request_under_the_same_id_fails_asking_for_a_new_id(
     clock: Clock, status: str
 ) -> None:
-    changed = lifecycle.Request({**REQUEST.body, "description": "2.0"})
+    changed = lifecycle.Request(
+        {**REQUEST.body, "description": "2.0", "targetSelection": "CONTINUOUS"}
+    )
     # made from the changed request, but failed; or complete, made from the old request
     iot = FakeIot(clock, status, tags=owned(changed if status == "CREATE_FAILED" else REQUEST))
 
@@ -806,8 +808,9 @@ def test_a_changed_request_under_the_same_id_fails_asking_for_a_new_id(
         lifecycle.update(iot, changed, REQUEST, ID, OWNER, budget())
 
     assert str(failed.value) == (
-        "otaUpdateId fw-1 is unchanged but the request changed (description): OTA updates are "
-        "immutable, so give the OtaUpdate a new otaUpdateId (or omit it to have one derived)"
+        "otaUpdateId fw-1 is unchanged but the request changed (description, targetSelection): "
+        "OTA updates are immutable, so give the OtaUpdate a new otaUpdateId (or omit it to have "
+        "one derived)"
     )
 
 
