@@ -130,6 +130,13 @@ def pseudo() -> Pseudo:
     return Pseudo(Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID, Aws.URL_SUFFIX)
 
 
+@functools.cache
+def stack_id() -> str:
+    """AWS::StackId's token, read from jsii once per process (the provider is told it, and its
+    role is held to the OTA updates tagged with it)."""
+    return Aws.STACK_ID
+
+
 # How CDK encodes tokens in strings and in lists of strings (stable parts of its contract).
 STRING_TOKEN = "${Token["
 LIST_TOKEN = "#{Token["

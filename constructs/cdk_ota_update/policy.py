@@ -32,7 +32,6 @@ from aws_cdk import (
     Annotations,
     App,
     Aspects,
-    Aws,
     IAspect,
     Names,
     Stack,
@@ -41,7 +40,7 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from ._cdk import TOKEN, Validation, cdk_nag_in_use, pseudo
+from ._cdk import TOKEN, Validation, cdk_nag_in_use, pseudo, stack_id
 
 # IAM quotas (characters as IAM counts them: no white space).
 ROLE_INLINE_POLICIES_LIMIT = 10_240  # all inline policies of a role together
@@ -82,7 +81,7 @@ def _pseudo_parameters() -> dict[str, int]:
     lengths = dict(zip(pseudo(), longest_values, strict=True))
     partition, region, account, _ = longest_values
     # arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<uuid> (names: 128 chars)
-    lengths[Aws.STACK_ID] = (
+    lengths[stack_id()] = (
         len("arn::cloudformation:::stack//") + partition + region + account + 128 + 36
     )
     return lengths

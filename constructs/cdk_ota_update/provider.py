@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import (
-    Aws,
     Duration,
     RemovalPolicy,
     Stack,
@@ -37,7 +36,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from . import api
-from ._cdk import StackSingleton
+from ._cdk import StackSingleton, stack_id
 from .errors import OtaUpdateValidationError
 from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES
 from .policy import Grant, Resource, ScopedPolicy
@@ -374,7 +373,7 @@ class OtaUpdateProvider(StackSingleton):
             role=self.role,
             log_group=log_group,
             # The handler acts for this stack only (events name their StackId themselves).
-            environment=api.Settings(stack_id=Aws.STACK_ID).to_environment(),
+            environment=api.Settings(stack_id=stack_id()).to_environment(),
             retry_attempts=0,
             max_event_age=timing.max_event_age,
         )
@@ -393,14 +392,14 @@ class OtaUpdateProvider(StackSingleton):
                 Grant(
                     ("iot:CreateOTAUpdate",),
                     (Resource.fixed(OTA_UPDATES),),
-                    conditions={"StringEquals": {_REQUEST_STACK_TAG: Aws.STACK_ID}},
+                    conditions={"StringEquals": {_REQUEST_STACK_TAG: stack_id()}},
                     reason=f"{_OTA_UPDATES_REASON} Only OTA updates created with this stack's "
                     "ownership tag.",
                 ),
                 Grant(
                     ("iot:DeleteOTAUpdate",),
                     (Resource.fixed(OTA_UPDATES),),
-                    conditions={"StringEquals": {_RESOURCE_STACK_TAG: Aws.STACK_ID}},
+                    conditions={"StringEquals": {_RESOURCE_STACK_TAG: stack_id()}},
                     reason=f"{_OTA_UPDATES_REASON} Only OTA updates with this stack's "
                     "ownership tag.",
                 ),
@@ -408,7 +407,7 @@ class OtaUpdateProvider(StackSingleton):
                     ("iot:TagResource", "iot:UntagResource"),
                     (Resource.fixed(OTA_UPDATES),),
                     conditions={
-                        "StringEquals": {_RESOURCE_STACK_TAG: Aws.STACK_ID},
+                        "StringEquals": {_RESOURCE_STACK_TAG: stack_id()},
                         "ForAllValues:StringNotLike": {"aws:TagKeys": f"{api.OWNER_TAG_PREFIX}*"},
                     },
                     reason=f"{_OTA_UPDATES_REASON} Only the user tags of OTA updates with this "
