@@ -34,16 +34,20 @@ def _function(t: cdk.assertions.Template) -> dict[str, Any]:
     return props
 
 
-def _provider_statements(s: cdk.Stack) -> dict[tuple[str, ...], dict[str, Any]]:
-    """The provider policy's statements by their actions."""
-    t = template(s)
-    (policy,) = [
-        p
-        for logical_id, p in t.find_resources("AWS::IAM::Policy").items()
+def _provider_documents(s: cdk.Stack) -> list[dict[str, Any]]:
+    """The provider role's policy documents, as synthesized."""
+    return [
+        r["Properties"]["PolicyDocument"]
+        for logical_id, r in template(s).find_resources("AWS::IAM::Policy").items()
         if logical_id.startswith("OtaUpdateProviderPolicy")
     ]
+
+
+def _provider_statements(s: cdk.Stack) -> dict[tuple[str, ...], dict[str, Any]]:
+    """The provider policy's statements by their actions."""
+    (document,) = _provider_documents(s)
     statements = {}
-    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+    for statement in document["Statement"]:
         actions = statement["Action"]
         actions = tuple(actions) if isinstance(actions, list) else (actions,)
         statements[actions] = statement
@@ -168,41 +172,30 @@ def test_service_role_trusts_iot_of_this_account_and_region_only(
     )
 
 
-def _provider_documents(s: cdk.Stack) -> list[dict[str, Any]]:
-    """The provider role's policy documents, resolved as deployed in REAL's account."""
-    t = template(s).to_json()
-    resolve = Resolver({"stack": t}, REAL)
-    return [
-        resolve(r["Properties"]["PolicyDocument"])
-        for logical_id, r in t["Resources"].items()
-        if logical_id.startswith("OtaUpdateProviderPolicy")
-    ]
-
-
-OWN = {"stack": REAL.stack_id()}
-OTHER = {"stack": REAL.stack_id().replace("/stack/", "/stack/other-")}
+OWN = REAL.stack_id()
+OTHER = OWN.replace("/stack/", "/stack/other-")
 OTA_ARN = REAL.arn("iot", "otaupdate/fw-1")
 
 # (action, request context) -> whether the provider's role may do it on OTA_ARN
 OWNERSHIP_CASES = [
-    ("iot:CreateOTAUpdate", {REQUEST_TAG: OWN["stack"]}, True),
-    ("iot:CreateOTAUpdate", {REQUEST_TAG: OTHER["stack"]}, False),
+    ("iot:CreateOTAUpdate", {REQUEST_TAG: OWN}, True),
+    ("iot:CreateOTAUpdate", {REQUEST_TAG: OTHER}, False),
     ("iot:CreateOTAUpdate", {}, False),
-    ("iot:DeleteOTAUpdate", {RESOURCE_TAG: OWN["stack"]}, True),
-    ("iot:DeleteOTAUpdate", {RESOURCE_TAG: OTHER["stack"]}, False),
+    ("iot:DeleteOTAUpdate", {RESOURCE_TAG: OWN}, True),
+    ("iot:DeleteOTAUpdate", {RESOURCE_TAG: OTHER}, False),
     ("iot:DeleteOTAUpdate", {}, False),
-    ("iot:TagResource", {RESOURCE_TAG: OWN["stack"], "aws:TagKeys": "team"}, True),
-    ("iot:UntagResource", {RESOURCE_TAG: OWN["stack"], "aws:TagKeys": "team"}, True),
-    ("iot:TagResource", {RESOURCE_TAG: OTHER["stack"], "aws:TagKeys": "team"}, False),
+    ("iot:TagResource", {RESOURCE_TAG: OWN, "aws:TagKeys": "team"}, True),
+    ("iot:UntagResource", {RESOURCE_TAG: OWN, "aws:TagKeys": "team"}, True),
+    ("iot:TagResource", {RESOURCE_TAG: OTHER, "aws:TagKeys": "team"}, False),
     ("iot:TagResource", {"aws:TagKeys": "cdk-ota-update:stack-id"}, False),
     (
         "iot:TagResource",
-        {RESOURCE_TAG: OWN["stack"], "aws:TagKeys": "cdk-ota-update:stack-id"},
+        {RESOURCE_TAG: OWN, "aws:TagKeys": "cdk-ota-update:stack-id"},
         False,
     ),
     (
         "iot:UntagResource",
-        {RESOURCE_TAG: OWN["stack"], "aws:TagKeys": "cdk-ota-update:logical-id"},
+        {RESOURCE_TAG: OWN, "aws:TagKeys": "cdk-ota-update:logical-id"},
         False,
     ),
     ("iot:GetOTAUpdate", {}, True),
@@ -217,6 +210,9 @@ def test_provider_role_acts_only_on_its_own_stacks_ota_updates(
     """Evaluated as IAM does (the emulation's strict IAM): besides reading, the role can only
     create OTA updates tagged for its stack, and delete and retag only those, never their
     ownership tags, whatever the function is made to do."""
-    verdict = decide(_provider_documents(provider_stack), action, OTA_ARN, context)
+    resolve = Resolver({"stack": template(provider_stack).to_json()}, REAL)
+    documents = [resolve(d) for d in _provider_documents(provider_stack)]
+
+    verdict = decide(documents, action, OTA_ARN, context)
 
     assert (verdict is PermissionResult.PERMITTED) is allowed
