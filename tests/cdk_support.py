@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
@@ -16,6 +17,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def stack() -> cdk.Stack:
     return cdk.Stack(cdk.App(), "Test")
+
+
+def isolated_vpc(scope: cdk.Stack) -> ec2.Vpc:
+    """A VPC without NAT: isolated subnets only, as behind interface endpoints."""
+    return ec2.Vpc(
+        scope,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
 
 
 def firmware(stack: cdk.Stack, key: str = "fw/v1/firmware.bin", **kwargs: Any) -> OtaUpdateFile:

@@ -16,13 +16,12 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
-from cdk_support import ota
+from cdk_support import isolated_vpc, ota
 from iam_support import (
     LONGEST,
     MANAGED_POLICIES_PER_ROLE,
@@ -323,14 +322,7 @@ def test_a_configured_provider_passes_cdk_nag_with_its_vpc_policy_acknowledged(
 ) -> None:
     app = _app(tmp_path)
     stack = cdk.Stack(app, "Configured")
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        nat_gateways=0,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        ],
-    )
+    vpc = isolated_vpc(stack)
     OtaUpdateProvider.configure(
         stack,
         vpc=vpc,

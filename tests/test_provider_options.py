@@ -17,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from cdk_support import ota, stack, template
+from cdk_support import isolated_vpc, ota, stack, template
 
 from cdk_ota_update import OtaUpdateProvider, OtaUpdateValidationError
 from cdk_ota_update.policy import Grant, Resource
@@ -25,19 +25,6 @@ from cdk_ota_update.provider import MIN_FUNCTION_TIMEOUT, handler_dir
 
 VPC_ACCESS = "service-role/AWSLambdaVPCAccessExecutionRole"
 THING = "arn:aws:iot:eu-west-1:123456789012:thing"
-
-
-def _vpc(s: cdk.Stack) -> ec2.Vpc:
-    """A VPC without NAT: isolated subnets only, as behind interface endpoints."""
-    return ec2.Vpc(
-        s,
-        "Vpc",
-        max_azs=2,
-        nat_gateways=0,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        ],
-    )
 
 
 def _function(s: cdk.Stack) -> dict[str, Any]:
@@ -87,7 +74,7 @@ def test_options_apply_to_every_ota_update_of_their_stack_and_no_other() -> None
 
 def test_configure_again_with_the_same_options_returns_the_same_provider() -> None:
     s = stack()
-    vpc = _vpc(s)
+    vpc = isolated_vpc(s)
     first = OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(10), vpc=vpc)
     ota(s)
     # From a construct of the stack, the same timeout in other units.
@@ -135,7 +122,7 @@ def test_the_shortest_timeout_leaves_each_invocation_two_minutes_to_wait(
 
 def test_vpc_places_the_function_in_the_chosen_subnets_with_its_security_groups() -> None:
     s = stack()
-    vpc = _vpc(s)
+    vpc = isolated_vpc(s)
     group = ec2.SecurityGroup(s, "Egress", vpc=vpc, allow_all_outbound=True)
     OtaUpdateProvider.configure(
         s,
@@ -155,7 +142,7 @@ def test_vpc_leaves_one_managed_policy_fewer_for_a_policy_that_spills() -> None:
         """Managed policies attached to the provider's role, with 800 long bucket ARNs granted
         (one inline part and ten managed ones of 6,144 characters: IAM's quota per role)."""
         s = stack()
-        OtaUpdateProvider.configure(s, vpc=_vpc(s) if vpc else None)
+        OtaUpdateProvider.configure(s, vpc=isolated_vpc(s) if vpc else None)
         ota(s)
         OtaUpdateProvider.of(s).policy.add(
             [
@@ -303,7 +290,7 @@ REFUSED: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "configure twice with another timeout and VPC",
         lambda s: [
             OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(4)),
-            OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(6), vpc=_vpc(s)),
+            OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(6), vpc=isolated_vpc(s)),
         ],
         r"OtaUpdateProvider.configure\(timeout = 6 minutes \(now 4 minutes\), vpc = Test/Vpc "
         r"\(now None\)\) is invalid: it was configured already",

@@ -12,13 +12,12 @@ from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from cdk_support import ROOT
+from cdk_support import ROOT, isolated_vpc
 
 from cdk_ota_update import (
     FileLocation,
@@ -125,14 +124,7 @@ def build(outdir: Path) -> None:
     )
 
     configured = cdk.Stack(app, "Configured")  # a provider in a VPC, with a key of the stack
-    vpc = ec2.Vpc(
-        configured,
-        "Vpc",
-        nat_gateways=0,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        ],
-    )
+    vpc = isolated_vpc(configured)
     OtaUpdateProvider.configure(
         configured,
         vpc=vpc,
