@@ -91,6 +91,13 @@ class World:
         return [s["streamId"] for s in self.iot.list_streams()["streams"]]
 
 
+FAKE_CREDENTIALS = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}  # what moto needs in the environment of boto3 clients made without arguments
+
+
 def make_world(aws: Aws) -> World:
     iam, s3, iot = aws.client("iam"), aws.client("s3"), aws.client("iot")
     role_arn = iam.create_role(RoleName="ota-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from emulation_support import REGION, Aws, World, error, make_world
+from emulation_support import FAKE_CREDENTIALS, REGION, Aws, World, error, make_world
 from moto import mock_aws
 
 from cdk_ota_update import testing
@@ -22,11 +22,7 @@ from cdk_ota_update.api import MAX_TAGS_PER_RESOURCE
 
 @pytest.fixture(params=["mock_aws", "server"])
 def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for name, value in (
-        ("AWS_DEFAULT_REGION", REGION),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ):
+    for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     testing.install()
     if request.param == "mock_aws":

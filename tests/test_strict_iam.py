@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from emulation_support import REGION, Aws, World, make_world
+from emulation_support import FAKE_CREDENTIALS, REGION, Aws, World, make_world
 from moto import mock_aws
 from moto.iam.access_control import PermissionResult
 
@@ -410,11 +410,7 @@ def test_trust_policies_admit_the_iot_service(
 @pytest.fixture
 def strict(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """A world (role without policies, trusted by IoT) in mock_aws(), strict IAM on."""
-    for name, value in (
-        ("AWS_DEFAULT_REGION", REGION),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ):
+    for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     testing.install()
     with mock_aws():
