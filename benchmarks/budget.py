@@ -138,15 +138,14 @@ class Bench:
     lambda_service: LambdaService
     responses: ResponseServer
     world: World
+    invoke: InProcess  # the handler, imported once the environment points at the tarpit
     margin: float
 
 
 def run(scenario: Scenario, number: int, remaining: float, bench: Bench) -> str:
-    import index  # after the environment points at the tarpit
-
     tarpit, lambda_service, responses = bench.tarpit, bench.lambda_service, bench.responses
     cloudformation = CloudFormation(
-        InProcess(index.handler), responses, timeout=remaining, lambda_service=lambda_service
+        bench.invoke, responses, timeout=remaining, lambda_service=lambda_service
     )
     ota_id = f"fw-{number}"
     props = properties(bench.world, ota_id)
@@ -201,7 +200,9 @@ def main() -> None:
     import index
 
     margin = index.MARGIN_SECONDS
-    bench = Bench(tarpit, lambda_service, responses, make_world(aws), margin)
+    bench = Bench(
+        tarpit, lambda_service, responses, make_world(aws), InProcess(index.handler), margin
+    )
     print(
         f"Each invocation has {args.remaining:.0f} s left when its event arrives; it stops "
         f"waiting {margin:.0f} s before the function's timeout (MARGIN_SECONDS); calls are held "
