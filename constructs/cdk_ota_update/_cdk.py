@@ -6,7 +6,7 @@ import functools
 import re
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import jsii
@@ -16,6 +16,8 @@ from constructs import Construct, IValidation
 from . import api
 
 _T = TypeVar("_T", bound="StackSingleton")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 @jsii.implements(IStableAnyProducer, IStableStringProducer)
@@ -40,14 +42,20 @@ class Validation:
         return self._validate()
 
 
+def kept(table: MutableMapping[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
+    """``table[key]``, made by ``make()`` the first time (values the library keeps on the Python
+    side, so that finding them again costs no jsii call)."""
+    found = table.get(key)
+    if found is None:
+        found = table[key] = make()
+    return found
+
+
 def stack_of(scope: Construct) -> Stack:
     """``Stack.of(scope)``, read from jsii once per scope (a stack is its own)."""
     if isinstance(scope, Stack):
         return scope
-    stack = _STACKS.get(scope)
-    if stack is None:
-        stack = _STACKS[scope] = Stack.of(scope)
-    return stack
+    return kept(_STACKS, scope, lambda: Stack.of(scope))
 
 
 _STACKS: weakref.WeakKeyDictionary[Construct, Stack] = weakref.WeakKeyDictionary()
@@ -56,10 +64,7 @@ _STACKS: weakref.WeakKeyDictionary[Construct, Stack] = weakref.WeakKeyDictionary
 def attribute(obj: Any, name: str) -> Any:
     """``getattr(obj, name)`` for an attribute that never changes (a bucket's name, a signing
     profile's name), read from jsii once per object however many OtaUpdates use it."""
-    values = _ATTRIBUTES.setdefault(obj, {})
-    if name not in values:
-        values[name] = getattr(obj, name)
-    return values[name]
+    return kept(_ATTRIBUTES.setdefault(obj, {}), name, lambda: getattr(obj, name))
 
 
 _ATTRIBUTES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -70,11 +75,14 @@ def add_stack_validation(scope: Construct, check: Callable[[], list[str]]) -> No
     of the stack (one jsii callback per stack instead of one per construct); its errors name
     their construct paths themselves."""
     stack = stack_of(scope)
-    checks = _CHECKS.get(stack)
-    if checks is None:
-        checks = _CHECKS[stack] = []
-        stack.node.add_validation(Validation(lambda: [e for c in checks for e in c()]))
-    checks.append(check)
+    kept(_CHECKS, stack, lambda: _validated(stack)).append(check)
+
+
+def _validated(stack: Stack) -> list[Callable[[], list[str]]]:
+    """A new list of checks, run by one validation of ``stack`` at synth."""
+    checks: list[Callable[[], list[str]]] = []
+    stack.node.add_validation(Validation(lambda: [e for c in checks for e in c()]))
+    return checks
 
 
 _CHECKS: weakref.WeakKeyDictionary[Stack, list[Callable[[], list[str]]]] = (

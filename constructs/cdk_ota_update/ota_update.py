@@ -29,6 +29,7 @@ from ._cdk import (
     Producer,
     add_stack_validation,
     is_list_token,
+    kept,
     pseudo,
     readable,
     stack_of,
@@ -241,10 +242,7 @@ class _Fleet:
 
     @classmethod
     def of(cls, stack: Stack) -> _Fleet:
-        found = cls._OF.get(stack)
-        if found is None:
-            found = cls._OF[stack] = cls(stack)
-        return found
+        return kept(cls._OF, stack, lambda: cls(stack))
 
     def add(self, ota: OtaUpdate, role: iam.IRole | None) -> None:
         self._ota_updates.append(ota)
@@ -302,9 +300,7 @@ _PATHS: weakref.WeakKeyDictionary[Construct, str] = weakref.WeakKeyDictionary()
 
 def _child_path(scope: Construct, id: str) -> str:
     """The path of ``scope``'s child ``id`` (each scope's own path read from jsii once)."""
-    parent = _PATHS.get(scope)
-    if parent is None:
-        parent = _PATHS[scope] = scope.node.path
+    parent = kept(_PATHS, scope, lambda: scope.node.path)
     return f"{parent}/{id}" if parent else id
 
 
