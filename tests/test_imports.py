@@ -58,3 +58,31 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
         cdk_ota_update.Nope  # noqa: B018
+
+
+def test_importing_the_constructs_loads_no_module_of_aws_cdk_lib_into_node() -> None:
+    """Importing the constructs asks jsii for nothing outside aws-cdk-lib's core (the pseudo
+    parameters' tokens): the Node.js side loads no module such as aws-lambda until a stack uses
+    it, so an app (or a benchmark) pays for those when it builds, not when it imports."""
+    code = (
+        "import json, aws_cdk\n"
+        "from jsii._kernel.providers.process import _NodeProcess\n"
+        "sent = []\n"
+        "send = _NodeProcess.send\n"
+        "def record(self, request, response_type):\n"
+        "    sent.append(getattr(request, 'fqn', None) or type(request).__name__)\n"
+        "    return send(self, request, response_type)\n"
+        "_NodeProcess.send = record\n"
+        "from cdk_ota_update import OtaUpdate, OtaUpdateProvider, OtaUpdateServiceRole\n"
+        "print(json.dumps(sent))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": PATH},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    sent = json.loads(output.strip().splitlines()[-1])
+    assert sent, "the probe saw no jsii request at all: it no longer wraps the kernel's send"
+    assert [fqn for fqn in sent if fqn != "aws-cdk-lib.Aws"] == []

@@ -84,6 +84,8 @@ EXPECTED: dict[tuple[str, ...], tuple[list[str], dict[str, Any] | None]] = {
     ("iot:DeleteStream",): ([IOT + "stream/AFR_OTA-*"], None),
     # the hand-over of a long wait: the function invokes itself, and nothing else
     ("lambda:InvokeFunction",): (["{OtaUpdateProviderFunctionF4FBA94A.Arn}"], None),
+    # its logs, in its own log group only
+    ("logs:CreateLogStream", "logs:PutLogEvents"): (["{OtaUpdateProviderLogs2C9F370B.Arn}"], None),
 }
 
 
@@ -105,6 +107,19 @@ def test_provider_has_no_other_statement_but_the_requests_grants(
     others = set(_provider_statements(provider_stack)) - set(EXPECTED)
 
     assert others == {("iam:PassRole",), ("s3:GetObject", "s3:GetObjectVersion")}
+
+
+def test_the_provider_role_has_one_policy_the_librarys(provider_stack: cdk.Stack) -> None:
+    t = template(provider_stack)
+    (role,) = [i for i in t.find_resources("AWS::IAM::Role") if i.startswith("OtaUpdateProvider")]
+    policies = [
+        logical_id
+        for logical_id, policy in t.find_resources("AWS::IAM::Policy").items()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+    ]
+
+    assert [p for p in policies if not p.startswith("OtaUpdateProviderPolicy")] == []
+    assert len(policies) == 1
 
 
 def test_provider_is_told_its_stack_id_and_the_handlers_default_settings(

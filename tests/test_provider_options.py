@@ -21,7 +21,7 @@ from cdk_support import isolated_vpc, ota, stack, template
 
 from cdk_ota_update import OtaUpdateProvider, OtaUpdateValidationError
 from cdk_ota_update.policy import Grant, Resource
-from cdk_ota_update.provider import MIN_FUNCTION_TIMEOUT, handler_dir
+from cdk_ota_update.provider import MIN_FUNCTION_TIMEOUT_SECONDS, handler_dir
 
 VPC_ACCESS = "service-role/AWSLambdaVPCAccessExecutionRole"
 THING = "arn:aws:iot:eu-west-1:123456789012:thing"
@@ -114,7 +114,7 @@ def test_the_shortest_timeout_leaves_each_invocation_two_minutes_to_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     index = _handler(monkeypatch)
-    shortest = MIN_FUNCTION_TIMEOUT.to_seconds()
+    shortest = MIN_FUNCTION_TIMEOUT_SECONDS
     # An invocation stops waiting the handler's margin before its end (an IoT call under way,
     # the hand-over to the next invocation, the answer); what is left is its time to wait.
     assert shortest - index.MARGIN_SECONDS >= 120

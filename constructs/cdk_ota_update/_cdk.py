@@ -14,6 +14,7 @@ from aws_cdk import Aws, IStableAnyProducer, IStableStringProducer, Stack, Token
 from constructs import Construct, IValidation
 
 from . import api
+from .errors import OtaUpdateValidationError
 
 _T = TypeVar("_T", bound="StackSingleton")
 _K = TypeVar("_K")
@@ -91,22 +92,41 @@ _CHECKS: weakref.WeakKeyDictionary[Stack, list[Callable[[], list[str]]]] = (
 
 
 class StackSingleton(Construct):
-    """A construct of which each stack has one, directly under the stack, under ``ID``."""
+    """A construct of which each stack has one, directly under the stack, under ``ID``; kept on
+    the Python side when made, so that finding it again costs no jsii call."""
 
     ID: ClassVar[str]
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        if isinstance(scope, Stack):
+            _SINGLETONS.setdefault(scope, {})[id] = self
+            _STACKS[self] = scope
 
     @classmethod
     def of(cls: type[_T], scope: Construct) -> _T:
         """The one of ``scope``'s stack (a stack itself, or a construct in it), created on first
-        use; kept on the Python side, so that finding it again costs no jsii call."""
+        use."""
         stack = stack_of(scope)
-        singletons = _SINGLETONS.setdefault(stack, {})
-        found = singletons.get(cls.ID)
-        if not isinstance(found, cls):
-            existing = stack.node.try_find_child(cls.ID)
-            found = existing if isinstance(existing, cls) else cls(stack, cls.ID)
-            singletons[cls.ID] = found
-        return found
+        return cls.existing(stack) or cls.create(stack, lambda: cls(stack, cls.ID))
+
+    @classmethod
+    def existing(cls: type[_T], stack: Stack) -> _T | None:
+        found = _SINGLETONS.get(stack, {}).get(cls.ID)
+        return found if isinstance(found, cls) else None
+
+    @classmethod
+    def create(cls: type[_T], stack: Stack, make: Callable[[], _T]) -> _T:
+        """``make()``, the stack's one; a construct of the app that took ``ID`` is named."""
+        try:
+            return make()
+        except RuntimeError:  # jsii's error: "There is already a Construct with name ..."
+            if isinstance(stack.node.try_find_child(cls.ID), cls):
+                raise
+            raise OtaUpdateValidationError(
+                f"{stack.node.path}/{cls.ID}: the id {cls.ID!r} is taken by another construct "
+                "of the stack: the library needs it; give that construct another id"
+            ) from None
 
 
 _SINGLETONS: weakref.WeakKeyDictionary[Stack, dict[str, Construct]] = weakref.WeakKeyDictionary()

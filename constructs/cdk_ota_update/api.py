@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import json
 import math
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
@@ -184,17 +188,113 @@ def job_resource(ota_update_id: str) -> str:
 # ---------------------------------------------------------------------------------------------
 @cache
 def _service_model() -> ServiceModel:
+    return ServiceModel(_model_data(), service_name="iot")
+
+
+@cache
+def _model_data() -> dict[str, Any]:
     """IoT's model, read by botocore's loader from the same places as a session's
     (``AWS_DATA_PATH`` first) without importing the session and client machinery (~30 ms)."""
     from botocore.loaders import create_loader
 
     loader = create_loader(os.environ.get("AWS_DATA_PATH"))
-    return ServiceModel(loader.load_service_model("iot", "service-2"), service_name="iot")
+    data: dict[str, Any] = loader.load_service_model("iot", "service-2")
+    return data
+
+
+# The operations of the contract (the construct's and the handler's). Their shapes, a small part
+# of IoT's model (~1 MB of JSON, ~25 ms to read), are kept in a file of the system's temporary
+# directory named by botocore's version: a process reads that instead, unless AWS_DATA_PATH may
+# bring another model.
+CONTRACT_OPERATIONS = ("CreateOTAUpdate", "DeleteOTAUpdate", "GetOTAUpdate")
+_CONTRACT_MODEL_FORMAT = 1
+
+
+@cache
+def _contract_model() -> ServiceModel:
+    cached = _contract_model_file()
+    if cached is not None:
+        with contextlib.suppress(OSError, ValueError):
+            return ServiceModel(json.loads(cached.read_text()), service_name="iot")
+    data = contract_model_data(_model_data())
+    if cached is not None:
+        with contextlib.suppress(OSError):
+            _write_atomically(cached, json.dumps(data))
+    return ServiceModel(data, service_name="iot")
+
+
+def _contract_model_file() -> Path | None:
+    directory = private_cache_dir()
+    if directory is None or os.environ.get("AWS_DATA_PATH"):
+        return None
+    import botocore
+
+    key = json.dumps(
+        [_CONTRACT_MODEL_FORMAT, botocore.__version__, botocore.__file__, CONTRACT_OPERATIONS]
+    )
+    return directory / f"iot-model-{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def private_cache_dir() -> Path | None:
+    """The library's cache directory in the system's temporary directory, private to the user:
+    made with mode 0700, and not used (None) if it is a link, or someone else owns it, or others
+    may read or write it (on a shared machine, another user could plant a model or an asset)."""
+    import tempfile
+
+    getuid = getattr(os, "getuid", None)  # Windows: the temporary directory is the user's own
+    name = "cdk-ota-update" if getuid is None else f"cdk-ota-update-{getuid()}"
+    directory = Path(tempfile.gettempdir()) / name
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        info = directory.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode):
+        return None
+    if getuid is not None and (info.st_uid != getuid() or info.st_mode & 0o077):
+        return None
+    return directory
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    import tempfile
+
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+
+
+def contract_model_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a service model ``data`` that the contract's operations use: the operations,
+    and every shape reachable from their input, output and errors."""
+    operations = {name: data["operations"][name] for name in CONTRACT_OPERATIONS}
+    pending = [
+        ref["shape"]
+        for operation in operations.values()
+        for ref in (operation.get("input"), operation.get("output"), *operation.get("errors", ()))
+        if ref
+    ]
+    kept: dict[str, Any] = {}
+    while pending:
+        name = pending.pop()
+        if name in kept:
+            continue
+        shape = kept[name] = data["shapes"][name]
+        refs = (shape.get("member"), shape.get("key"), shape.get("value"))
+        pending += [r["shape"] for r in (*refs, *shape.get("members", {}).values()) if r]
+    return {**data, "operations": operations, "shapes": dict(sorted(kept.items()))}
 
 
 def operation_input(operation: str) -> StructureShape:
     """The input shape of an IoT operation (``CreateOTAUpdate``, ``DeleteOTAUpdate``, ...)."""
-    shape: StructureShape = _service_model().operation_model(operation).input_shape
+    model = _contract_model() if operation in CONTRACT_OPERATIONS else _service_model()
+    shape: StructureShape = model.operation_model(operation).input_shape
     return shape
 
 

@@ -19,6 +19,7 @@ reason, under the finding text cdk-nag itself renders for it (see :func:`_nag_fi
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -40,13 +41,21 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from ._cdk import TOKEN, Validation, cdk_nag_in_use, pseudo, stack_id
+from ._cdk import (
+    TOKEN,
+    add_stack_validation,
+    cdk_nag_in_use,
+    kept,
+    pseudo,
+    stack_id,
+    stack_of,
+)
 
 # IAM quotas (characters as IAM counts them: no white space).
 ROLE_INLINE_POLICIES_LIMIT = 10_240  # all inline policies of a role together
 MANAGED_POLICY_LIMIT = 6_144  # one managed policy
 MANAGED_POLICIES_PER_ROLE = 10  # managed policies attached to a role (default quota)
-# Left for the role's other inline policies (CDK's DefaultPolicy: grants of the app, log writes).
+# Left for the role's other inline policies (CDK's DefaultPolicy: the app's grants, the KMS key's).
 INLINE_RESERVE = 1_024
 
 # The longest value a token can stand for, by what it is.
@@ -217,15 +226,29 @@ def _document_size(statements: Iterable[_Statement]) -> int:
 
 @jsii.implements(IAspect)
 class _PlanAtSynth:
-    """Plans ``policy`` when CDK visits it at synth (before references are resolved)."""
+    """Plans the :class:`ScopedPolicy` constructs of a stack at synth (before references are
+    resolved): one aspect per stack, on its first one (``anchor``), which plans them all."""
 
-    def __init__(self, policy: ScopedPolicy) -> None:
-        self._path = policy.node.path
-        self._policy = policy
+    def __init__(self, anchor: ScopedPolicy) -> None:
+        self._anchor = anchor
+        self.policies: list[ScopedPolicy] = []
 
     def visit(self, node: IConstruct) -> None:
-        if node.node.path == self._path:
-            self._policy.plan()
+        # jsii hands back the Python object itself: telling it costs no jsii call.
+        if node is self._anchor:
+            for policy in self.policies:
+                policy.plan()
+
+
+def _planned(policy: ScopedPolicy) -> _PlanAtSynth:
+    """The aspect that plans the ScopedPolicy constructs of ``policy``'s stack, made on the
+    stack's first one (the others cost no jsii call for it)."""
+    aspect = _PlanAtSynth(policy)
+    Aspects.of(policy).add(aspect)
+    return aspect
+
+
+_PLANNERS: weakref.WeakKeyDictionary[Stack, _PlanAtSynth] = weakref.WeakKeyDictionary()
 
 
 class ScopedPolicy(Construct):
@@ -256,9 +279,8 @@ class ScopedPolicy(Construct):
         self._statements: dict[str, tuple[Grant, dict[Resource, None]]] = {}
         self._parts: list[tuple[iam.CfnPolicy | iam.CfnManagedPolicy, list[_Statement]]] = []
         self._errors: list[str] = []
-        Aspects.of(self).add(_PlanAtSynth(self))
-        self.node.add_validation(Validation(lambda: list(self._errors)))
-        self.node.add_validation(Validation(self._acknowledge_wildcards))
+        kept(_PLANNERS, stack_of(scope), lambda: _planned(self)).policies.append(self)
+        add_stack_validation(scope, self._validate)
 
     def add(self, grants: Iterable[Grant]) -> None:
         """Allow ``grants`` too (merged with the statements of the same actions/conditions)."""
@@ -275,7 +297,13 @@ class ScopedPolicy(Construct):
         finding for it with ``reason``."""
         self.managed_policies -= 1
         self.role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(name))
-        self.node.add_validation(Validation(lambda: self._acknowledge_managed(name, reason)))
+        add_stack_validation(self, lambda: self._acknowledge_managed(name, reason))
+
+    def _validate(self) -> list[str]:
+        """What planning found (errors name this construct), once the wildcards that remain are
+        acknowledged to cdk-nag."""
+        self._acknowledge_wildcards()
+        return [f"{self.node.path}: {error}" for error in self._errors]
 
     def _acknowledge_managed(self, name: str, reason: str) -> list[str]:
         if not cdk_nag_in_use():
@@ -420,12 +448,12 @@ class ScopedPolicy(Construct):
             "exact resources.",
         )
 
-    def _acknowledge_wildcards(self) -> list[str]:
+    def _acknowledge_wildcards(self) -> None:
         """Acknowledge each wildcard of the library's own policies to cdk-nag, under the finding
         text cdk-nag renders for it (the references resolved as in the template)."""
         if not cdk_nag_in_use():
-            return []
-        stack = Stack.of(self)
+            return
+        stack = stack_of(self)
         for part, statements in self._parts:
             reasons: list[tuple[Any, str]] = []
             for statement in statements:
@@ -440,7 +468,6 @@ class ScopedPolicy(Construct):
             validations = Validations.of(part)
             for finding, reason in _nag_findings(reasons):
                 validations.acknowledge(Acknowledgment(id=finding, reason=reason))
-        return []
 
 
 def _with_originals(statement: _Statement) -> Iterable[tuple[Arn, Resource]]:

@@ -43,20 +43,22 @@ from .policy import Grant, Resource, ScopedPolicy
 
 # The handler waits for the service inside one invocation and hands the wait over to its next
 # invocation (the function invoking itself) only when this runs short. It gives up (FAILED, with a
-# Reason) after MAX_WAIT over all invocations (the handler's settings), whatever the function's
-# timeout. What follows from the function's timeout is derived in one place, :class:`Timing`.
-FUNCTION_TIMEOUT = Duration.minutes(5)
-MAX_WAIT = Duration.seconds(api.Settings().max_wait_seconds)
+# Reason) after MAX_WAIT_SECONDS over all invocations (the handler's settings), whatever the
+# function's timeout. What follows from the function's timeout is derived in one place, Timing.
+# Times are seconds: the module makes no jsii call when imported.
+FUNCTION_TIMEOUT_SECONDS = 5 * 60
+MAX_WAIT_SECONDS = int(api.Settings().max_wait_seconds)
 # The function's timeout: Lambda allows 15 minutes at most. At least 3 minutes: each invocation
 # stops waiting ~57 s before its end (the handler's margin: an IoT call that may be under way, the
 # hand-over to the next invocation, the answer), which leaves it two minutes to wait; after
-# MAX_WAIT the FAILED answer comes within one invocation, inside the ServiceTimeout.
+# MAX_WAIT_SECONDS the FAILED answer comes within one invocation, inside the ServiceTimeout.
 # tests/test_provider_options.py checks this bound against the handler's own margin.
-MIN_FUNCTION_TIMEOUT = Duration.minutes(3)
-MAX_FUNCTION_TIMEOUT = Duration.minutes(15)
+MIN_FUNCTION_TIMEOUT_SECONDS = 3 * 60
+MAX_FUNCTION_TIMEOUT_SECONDS = 15 * 60
 MEMORY_SIZE_RANGE = (128, 10_240)  # MB, Lambda's bounds
 MEMORY_SIZE = 256
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+ARCHITECTURE = "arm64"  # Lambda's name for Architecture.ARM_64
 VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 _VPC_ACCESS_REASON = (
     "Attached because the provider runs in a VPC (OtaUpdateProvider.configure(vpc=...)): AWS's "
@@ -76,28 +78,26 @@ _RESOURCE_STACK_TAG = f"aws:ResourceTag/{api.OWNER_STACK_TAG}"
 
 @dataclass(frozen=True)
 class Timing:
-    """The provider's time bounds, all derived from the function's timeout (whole seconds)."""
+    """The provider's time bounds in seconds, all derived from the function's timeout (plain
+    numbers: a ``Duration`` is made only where CDK takes one)."""
 
     function_seconds: int
 
     @property
-    def function_timeout(self) -> Duration:
-        return Duration.seconds(self.function_seconds)
-
-    @property
-    def service_timeout(self) -> Duration:
+    def service_seconds(self) -> int:
         """When CloudFormation gives up on a lost answer (the resource's ServiceTimeout): after
-        the handler's own bound, MAX_WAIT, plus one invocation, in which its last answer comes."""
-        return Duration.seconds(MAX_WAIT.to_seconds() + self.function_seconds)
+        the handler's own bound, MAX_WAIT_SECONDS, plus one invocation, in which its last answer
+        comes."""
+        return MAX_WAIT_SECONDS + self.function_seconds
 
     @property
-    def max_event_age(self) -> Duration:
+    def max_event_age_seconds(self) -> int:
         """Lambda's asynchronous invocations (CloudFormation's events, the hand-overs) are not
         retried after a failure or timeout, and are dropped once older than this: a retried or
         late Create must not recreate an OTA update CloudFormation no longer waits for (the
         request already failed, or the stack was rolled back). Past it, an invocation could not
         answer before CloudFormation stops waiting anyway."""
-        return Duration.seconds(self.service_timeout.to_seconds() - self.function_seconds)
+        return self.service_seconds - self.function_seconds
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class ProviderOptions:
     """What ``OtaUpdateProvider.configure`` sets, checked; the defaults are the provider's own."""
 
     memory_size: int | float = MEMORY_SIZE
-    timeout_seconds: int = int(FUNCTION_TIMEOUT.to_seconds())
+    timeout_seconds: int = FUNCTION_TIMEOUT_SECONDS
     vpc: ec2.IVpc | None = None
     vpc_subnets: ec2.SubnetSelection | None = None
     security_groups: tuple[ec2.ISecurityGroup, ...] | None = None
@@ -114,11 +114,11 @@ class ProviderOptions:
     permissions_boundary: iam.IManagedPolicy | None = None
     environment_encryption: kms.IKey | None = None
     reserved_concurrent_executions: int | float | None = None
-    architecture: str = lambda_.Architecture.ARM_64.name
+    architecture: str = ARCHITECTURE
 
     @property
     def lambda_architecture(self) -> lambda_.Architecture:
-        return {a.name: a for a in _ARCHITECTURES}[self.architecture]
+        return _architectures()[self.architecture]
 
     def differences(self, other: ProviderOptions) -> list[str]:
         """``option = value (now other's value)`` of each option that differs from ``other``."""
@@ -137,7 +137,11 @@ class ProviderOptions:
         return found
 
 
-_ARCHITECTURES = (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)
+@functools.cache
+def _architectures() -> dict[str, lambda_.Architecture]:
+    """The architectures the handler runs on, by Lambda's name (read from jsii on first use: the
+    module makes no jsii call when imported)."""
+    return {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}
 
 
 def _show(value: Any) -> str:
@@ -196,19 +200,19 @@ def provider_options(
     timeout_seconds = defaults.timeout_seconds
     if timeout is not None:
         seconds = timeout.to_seconds(integral=False) if isinstance(timeout, Duration) else None
-        shortest, longest = MIN_FUNCTION_TIMEOUT, MAX_FUNCTION_TIMEOUT
+        shortest, longest = MIN_FUNCTION_TIMEOUT_SECONDS, MAX_FUNCTION_TIMEOUT_SECONDS
         if (
             seconds is None
             or Token.is_unresolved(seconds)
             or seconds != int(seconds)
-            or not (shortest.to_seconds() <= seconds <= longest.to_seconds())
+            or not (shortest <= seconds <= longest)
         ):
             raise refuse(
                 "timeout",
                 timeout,
-                f"it must be a Duration of whole seconds from {shortest.to_human_string()} (each "
+                f"it must be a Duration of whole seconds from {shortest // 60} minutes (each "
                 "invocation stops waiting ~91 s before its end to hand over and answer) to "
-                f"{longest.to_human_string()} (Lambda's limit), known at synth (the resource's "
+                f"{longest // 60} minutes (Lambda's limit), known at synth (the resource's "
                 "ServiceTimeout and the invocations' maximum age are derived from it)",
             )
         timeout_seconds = int(seconds)
@@ -244,7 +248,7 @@ def provider_options(
             "run, and every deploy would wait for the ServiceTimeout): leave it out "
             "for no reservation",
         )
-    if architecture is not None and architecture.name not in {a.name for a in _ARCHITECTURES}:
+    if architecture is not None and architecture.name not in _architectures():
         raise refuse(
             "architecture",
             architecture,
@@ -301,16 +305,19 @@ def bundle(output_dir: Path) -> None:
 
 @functools.cache
 def asset_dir() -> Path:
-    """The Lambda asset, laid out once per process in a folder of the system's temporary
+    """The Lambda asset, laid out once per process, in a folder of the library's private cache
     directory named by the digest of its content: no bundling step at synth (no Docker, no
     "Bundling asset" line), and the same bytes, so the same asset hash, in any directory."""
     staging = Path(tempfile.mkdtemp(prefix="cdk-ota-update-staging-"))
     bundle(staging)
+    cache = api.private_cache_dir()
+    if cache is None:  # no private place to share it: this process's own copy
+        return staging
     digest = hashlib.sha256()
     for path in sorted(p for p in staging.rglob("*") if p.is_file()):
         digest.update(path.relative_to(staging).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
-    target = Path(tempfile.gettempdir()) / f"cdk-ota-update-asset-{digest.hexdigest()[:32]}"
+    target = cache / f"asset-{digest.hexdigest()[:32]}"
     try:
         staging.rename(target)
     except OSError:  # laid out already (by another synth): the same content
@@ -335,7 +342,7 @@ class OtaUpdateProvider(StackSingleton):
         self.options = options or ProviderOptions()
         self.configured = options is not None
         timing = Timing(self.options.timeout_seconds)
-        self.service_timeout = timing.service_timeout
+        self.service_timeout = Duration.seconds(timing.service_seconds)
         self.role = iam.Role(
             self,
             "Role",
@@ -349,7 +356,6 @@ class OtaUpdateProvider(StackSingleton):
             retention=self.options.log_retention,
             removal_policy=self.options.log_removal_policy,
         )
-        log_group.grant_write(self.role)
         if self.options.environment_encryption is not None:
             # Lambda decrypts the environment with the function's role when it starts.
             self.options.environment_encryption.grant_decrypt(self.role)
@@ -361,7 +367,7 @@ class OtaUpdateProvider(StackSingleton):
             architecture=self.options.lambda_architecture,
             handler="index.handler",
             code=code(),
-            timeout=timing.function_timeout,
+            timeout=Duration.seconds(timing.function_seconds),
             memory_size=self.options.memory_size,
             vpc=self.options.vpc,
             vpc_subnets=self.options.vpc_subnets,
@@ -375,15 +381,20 @@ class OtaUpdateProvider(StackSingleton):
             # The handler acts for this stack only (events name their StackId themselves).
             environment=api.Settings(stack_id=stack_id()).to_environment(),
             retry_attempts=0,
-            max_event_age=timing.max_event_age,
+            max_event_age=Duration.seconds(timing.max_event_age_seconds),
         )
         self.service_token = self.function.function_arn
-        function = Resource.fixed(self.function.function_arn)
+        function = Resource.fixed(self.service_token)
         self.policy = ScopedPolicy(self, "Policy", role=self.role)
         if self.options.vpc is not None:
             self.policy.attach_aws_managed_policy(VPC_ACCESS_POLICY, _VPC_ACCESS_REASON)
         self.policy.add(
             [
+                Grant(
+                    ("logs:CreateLogStream", "logs:PutLogEvents"),
+                    (Resource.fixed(log_group.log_group_arn),),
+                    reason="the handler's logs, in the provider's own log group.",
+                ),
                 Grant(
                     ("iot:GetOTAUpdate", "iot:ListTagsForResource"),
                     (Resource.fixed(OTA_UPDATES),),
@@ -505,14 +516,9 @@ class OtaUpdateProvider(StackSingleton):
             reserved_concurrent_executions=reserved_concurrent_executions,
             architecture=architecture,
         )
-        existing = stack.node.try_find_child(cls.ID)
+        existing = cls.existing(stack)
         if existing is None:
-            return cls(stack, cls.ID, options=options)
-        if not isinstance(existing, cls):
-            raise OtaUpdateValidationError(
-                f"{path}: the id {cls.ID!r} is taken by another construct of the stack: the "
-                "provider needs it; give that construct another id"
-            )
+            return cls.create(stack, lambda: cls(stack, cls.ID, options=options))
         differences = options.differences(existing.options)
         if not differences:
             return existing

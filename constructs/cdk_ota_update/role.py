@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 
 from aws_cdk import (
     Annotations,
-    Aws,
     Names,
     Stack,
 )
 from aws_cdk import aws_iam as iam
 from constructs import Construct, Dependable, IDependable
 
-from ._cdk import StackSingleton, kept, readable, stack_of
+from ._cdk import StackSingleton, iot_arn, kept, pseudo, readable, stack_of
 from .grants import IOT_SERVICE, role_arn, self_grants
 from .policy import MANAGED_POLICIES_PER_ROLE, Grant, Resource, ScopedPolicy
 
@@ -49,15 +48,14 @@ class OtaUpdateServiceRole(StackSingleton):
             "Resource",
             assumed_by=iam.ServicePrincipal(IOT_SERVICE).with_conditions(
                 {
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{Aws.PARTITION}:iot:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
-                    },
+                    "StringEquals": {"aws:SourceAccount": pseudo().account_id},
+                    "ArnLike": {"aws:SourceArn": iot_arn("*")},
                 }
             ),
             description="AWS IoT OTA update service role (cdk-ota-update).",
         )
-        self.arn = role_arn(self.role.role_arn, "/")
+        self.role_arn_token = self.role.role_arn
+        self.arn = role_arn(self.role_arn_token, "/")
         self._aws_managed = False
         self.policy = ScopedPolicy(self, "Policy", role=self.role)
         self.policy.add(self_grants(self.arn))
@@ -121,7 +119,7 @@ _SERVICE_ROLES: weakref.WeakKeyDictionary[Stack, dict[iam.IRole | None, ServiceR
 def _bind(scope: Construct, role: iam.IRole | None) -> ServiceRole:
     if role is None:
         shared = OtaUpdateServiceRole.of(scope)
-        return ServiceRole(shared.role.role_arn, shared.arn, shared.policy, [shared.policy])
+        return ServiceRole(shared.role_arn_token, shared.arn, shared.policy, [shared.policy])
     role_arn_token = role.role_arn
     if isinstance(role, iam.Role):
         resource = role.node.default_child

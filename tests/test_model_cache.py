@@ -1,0 +1,133 @@
+"""The contract's part of IoT's model, kept in the user's private cache directory: the same
+shapes as botocore's whole model, read from the file by the next process, never from a directory
+someone else could write to."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
+
+from cdk_ota_update import api
+from cdk_ota_update.provider import asset_dir
+
+
+@pytest.fixture
+def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The system's temporary directory is ``tmp_path``; the model is read afresh."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
+    api._contract_model.cache_clear()
+    yield tmp_path
+    api._contract_model.cache_clear()
+
+
+def _cached_files(root: Path) -> list[Path]:
+    return sorted(root.glob("cdk-ota-update*/iot-model-*.json"))
+
+
+def _described(shape: Shape, seen: set[str] | None = None) -> list[Any]:
+    """Everything validation reads of ``shape`` and the shapes below it, in order."""
+    seen = set() if seen is None else seen
+    if shape.name in seen:
+        return [shape.name]
+    seen.add(shape.name)
+    found: list[Any] = [shape.name, shape.type_name, shape.metadata]
+    if isinstance(shape, StructureShape):
+        found.append(shape.required_members)
+        for name, member in shape.members.items():
+            found += [name, *_described(member, seen)]
+    elif isinstance(shape, ListShape):
+        found += _described(shape.member, seen)
+    elif isinstance(shape, MapShape):
+        found += _described(shape.key, seen) + _described(shape.value, seen)
+    return found
+
+
+@pytest.mark.parametrize("operation", api.CONTRACT_OPERATIONS)
+def test_the_contract_part_has_the_whole_models_shapes(operation: str) -> None:
+    whole = ServiceModel(api._model_data(), service_name="iot")
+    part = ServiceModel(api.contract_model_data(api._model_data()), service_name="iot")
+    for which in ("input_shape", "output_shape"):
+        expected = getattr(whole.operation_model(operation), which)
+        assert _described(getattr(part.operation_model(operation), which)) == _described(expected)
+    assert len(part.shape_names) < len(whole.shape_names) / 10
+
+
+def test_the_next_process_reads_the_cached_part_instead_of_the_model(
+    temp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = api.create_request_shape()
+    (cached,) = _cached_files(temp_dir)
+    api._contract_model.cache_clear()
+
+    def no_model() -> dict[str, Any]:
+        raise AssertionError("the whole model was read")
+
+    monkeypatch.setattr(api, "_model_data", no_model)
+    assert _described(api.create_request_shape()) == _described(first)
+    assert json.loads(cached.read_text())["operations"].keys() == set(api.CONTRACT_OPERATIONS)
+
+
+def test_a_damaged_cache_file_is_read_from_the_model_again_and_rewritten(temp_dir: Path) -> None:
+    api.create_request_shape()
+    (cached,) = _cached_files(temp_dir)
+    cached.write_text('{"operations": ')
+    api._contract_model.cache_clear()
+    assert "otaUpdateId" in api.create_request_shape().members
+    assert json.loads(cached.read_text())["operations"].keys() == set(api.CONTRACT_OPERATIONS)
+
+
+def test_no_cache_while_aws_data_path_may_bring_another_model(
+    temp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DATA_PATH", str(temp_dir / "models"))
+    assert "otaUpdateId" in api.create_request_shape().members
+    assert _cached_files(temp_dir) == []
+
+
+def test_other_operations_come_from_the_whole_model(temp_dir: Path) -> None:
+    assert "streamId" in api.operation_input("CreateStream").members
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o770, 0o707])
+def test_a_cache_directory_others_may_read_or_write_is_not_used(temp_dir: Path, mode: int) -> None:
+    directory = api.private_cache_dir()
+    assert directory is not None
+    assert directory.stat().st_mode & 0o777 == 0o700
+    directory.chmod(mode)
+    assert api.private_cache_dir() is None
+    assert "otaUpdateId" in api.create_request_shape().members
+    assert _cached_files(temp_dir) == []
+
+
+def test_a_link_in_place_of_the_cache_directory_is_not_used(temp_dir: Path) -> None:
+    elsewhere = temp_dir / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    name = f"cdk-ota-update-{os.getuid()}" if hasattr(os, "getuid") else "cdk-ota-update"
+    (temp_dir / name).symlink_to(elsewhere)
+    assert api.private_cache_dir() is None
+
+
+def test_the_asset_is_a_private_copy_of_its_own_without_the_cache_directory(
+    temp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api, "private_cache_dir", lambda: None)
+    own = asset_dir.__wrapped__()
+    assert (own / "index.py").is_file()
+    assert (own / "cdk_ota_update" / "api.py").is_file()
+    assert own.parent == temp_dir
+    assert own.stat().st_mode & 0o077 == 0
+
+
+def test_the_asset_is_shared_from_the_private_cache_directory(temp_dir: Path) -> None:
+    first, again = asset_dir.__wrapped__(), asset_dir.__wrapped__()
+    assert first == again
+    assert first.parent == api.private_cache_dir()
+    assert sorted(p.name for p in temp_dir.iterdir()) == [first.parent.name]
