@@ -2,16 +2,24 @@
 
     .venv/bin/python benchmarks/synth.py [--sizes 1 10 100 400] [--runs 3]
 
-Each measurement runs in a fresh interpreter whose jsii runtime is warmed up first (an empty app
-synthesized), then builds one stack of N instances and synthesizes it. Both sides get the same
+Each measurement runs in a fresh interpreter that first imports the same modules for every side
+(aws_cdk, its custom_resources, this library; importing the library asks jsii for nothing outside
+aws-cdk-lib's core, tests/test_imports.py) and warms the jsii runtime up (an empty app
+synthesized). It then builds one stack of N instances and synthesizes it twice over, each time in
+a new app: *cold* is the first (a ``cdk synth``: the Node.js side loads the modules the stack
+uses, each jsii method is type-checked for the first time), *warm* the second (a test suite, which
+synthesizes many apps in one process). Both real sides get the same
 fleet-shaped requests: a thing group per OTA update, its own ``releases/<version>/`` key in one
 bucket, an AWS Signer profile per ten. The AwsCustomResource side is how such a stack is written
 without this library: one ``createOTAUpdate`` call per instance, ``deleteOTAUpdate`` on delete,
 ``AwsCustomResourcePolicy.from_sdk_calls``. Reported per instance: wall time (construction and
 synth), jsii round trips (every request the Python side sends to the jsii kernel), template bytes
-and CloudFormation resources; the sides alternate so that the machine's noise hits them alike.
+and CloudFormation resources (of the warm synth; the cold one's are the same); the sides alternate
+so that the machine's noise hits them alike.
 A third side, *floor*, is what jsii itself costs any such construct: a construct of Python, its
-``CustomResource`` and one ``Lazy`` value, nothing else (no provider, no IAM, no validation).
+``CustomResource`` and one ``Lazy`` value, nothing else (no provider, no IAM, no validation); the
+fourth, *floor + provider*, adds the provider function a stack needs, made the plainest way from
+Python (a role, a log group, the function with this library's asset, one policy).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SIDES = ("OtaUpdate", "AwsCustomResource", "floor")
+SIDES = ("OtaUpdate", "AwsCustomResource", "floor", "floor + provider")
 
 # Runs in the child interpreter: ``python -c CHILD <side> <n>`` prints one JSON line.
 CHILD = r"""
@@ -86,7 +94,7 @@ def aws_custom_resources(stack, n):
                                  resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE),
                              install_latest_aws_sdk=False)
 
-def floor(stack, n):
+def floor(stack, n, service_token=None):
     # What no construct backed by a custom resource goes below through jsii: a construct of
     # Python, its CustomResource, one Lazy value (a producer called back at synth).
     import jsii
@@ -101,33 +109,55 @@ def floor(stack, n):
             return self._value
 
     fleet(stack, n)
-    token = f"arn:{cdk.Aws.PARTITION}:lambda:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:function:ota"
+    token = service_token or (
+        f"arn:{cdk.Aws.PARTITION}:lambda:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:function:ota")
     for i in range(n):
         scope = Construct(stack, f"Ota{i}")
         cdk.CustomResource(scope, "Resource", service_token=token,
                            resource_type="Custom::OtaUpdate",
                            properties={"otaUpdateId": cdk.Lazy.string(Producer(f"ota-{i}"))})
 
+def floor_with_provider(stack, n):
+    # The floor, and the provider function a stack needs made the plainest way from Python: a
+    # role, a log group, the function (this library's asset), one policy. What any construct
+    # library that brings its own provider pays per stack through jsii, where AwsCustomResource
+    # makes its provider inside one jsii call.
+    from aws_cdk import aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
+    from cdk_ota_update.provider import asset_dir
+
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    log_group = logs.LogGroup(stack, "Logs", retention=logs.RetentionDays.THREE_MONTHS)
+    function = lambda_.Function(
+        stack, "Function", runtime=lambda_.Runtime.PYTHON_3_14, handler="index.handler",
+        code=lambda_.Code.from_asset(str(asset_dir())), role=role, log_group=log_group)
+    iam.CfnPolicy(stack, "Policy", policy_name="ota", roles=[role.role_name], policy_document={
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:*OTAUpdate", "Resource": "*"}]})
+    floor(stack, n, function.function_arn)
+
 side, n = sys.argv[1], int(sys.argv[2])
-with tempfile.TemporaryDirectory() as out:
-    cdk.App(outdir=out + "/warm").synth()  # jsii and aws-cdk-lib loaded, not measured
-    if side == "OtaUpdate":
-        # The construct's modules imported before the clock starts, like aws_cdk's (the package
-        # imports them on first use, PEP 562, so a bare ``import cdk_ota_update`` would not).
-        from cdk_ota_update import OtaUpdate  # noqa: F401
-    build = {"OtaUpdate": ota_updates, "AwsCustomResource": aws_custom_resources,
-             "floor": floor}[side]
+# The same imports for every side, before the clock (the construct's modules are imported on
+# first use, PEP 562, so a bare ``import cdk_ota_update`` would not import them).
+from cdk_ota_update import OtaUpdate  # noqa: F401
+build = {"OtaUpdate": ota_updates, "AwsCustomResource": aws_custom_resources, "floor": floor,
+         "floor + provider": floor_with_provider}[side]
+
+def synthesized(outdir):
     calls[0] = 0
     started = time.perf_counter()
-    app = cdk.App(outdir=out + "/app")
+    app = cdk.App(outdir=outdir)
     stack = cdk.Stack(app, "Fleet")
     build(stack, n)
     assembly = app.synth()
-    seconds = time.perf_counter() - started
-    template = json.dumps(assembly.get_stack_by_name("Fleet").template, separators=(",", ":"))
-    resources = len(assembly.get_stack_by_name("Fleet").template["Resources"])
-print(json.dumps({"seconds": seconds, "calls": calls[0], "bytes": len(template),
-                  "resources": resources}))
+    return time.perf_counter() - started, calls[0], assembly.get_stack_by_name("Fleet").template
+
+with tempfile.TemporaryDirectory() as out:
+    cdk.App(outdir=out + "/warm").synth()  # jsii and aws-cdk-lib's core loaded, not measured
+    cold, _, _ = synthesized(out + "/cold")
+    warm, warm_calls, template = synthesized(out + "/again")
+print(json.dumps({"cold": cold, "warm": warm, "calls": warm_calls,
+                  "bytes": len(json.dumps(template, separators=(",", ":"))),
+                  "resources": len(template["Resources"])}))
 """
 
 
@@ -155,10 +185,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     print(
-        "| N | side | ms per instance | jsii calls per instance | template bytes per instance "
-        "| resources per instance | time ratio |"
+        "| N | side | cold ms per instance | warm ms per instance | jsii calls per instance "
+        "| template bytes per instance | resources per instance | cold ratio | warm ratio |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         runs: dict[str, list[dict[str, float] | str]] = {side: [] for side in SIDES}
         for _ in range(args.runs):
@@ -176,14 +206,16 @@ def main() -> None:
         for side in SIDES:
             m = medians[side]
             if isinstance(m, str):
-                print(f"| {n} | {side} | synth fails: {m[:160]} | | | | |")
+                print(f"| {n} | {side} | synth fails: {m[:160]} | | | | | | |")
                 continue
-            ratio = (
-                f"{m['seconds'] / baseline['seconds']:.2f}" if isinstance(baseline, dict) else "-"
-            )
+            ratios = [
+                f"{m[k] / baseline[k]:.2f}" if isinstance(baseline, dict) else "-"
+                for k in ("cold", "warm")
+            ]
             print(
-                f"| {n} | {side} | {m['seconds'] * 1000 / n:.1f} | {m['calls'] / n:.1f} "
-                f"| {m['bytes'] / n:.0f} | {m['resources'] / n:.2f} | {ratio} |"
+                f"| {n} | {side} | {m['cold'] * 1000 / n:.1f} | {m['warm'] * 1000 / n:.1f} "
+                f"| {m['calls'] / n:.1f} | {m['bytes'] / n:.0f} | {m['resources'] / n:.2f} "
+                f"| {ratios[0]} | {ratios[1]} |"
             )
 
 
