@@ -21,7 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
-from cdk_support import isolated_vpc, ota
+from cdk_support import firmware, isolated_vpc, ota
 from iam_support import (
     LONGEST,
     MANAGED_POLICIES_PER_ROLE,
@@ -383,3 +383,33 @@ def test_a_policy_too_big_even_spilled_fails_synth_saying_so() -> None:
     stack, _ = _policy_stack(1200, 60)  # ~ 86,000 characters: more than 9,216 + 10 x 6,144
     with pytest.raises(RuntimeError, match=r"Policies/Policy.*split the OtaUpdates across stacks"):
         Template.from_stack(stack)
+
+
+def test_every_library_policy_is_planned_whichever_the_stack_made_first(tmp_path: Path) -> None:
+    """One aspect per stack plans all of the library's policies, on whichever of them came first:
+    here the shared service role's (made before any OtaUpdate), then the provider's and the one
+    for a role of the app. Each role gets its statements, and cdk-nag sees them all."""
+    app = _app(tmp_path)
+    stack = cdk.Stack(app, "Order")
+    OtaUpdateServiceRole.of(stack).attach_aws_managed_policy()
+    team = iam.Role(stack, "TeamRole", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
+    ota(stack, "Shared")
+    ota(stack, "Own", role=team, files=[firmware(stack, "fw/v2/firmware.bin")])
+    synthesized = synthesize(app, [stack], tmp_path)
+    by_role = policies_by_role(synthesized.templates, Resolver(synthesized.templates, REAL))
+    (shared,) = [name for name in by_role if name.startswith("otaupdateservicerole")]
+    (provider,) = [name for name in by_role if name.startswith("otaupdateproviderrole")]
+    (own,) = [name for name in by_role if name.startswith("teamrole")]
+
+    def statements(role: str) -> list[dict[str, Any]]:
+        documents = by_role[role].inline + by_role[role].managed
+        return [s for d in documents for s in d["Statement"]]
+
+    object_arn = "arn:aws:s3:::firmware-bucket/fw/{}/firmware.bin"
+    assert allows(statements(shared), "s3:GetObject", object_arn.format("v1"))
+    assert allows(statements(own), "s3:GetObject", object_arn.format("v2"))
+    assert not allows(statements(own), "s3:GetObject", object_arn.format("v1"))
+    assert allows(
+        statements(provider), "iot:GetOTAUpdate", "arn:aws:iot:eu-west-1:123456789012:otaupdate/x"
+    )
+    assert synthesized.nag_violations() == []
