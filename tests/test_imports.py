@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from cdk_support import ROOT
@@ -15,9 +16,8 @@ CDK_MODULES = ("aws_cdk", "jsii", "constructs")
 PATH = os.pathsep.join(str(ROOT / p) for p in ("constructs", "lambda_handler"))
 
 
-def _loaded_after(statement: str) -> list[str]:
-    """The top-level modules a fresh interpreter holds after ``statement``."""
-    code = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+def _printed(code: str) -> Any:
+    """What ``code``, run by a fresh interpreter, printed last (as JSON)."""
     output = subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, "PYTHONPATH": PATH},
@@ -25,7 +25,13 @@ def _loaded_after(statement: str) -> list[str]:
         text=True,
         check=True,
     ).stdout
-    return [m for m in json.loads(output) if "." not in m]
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _loaded_after(statement: str) -> list[str]:
+    """The top-level modules a fresh interpreter holds after ``statement``."""
+    code = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    return [m for m in _printed(code) if "." not in m]
 
 
 @pytest.mark.parametrize(
@@ -76,13 +82,6 @@ def test_importing_the_constructs_loads_no_module_of_aws_cdk_lib_into_node() -> 
         "from cdk_ota_update import OtaUpdate, OtaUpdateProvider, OtaUpdateServiceRole\n"
         "print(json.dumps(sent))\n"
     )
-    output = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": PATH},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    sent = json.loads(output.strip().splitlines()[-1])
+    sent = _printed(code)
     assert sent, "the probe saw no jsii request at all: it no longer wraps the kernel's send"
     assert [fqn for fqn in sent if fqn != "aws-cdk-lib.Aws"] == []
