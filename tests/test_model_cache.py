@@ -131,3 +131,36 @@ def test_the_asset_is_shared_from_the_private_cache_directory(temp_dir: Path) ->
     assert first == again
     assert first.parent == api.private_cache_dir()
     assert sorted(p.name for p in temp_dir.iterdir()) == [first.parent.name]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "{}",
+        '{"metadata": {}, "operations": {}, "shapes": {}}',
+        "[]",
+        "",
+    ],
+)
+def test_a_cache_file_that_parses_but_lacks_the_contract_is_replaced(
+    temp_dir: Path, damage: str
+) -> None:
+    api.create_request_shape()
+    (cached,) = _cached_files(temp_dir)
+    cached.write_text(damage)
+    api._contract_model.cache_clear()
+    assert "otaUpdateId" in api.create_request_shape().members
+    assert api.validate({"otaUpdateId": "x"}, shape=api.operation_input("DeleteOTAUpdate")) == []
+    assert json.loads(cached.read_text())["operations"].keys() == set(api.CONTRACT_OPERATIONS)
+
+
+def test_a_cache_file_missing_one_nested_shape_is_replaced(temp_dir: Path) -> None:
+    api.create_request_shape()
+    (cached,) = _cached_files(temp_dir)
+    data = json.loads(cached.read_text())
+    del data["shapes"]["S3Location"]  # files[].fileLocation.s3Location
+    cached.write_text(json.dumps(data))
+    api._contract_model.cache_clear()
+    location = api.create_request_shape().members["files"].member.members["fileLocation"]
+    assert "bucket" in location.members["s3Location"].members
+    assert "S3Location" in json.loads(cached.read_text())["shapes"]

@@ -203,9 +203,9 @@ def _model_data() -> dict[str, Any]:
 
 
 # The operations of the contract (the construct's and the handler's). Their shapes, a small part
-# of IoT's model (~1 MB of JSON, ~25 ms to read), are kept in a file of the system's temporary
-# directory named by botocore's version: a process reads that instead, unless AWS_DATA_PATH may
-# bring another model.
+# of IoT's model (~1 MB of JSON, ~25 ms to read), are kept in a file of the library's private
+# cache directory named by botocore's version: a process reads that instead, unless AWS_DATA_PATH
+# may bring another model.
 CONTRACT_OPERATIONS = ("CreateOTAUpdate", "DeleteOTAUpdate", "GetOTAUpdate")
 _CONTRACT_MODEL_FORMAT = 1
 
@@ -214,12 +214,24 @@ _CONTRACT_MODEL_FORMAT = 1
 def _contract_model() -> ServiceModel:
     cached = _contract_model_file()
     if cached is not None:
-        with contextlib.suppress(OSError, ValueError):
-            return ServiceModel(json.loads(cached.read_text()), service_name="iot")
+        model = _read_contract_model(cached)
+        if model is not None:
+            return model
     data = contract_model_data(_model_data())
     if cached is not None:
         with contextlib.suppress(OSError):
             _write_atomically(cached, json.dumps(data))
+    return ServiceModel(data, service_name="iot")
+
+
+def _read_contract_model(path: Path) -> ServiceModel | None:
+    """The contract's model from ``path``, or None if it cannot be read or lacks a shape the
+    contract reaches (a cache never fails a validation: the model is read again instead)."""
+    try:
+        data = json.loads(path.read_text())
+        contract_model_data(data)  # every operation and shape of the contract is there
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):
+        return None
     return ServiceModel(data, service_name="iot")
 
 
