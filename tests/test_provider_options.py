@@ -373,3 +373,15 @@ def test_invalid_options_are_refused_naming_path_option_value_and_fix(
 ) -> None:
     with pytest.raises(OtaUpdateValidationError, match=re.compile(PATH + message, re.DOTALL)):
         build(stack())
+
+
+@pytest.mark.parametrize("taken", ["OtaUpdateProvider", "OtaUpdateServiceRole"])
+def test_an_id_the_library_needs_taken_by_a_construct_of_the_app_is_named(taken: str) -> None:
+    s = stack()
+    cdk.CfnOutput(s, taken, value="x")
+    with pytest.raises(
+        OtaUpdateValidationError,
+        match=rf"^Test/{taken}: the id '{taken}' is taken by another construct of the stack: "
+        r"the library needs it; give that construct another id$",
+    ):
+        ota(s)

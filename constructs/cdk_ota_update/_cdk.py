@@ -100,8 +100,9 @@ class StackSingleton(Construct):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         if isinstance(scope, Stack):
-            _SINGLETONS.setdefault(scope, {})[id] = self
             _STACKS[self] = scope
+            if id == self.ID:
+                _SINGLETONS.setdefault(scope, {})[id] = self
 
     @classmethod
     def of(cls: type[_T], scope: Construct) -> _T:
