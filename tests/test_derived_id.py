@@ -70,6 +70,21 @@ def _file(location: FileLocation, signing: CodeSigning | None = None) -> OtaUpda
     return OtaUpdateFile(file_name="fw.bin", file_location=location, code_signing=signing)
 
 
+def _new_profile_signing(name: str, destination: S3Destination) -> CodeSigning:
+    """A signing job with a Signer profile made for it (signingProfileParameter)."""
+    return CodeSigning(
+        start_signing_job_parameter=StartSigningJobParameter(
+            signing_profile_parameter=SigningProfileParameter(
+                certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+                platform="AmazonFreeRTOS-Default",
+                certificate_path_on_device="/cert.pem",
+            ),
+            signing_profile_name=name,
+            destination=Destination(destination),
+        )
+    )
+
+
 def _custom_signing() -> CodeSigning:
     return CodeSigning(
         custom_code_signing=CustomCodeSigning(
@@ -194,17 +209,7 @@ PINNED: list[tuple[str, Callable[[Fleet], dict[str, Any]], str]] = [
                 ),
                 _file(
                     FileLocation(s3_location=S3Location("boot-bucket", "boot.bin")),
-                    CodeSigning(
-                        start_signing_job_parameter=StartSigningJobParameter(
-                            signing_profile_parameter=SigningProfileParameter(
-                                certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/abc",
-                                platform="AmazonFreeRTOS-Default",
-                                certificate_path_on_device="/cert.pem",
-                            ),
-                            signing_profile_name="bootSigner",
-                            destination=Destination(S3Destination("signed-boot", "out/")),
-                        )
-                    ),
+                    _new_profile_signing("bootSigner", S3Destination("signed-boot", "out/")),
                 ),
             ],
             "role": f.imported_role,
@@ -268,17 +273,7 @@ SIGNING: dict[str, Callable[[Fleet], CodeSigning | None]] = {
     "Profile": lambda f: CodeSigning.from_signing_profile(
         f.profile, destination=f.signed, prefix="signed/"
     ),
-    "NewProfile": lambda f: CodeSigning(
-        start_signing_job_parameter=StartSigningJobParameter(
-            signing_profile_parameter=SigningProfileParameter(
-                certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/abc",
-                platform="AmazonFreeRTOS-Default",
-                certificate_path_on_device="/cert.pem",
-            ),
-            signing_profile_name="newSigner",
-            destination=Destination(S3Destination(f.signed.bucket_name)),
-        )
-    ),
+    "NewProfile": lambda f: _new_profile_signing("newSigner", S3Destination(f.signed.bucket_name)),
     "Custom": lambda f: _custom_signing(),
 }
 LOCATION: dict[str, Callable[[Fleet, int], FileLocation]] = {
