@@ -10,7 +10,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import jsii
-from aws_cdk import Aws, IStableAnyProducer, IStableStringProducer, Stack, Token
+from aws_cdk import Aws, Duration, IStableAnyProducer, IStableStringProducer, Stack, Token
 from constructs import Construct, IValidation
 
 from . import api
@@ -157,6 +157,13 @@ def readable(text: str) -> str:
 def pseudo() -> Pseudo:
     """The pseudo parameters' tokens, read from jsii once per process (they never change)."""
     return Pseudo(Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID, Aws.URL_SUFFIX)
+
+
+@functools.cache
+def seconds(count: int) -> Duration:
+    """``Duration.seconds(count)``, made once per process: a Duration never changes, and every
+    stack's provider uses the same ones."""
+    return Duration.seconds(count)
 
 
 @functools.cache

@@ -36,7 +36,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from . import api
-from ._cdk import StackSingleton, stack_id
+from ._cdk import StackSingleton, seconds, stack_id
 from .errors import OtaUpdateValidationError
 from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES
 from .policy import Grant, Resource, ScopedPolicy
@@ -142,6 +142,19 @@ def _architectures() -> dict[str, lambda_.Architecture]:
     """The architectures the handler runs on, by Lambda's name (read from jsii on first use: the
     module makes no jsii call when imported)."""
     return {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}
+
+
+@functools.cache
+def _runtime() -> lambda_.Runtime:
+    """The handler's runtime (read from jsii once per process)."""
+    return lambda_.Runtime.PYTHON_3_14
+
+
+@functools.cache
+def _lambda_principal() -> iam.ServicePrincipal:
+    """Lambda's service principal, which the function's role trusts (made once per process: a
+    role reads it when made, and every stack's provider role trusts the same one)."""
+    return iam.ServicePrincipal("lambda.amazonaws.com")
 
 
 def _show(value: Any) -> str:
@@ -342,11 +355,11 @@ class OtaUpdateProvider(StackSingleton):
         self.options = options or ProviderOptions()
         self.configured = options is not None
         timing = Timing(self.options.timeout_seconds)
-        self.service_timeout = Duration.seconds(timing.service_seconds)
+        self.service_timeout = seconds(timing.service_seconds)
         self.role = iam.Role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            assumed_by=_lambda_principal(),
             description="Runs the Custom::OtaUpdate handler (cdk-ota-update).",
             permissions_boundary=self.options.permissions_boundary,
         )
@@ -363,11 +376,11 @@ class OtaUpdateProvider(StackSingleton):
             self,
             "Function",
             description="Creates and deletes AWS IoT OTA updates for Custom::OtaUpdate resources.",
-            runtime=lambda_.Runtime.PYTHON_3_14,
+            runtime=_runtime(),
             architecture=self.options.lambda_architecture,
             handler="index.handler",
             code=code(),
-            timeout=Duration.seconds(timing.function_seconds),
+            timeout=seconds(timing.function_seconds),
             memory_size=self.options.memory_size,
             vpc=self.options.vpc,
             vpc_subnets=self.options.vpc_subnets,
@@ -381,7 +394,7 @@ class OtaUpdateProvider(StackSingleton):
             # The handler acts for this stack only (events name their StackId themselves).
             environment=api.Settings(stack_id=stack_id()).to_environment(),
             retry_attempts=0,
-            max_event_age=Duration.seconds(timing.max_event_age_seconds),
+            max_event_age=seconds(timing.max_event_age_seconds),
         )
         self.service_token = self.function.function_arn
         function = Resource.fixed(self.service_token)

@@ -10,6 +10,7 @@ role gets nothing; a synth warning lists what to grant it.
 
 from __future__ import annotations
 
+import functools
 import json
 import weakref
 from collections.abc import Iterable, Mapping
@@ -46,12 +47,7 @@ class OtaUpdateServiceRole(StackSingleton):
         self.role = iam.Role(
             self,
             "Resource",
-            assumed_by=iam.ServicePrincipal(IOT_SERVICE).with_conditions(
-                {
-                    "StringEquals": {"aws:SourceAccount": pseudo().account_id},
-                    "ArnLike": {"aws:SourceArn": iot_arn("*")},
-                }
-            ),
+            assumed_by=_trusted_iot(),
             description="AWS IoT OTA update service role (cdk-ota-update).",
         )
         self.role_arn_token = self.role.role_arn
@@ -73,6 +69,19 @@ class OtaUpdateServiceRole(StackSingleton):
             return
         self._aws_managed = True
         self.policy.attach_aws_managed_policy(AWS_MANAGED_POLICY, _AWS_MANAGED_REASON)
+
+
+@functools.cache
+def _trusted_iot() -> iam.IPrincipal:
+    """AWS IoT acting for this account and region only (the confused-deputy conditions), the
+    principal the shared role trusts; made once per process (its tokens are the pseudo
+    parameters, the same in every stack, and a role reads it when made)."""
+    return iam.ServicePrincipal(IOT_SERVICE).with_conditions(
+        {
+            "StringEquals": {"aws:SourceAccount": pseudo().account_id},
+            "ArnLike": {"aws:SourceArn": iot_arn("*")},
+        }
+    )
 
 
 @dataclass
