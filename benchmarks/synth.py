@@ -1,6 +1,6 @@
 """Synth cost per instance: OtaUpdate side by side with AwsCustomResource (docs/benchmarks.md).
 
-    .venv/bin/python benchmarks/synth.py [--sizes 1 10 100 400] [--runs 3]
+    .venv/bin/python benchmarks/synth.py [--sizes 1 10 50 100 400] [--runs 3]
 
 Each measurement runs in a fresh interpreter that first imports the same modules for every side
 (aws_cdk, its custom_resources, this library; importing the library asks jsii for nothing outside
@@ -8,18 +8,27 @@ aws-cdk-lib's core, tests/test_imports.py) and warms the jsii runtime up (an emp
 synthesized). It then builds one stack of N instances and synthesizes it twice over, each time in
 a new app: *cold* is the first (a ``cdk synth``: the Node.js side loads the modules the stack
 uses, each jsii method is type-checked for the first time), *warm* the second (a test suite, which
-synthesizes many apps in one process). Both real sides get the same
-fleet-shaped requests: a thing group per OTA update, its own ``releases/<version>/`` key in one
-bucket, an AWS Signer profile per ten. The AwsCustomResource side is how such a stack is written
-without this library: one ``createOTAUpdate`` call per instance, ``deleteOTAUpdate`` on delete,
-``AwsCustomResourcePolicy.from_sdk_calls``. Reported per instance: wall time (construction and
-synth), jsii round trips (every request the Python side sends to the jsii kernel), template bytes
-and CloudFormation resources (of the warm synth; the cold one's are the same); the sides alternate
-so that the machine's noise hits them alike.
-A third side, *floor*, is what jsii itself costs any such construct: a construct of Python, its
-``CustomResource`` and one ``Lazy`` value, nothing else (no provider, no IAM, no validation); the
-fourth, *floor + provider*, adds the provider function a stack needs, made the plainest way from
-Python (a role, a log group, the function with this library's asset, one policy).
+synthesizes many apps in one process). The sides alternate, so that the machine's noise hits them
+alike. Reported per instance: wall time (construction and synth), jsii round trips (every request
+the Python side sends to the jsii kernel), template bytes and CloudFormation resources (of the warm
+synth; the cold one's are the same).
+
+The sides that deploy OTA updates get the same fleet-shaped requests: a thing group per OTA
+update, its own ``releases/<version>/`` key in one bucket, an AWS Signer profile per ten.
+
+- *OtaUpdate*: this library.
+- *AwsCustomResource*: the stack written without it, one ``createOTAUpdate`` call per instance,
+  ``deleteOTAUpdate`` on delete, and a policy with which those calls work, made with each call as
+  AWS's examples do.
+- *AwsCustomResource, shared policy*: the same, written the cheapest way (one policy object for
+  all calls, every value read once).
+- *floor*: what jsii itself costs any such construct: a construct of Python, its
+  ``CustomResource`` and one ``Lazy`` value, nothing else (no provider, no IAM, no validation).
+- *floor + provider*: the floor and the provider function a stack needs, made the plainest way
+  from Python (a role, a log group, the function with this library's asset, one policy).
+- *same resources*: this library's template (the same resources, statements and dependencies)
+  made the plainest way from Python, with none of the library's logic: what jsii alone costs for
+  it.
 """
 
 from __future__ import annotations
@@ -33,13 +42,20 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SIDES = ("OtaUpdate", "AwsCustomResource", "floor", "floor + provider")
+SIDES = (
+    "OtaUpdate",
+    "AwsCustomResource",
+    "AwsCustomResource, shared policy",
+    "floor",
+    "floor + provider",
+    "same resources",
+)
 
 # Runs in the child interpreter: ``python -c CHILD <side> <n>`` prints one JSON line.
 CHILD = r"""
 import json, sys, tempfile, time
 import aws_cdk as cdk
-from aws_cdk import aws_s3 as s3, aws_signer as signer, custom_resources as cr
+from aws_cdk import aws_iam as iam, aws_s3 as s3, aws_signer as signer, custom_resources as cr
 from jsii._kernel.providers.process import _NodeProcess
 
 calls = [0]
@@ -67,9 +83,25 @@ def ota_updates(stack, n):
         OtaUpdate(stack, f"Ota{i}", targets=[OtaTarget.thing_group(f"fleet-{i}")],
                   files=[OtaUpdateFile(file_location=location, code_signing=signing)])
 
-def aws_custom_resources(stack, n):
+def aws_custom_resources(stack, n, shared=False):
+    # Written as AWS's examples write it: the policy made with each call. A policy with which the
+    # calls work: from_sdk_calls would grant only iot:CreateOTAUpdate and iot:DeleteOTAUpdate, and
+    # CreateOTAUpdate fails without iam:PassRole (and the reads of the file and the signing
+    # profile), forceDeleteAWSJob without iot:DeleteJob. ``shared``: the cheapest way, every value
+    # read once and one policy object for all calls.
     bucket, signed, profiles = fleet(stack, n)
     role_arn = f"arn:{cdk.Aws.PARTITION}:iam::{cdk.Aws.ACCOUNT_ID}:role/ota-service"
+    actions = ["iot:CreateOTAUpdate", "iot:DeleteOTAUpdate", "iot:DeleteJob", "iam:PassRole",
+               "s3:GetObject", "s3:GetObjectVersion", "signer:StartSigningJob",
+               "signer:GetSigningProfile"]
+
+    def policy():
+        return cr.AwsCustomResourcePolicy.from_statements(
+            [iam.PolicyStatement(actions=actions, resources=["*"])])
+
+    if shared:
+        one_policy, firmware, destination = policy(), bucket.bucket_name, signed.bucket_name
+        names = [p.signing_profile_name for p in profiles]
     for i in range(n):
         ota_id = f"ota-{i}"
         create = cr.AwsSdkCall(
@@ -79,19 +111,21 @@ def aws_custom_resources(stack, n):
                 "targets": [f"arn:{cdk.Aws.PARTITION}:iot:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:"
                             f"thinggroup/fleet-{i}"],
                 "files": [{"fileLocation": {"s3Location": {
-                    "bucket": bucket.bucket_name, "key": f"releases/1.{i}.0/fw.bin"}},
+                    "bucket": firmware if shared else bucket.bucket_name,
+                    "key": f"releases/1.{i}.0/fw.bin"}},
                     "codeSigning": {"startSigningJobParameter": {
-                        "signingProfileName": profiles[i // 10].signing_profile_name,
+                        "signingProfileName": (names[i // 10] if shared
+                                               else profiles[i // 10].signing_profile_name),
                         "destination": {"s3Destination": {
-                            "bucket": signed.bucket_name, "prefix": f"signed/1.{i}.0/"}}}}}],
+                            "bucket": destination if shared else signed.bucket_name,
+                            "prefix": f"signed/1.{i}.0/"}}}}}],
                 "roleArn": role_arn,
             },
             physical_resource_id=cr.PhysicalResourceId.of(ota_id))
         delete = cr.AwsSdkCall(service="Iot", action="deleteOTAUpdate",
                                parameters={"otaUpdateId": ota_id, "forceDeleteAWSJob": True})
         cr.AwsCustomResource(stack, f"Ota{i}", on_create=create, on_delete=delete,
-                             policy=cr.AwsCustomResourcePolicy.from_sdk_calls(
-                                 resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE),
+                             policy=one_policy if shared else policy(),
                              install_latest_aws_sdk=False)
 
 def floor(stack, n, service_token=None):
@@ -135,12 +169,132 @@ def floor_with_provider(stack, n):
         "Statement": [{"Effect": "Allow", "Action": "iot:*OTAUpdate", "Resource": "*"}]})
     floor(stack, n, function.function_arn)
 
+def same_resources(stack, n):
+    # This library's template (the same resources, properties, statements and dependencies, an
+    # OtaUpdate's TagManager so that Tags.of reaches it), made the plainest way from Python:
+    # literal policy documents and ids, none of the library's logic (no validation, no derived id,
+    # no planning or size checks, no synth-time callback). What jsii alone costs for this template.
+    from aws_cdk import aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
+    from constructs import Construct
+    from cdk_ota_update.provider import asset_dir
+
+    partition, region, account = cdk.Aws.PARTITION, cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID
+    stack_id = cdk.Aws.STACK_ID
+    iot = f"arn:{partition}:iot:{region}:{account}:"
+    signing = f"arn:{partition}:signer:{region}:{account}:"
+    owned = "cdk-ota-update:stack-id"
+    provider = Construct(stack, "OtaUpdateProvider")
+    role = iam.Role(provider, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                    description="Runs the Custom::OtaUpdate handler (cdk-ota-update).")
+    log_group = logs.LogGroup(provider, "Logs", retention=logs.RetentionDays.THREE_MONTHS,
+                              removal_policy=cdk.RemovalPolicy.RETAIN)
+    function = lambda_.Function(
+        provider, "Function", description="Creates and deletes AWS IoT OTA updates.",
+        runtime=lambda_.Runtime.PYTHON_3_14, architecture=lambda_.Architecture.ARM_64,
+        handler="index.handler", code=lambda_.Code.from_asset(str(asset_dir())),
+        timeout=cdk.Duration.seconds(300), memory_size=256, role=role, log_group=log_group,
+        environment={"OTA_STACK_ID": stack_id, "OTA_MAX_WAIT_SECONDS": "900",
+                     "OTA_RETRY_SECONDS": "40", "OTA_MAX_HANDOVERS": "20"},
+        retry_attempts=0, max_event_age=cdk.Duration.seconds(900))
+    function_arn = function.function_arn
+    ota = f"{iot}otaupdate/*"
+    provider_policy = iam.CfnPolicy(provider, "Policy", policy_name="OtaUpdateProviderPolicy",
+                                    roles=[role.role_name], policy_document={
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": [log_group.log_group_arn]},
+            {"Effect": "Allow", "Action": ["iot:GetOTAUpdate", "iot:ListTagsForResource"],
+             "Resource": [ota]},
+            {"Effect": "Allow", "Action": "iot:CreateOTAUpdate", "Resource": [ota],
+             "Condition": {"StringEquals": {f"aws:RequestTag/{owned}": stack_id}}},
+            {"Effect": "Allow", "Action": "iot:DeleteOTAUpdate", "Resource": [ota],
+             "Condition": {"StringEquals": {f"aws:ResourceTag/{owned}": stack_id}}},
+            {"Effect": "Allow", "Action": ["iot:TagResource", "iot:UntagResource"],
+             "Resource": [ota],
+             "Condition": {"StringEquals": {f"aws:ResourceTag/{owned}": stack_id},
+                           "ForAllValues:StringNotLike": {"aws:TagKeys": "cdk-ota-update:*"}}},
+            {"Effect": "Allow", "Action": "iot:ListOTAUpdates", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["iot:DescribeJob", "iot:DeleteJob"],
+             "Resource": [f"{iot}job/AFR_OTA-*"]},
+            {"Effect": "Allow", "Action": "iot:DeleteStream",
+             "Resource": [f"{iot}stream/AFR_OTA-*"]},
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": [function_arn]}]})
+    service = Construct(stack, "OtaUpdateServiceRole")
+    service_role = iam.Role(service, "Resource", assumed_by=iam.ServicePrincipal(
+        "iot.amazonaws.com").with_conditions({"StringEquals": {"aws:SourceAccount": account},
+                                              "ArnLike": {"aws:SourceArn": f"{iot}*"}}),
+        description="AWS IoT OTA update service role (cdk-ota-update).")
+    role_arn = service_role.role_arn
+    bucket, signed, profiles = fleet(stack, n)
+    firmware, destination = bucket.bucket_name, signed.bucket_name
+    names = [p.signing_profile_name for p in profiles]
+    requests = [{
+        "otaUpdateId": f"Ota{i}-0123456789abcdef",
+        "targets": [f"{iot}thinggroup/fleet-{i}"],
+        "files": [{"fileLocation": {"s3Location": {"bucket": firmware,
+                                                   "key": f"releases/1.{i}.0/fw.bin"}},
+                   "codeSigning": {"startSigningJobParameter": {
+                       "signingProfileName": names[i // 10],
+                       "destination": {"s3Destination": {"bucket": destination,
+                                                         "prefix": f"signed/1.{i}.0/"}}}}}],
+        "roleArn": role_arn, "deleteStream": True, "forceDeleteAWSJob": True}
+        for i in range(n)]
+    objects = [f"arn:{partition}:s3:::{firmware}/releases/1.{i}.0/fw.bin" for i in range(n)]
+    service_policy = iam.CfnPolicy(service, "Policy", policy_name="OtaUpdateServiceRolePolicy",
+                                   roles=[service_role.role_name], policy_document={
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iot:CreateJob",
+             "Resource": [f"{iot}job/AFR_OTA-Ota{i}-0123456789abcdef" for i in range(n)]
+             + [f"{iot}thinggroup/fleet-{i}" for i in range(n)]},
+            {"Effect": "Allow", "Action": ["iot:DescribeJob", "iot:DeleteJob"],
+             "Resource": [f"{iot}job/AFR_OTA-Ota{i}-0123456789abcdef" for i in range(n)]},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+             "Resource": objects},
+            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+             "Resource": [f"arn:{partition}:s3:::{firmware}",
+                          f"arn:{partition}:s3:::{destination}"]},
+            {"Effect": "Allow", "Action": ["iot:CreateStream", "iot:DeleteStream"],
+             "Resource": [f"{iot}stream/AFR_OTA-*"]},
+            {"Effect": "Allow", "Action": ["signer:StartSigningJob", "signer:GetSigningProfile"],
+             "Resource": [f"{signing}/signing-profiles/{name}" for name in names]},
+            {"Effect": "Allow", "Action": "signer:DescribeSigningJob",
+             "Resource": [f"{signing}/signing-jobs/*"]},
+            {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
+             "Resource": [f"arn:{partition}:s3:::{destination}/signed/1.{i}.0/*"
+                          for i in range(n)]},
+            {"Effect": "Allow", "Action": "iam:GetRole", "Resource": [role_arn]},
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": [role_arn],
+             "Condition": {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}}}]})
+    import jsii
+
+    @jsii.implements(cdk.ITaggable)
+    class Taggable(Construct):
+        def __init__(self, scope, id):
+            super().__init__(scope, id)
+            self._tags = cdk.TagManager(cdk.TagType.KEY_VALUE, "Custom::OtaUpdate")
+
+        @property
+        def tags(self):
+            return self._tags
+
+    service_timeout = cdk.Duration.seconds(1200)
+    for i, request in enumerate(requests):
+        scope = Taggable(stack, f"Ota{i}")
+        resource = cdk.CustomResource(
+            scope, "Resource", service_token=function_arn, resource_type="Custom::OtaUpdate",
+            service_timeout=service_timeout,
+            properties={**request, "tags": scope.tags.rendered_tags})
+        resource.node.add_dependency(provider_policy, service_policy)
+
+
 side, n = sys.argv[1], int(sys.argv[2])
 # The same imports for every side, before the clock (the construct's modules are imported on
 # first use, PEP 562, so a bare ``import cdk_ota_update`` would not import them).
 from cdk_ota_update import OtaUpdate  # noqa: F401
-build = {"OtaUpdate": ota_updates, "AwsCustomResource": aws_custom_resources, "floor": floor,
-         "floor + provider": floor_with_provider}[side]
+build = {"OtaUpdate": ota_updates, "AwsCustomResource": aws_custom_resources,
+         "AwsCustomResource, shared policy": lambda stack, n: aws_custom_resources(stack, n, True),
+         "floor": floor,
+         "floor + provider": floor_with_provider, "same resources": same_resources}[side]
 
 def synthesized(outdir):
     calls[0] = 0
@@ -181,7 +335,7 @@ def measure(side: str, n: int) -> dict[str, float] | str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100, 400])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 50, 100, 400])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     print(

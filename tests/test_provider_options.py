@@ -60,6 +60,20 @@ def test_configure_without_options_is_the_provider_of_an_unconfigured_stack() ->
     assert template(configured).to_json() == template(plain).to_json()
 
 
+def test_every_app_of_a_process_gets_the_same_provider_and_service_role() -> None:
+    # The provider's durations, runtime and trusted principals are made once per process and
+    # shared by every stack: none may change them for the next (a configured one included).
+    first = stack()
+    ota(first)
+    configured = stack()
+    OtaUpdateProvider.configure(configured, timeout=cdk.Duration.minutes(10))
+    ota(configured)
+    later = stack()
+    ota(later)
+    assert _function(configured)["Timeout"] == 600
+    assert template(later).to_json() == template(first).to_json()
+
+
 def test_options_apply_to_every_ota_update_of_their_stack_and_no_other() -> None:
     app = cdk.App()
     configured, other = cdk.Stack(app, "Configured"), cdk.Stack(app, "Other")
