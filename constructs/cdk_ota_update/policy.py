@@ -22,7 +22,7 @@ import json
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,7 @@ def _pseudo_parameters() -> dict[str, int]:
     return lengths
 
 
+@lru_cache(maxsize=4096)
 def longest(text: str, token: int = ARN) -> int:
     """The length of ``text`` once deployed: pseudo parameters at their longest real values,
     any other token at ``token`` characters."""
@@ -276,7 +277,7 @@ class ScopedPolicy(Construct):
         )
         self._inline = inline
         self.managed_policies = managed_policies
-        self._statements: dict[str, tuple[Grant, dict[Resource, None]]] = {}
+        self._statements: dict[tuple[Any, ...], tuple[Grant, dict[Resource, None]]] = {}
         self._parts: list[tuple[iam.CfnPolicy | iam.CfnManagedPolicy, list[_Statement]]] = []
         self._errors: list[str] = []
         kept(_PLANNERS, stack_of(scope), lambda: _planned(self)).policies.append(self)
@@ -287,7 +288,8 @@ class ScopedPolicy(Construct):
         if self._parts:
             raise RuntimeError(f"{self.node.path}: grants added after synth planned the policy")
         for grant in grants:
-            key = json.dumps([grant.actions, grant.conditions, grant.reason], sort_keys=True)
+            conditions = json.dumps(grant.conditions, sort_keys=True) if grant.conditions else ""
+            key = (grant.actions, conditions, grant.reason)
             _, resources = self._statements.setdefault(key, (grant, {}))
             resources.update(dict.fromkeys(grant.resources))
 
