@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
-from cdk_ota_update import api
+from cdk_ota_update import api, provider
 from cdk_ota_update.provider import asset_dir
 
 
@@ -131,6 +131,37 @@ def test_the_asset_is_shared_from_the_private_cache_directory(temp_dir: Path) ->
     assert first == again
     assert first.parent == api.private_cache_dir()
     assert sorted(p.name for p in temp_dir.iterdir()) == [first.parent.name]
+
+
+def test_a_process_that_finds_the_asset_in_the_cache_copies_nothing(
+    temp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = asset_dir.__wrapped__()
+    monkeypatch.setattr(provider, "bundle", _no_copy)
+    assert asset_dir.__wrapped__() == first
+    assert sorted(p.name for p in first.parent.iterdir() if p.name.startswith("asset-")) == [
+        first.name
+    ]
+
+
+def test_the_asset_in_the_cache_follows_its_sources(
+    temp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = asset_dir.__wrapped__()
+    handler = temp_dir / "handler"
+    handler.mkdir()
+    for path in provider.handler_dir().glob("*.py"):
+        (handler / path.name).write_bytes(path.read_bytes())
+    (handler / "index.py").write_text((handler / "index.py").read_text() + "\n# changed\n")
+    monkeypatch.setattr(provider, "handler_dir", lambda: handler)
+    changed = asset_dir.__wrapped__()
+    assert changed != first
+    assert (changed / "index.py").read_text().endswith("# changed\n")
+    assert not (first / "index.py").read_text().endswith("# changed\n")
+
+
+def _no_copy(output_dir: Path) -> None:
+    raise AssertionError(f"the asset was laid out again in {output_dir}")
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aws_cdk import (
@@ -293,48 +293,62 @@ def handler_dir() -> Path:
     return packaged if packaged.is_dir() else _HERE.parent.parent / "lambda_handler"
 
 
-def _copy_sources(source: Path, target: Path) -> None:
-    """Copy the ``.py`` files below ``source`` (no caches, no ``.pyc``) into ``target``."""
-    for path in sorted(source.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        destination = target / path.relative_to(source)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, destination)
+def _python_files(source: Path) -> list[Path]:
+    """The ``.py`` files below ``source`` (no caches, no ``.pyc``)."""
+    return [p for p in sorted(source.rglob("*.py")) if "__pycache__" not in p.parts]
+
+
+def _asset_files() -> dict[PurePosixPath, Path]:
+    """The Lambda asset's files, by their path in it: the handler, crhelper and the API contract
+    (as they are in the wheel), each with the file it is copied from."""
+    spec = importlib.util.find_spec("crhelper")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("crhelper is missing: pip install cdk-ota-update (it depends on it)")
+    crhelper, handler = Path(next(iter(spec.submodule_search_locations))), handler_dir()
+    files = {PurePosixPath(p.relative_to(handler).as_posix()): p for p in _python_files(handler)}
+    files |= {
+        PurePosixPath("crhelper", p.relative_to(crhelper).as_posix()): p
+        for p in _python_files(crhelper)
+    }
+    files |= {PurePosixPath("cdk_ota_update", name): _HERE / name for name in CONTRACT_FILES}
+    return dict(sorted(files.items()))
 
 
 def bundle(output_dir: Path) -> None:
     """Lay out the Lambda asset: the handler, crhelper and the API contract."""
-    _copy_sources(handler_dir(), output_dir)
-    spec = importlib.util.find_spec("crhelper")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("crhelper is missing: pip install cdk-ota-update (it depends on it)")
-    _copy_sources(Path(next(iter(spec.submodule_search_locations))), output_dir / "crhelper")
-    package = output_dir / "cdk_ota_update"
-    package.mkdir(exist_ok=True)
-    for contract in CONTRACT_FILES:  # as they are in the wheel
-        shutil.copyfile(_HERE / contract, package / contract)
+    for path, source in _asset_files().items():
+        destination = output_dir / path
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+
+
+def _laid_out() -> Path:
+    """The asset laid out in a new directory of this process's own (mode 0700)."""
+    staging = Path(tempfile.mkdtemp(prefix="cdk-ota-update-staging-"))
+    bundle(staging)
+    return staging
 
 
 @functools.cache
 def asset_dir() -> Path:
-    """The Lambda asset, laid out once per process, in a folder of the library's private cache
-    directory named by the digest of its content: no bundling step at synth (no Docker, no
-    "Bundling asset" line), and the same bytes, so the same asset hash, in any directory."""
-    staging = Path(tempfile.mkdtemp(prefix="cdk-ota-update-staging-"))
-    bundle(staging)
+    """The Lambda asset, laid out once, in a folder of the library's private cache directory
+    named by the digest of its content (read from the sources: a process that finds the folder
+    copies nothing): no bundling step at synth (no Docker, no "Bundling asset" line), and the
+    same bytes, so the same asset hash, in any directory."""
     cache = api.private_cache_dir()
     if cache is None:  # no private place to share it: this process's own copy
-        return staging
+        return _laid_out()
     digest = hashlib.sha256()
-    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(staging).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+    for path, source in _asset_files().items():
+        digest.update(str(path).encode() + b"\0")
+        digest.update(source.read_bytes() + b"\0")
     target = cache / f"asset-{digest.hexdigest()[:32]}"
-    try:
-        staging.rename(target)
-    except OSError:  # laid out already (by another synth): the same content
-        shutil.rmtree(staging, ignore_errors=True)
+    if not target.is_dir():
+        staging = _laid_out()
+        try:
+            staging.rename(target)
+        except OSError:  # laid out meanwhile (by another synth): the same content
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
