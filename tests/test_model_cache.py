@@ -160,7 +160,7 @@ def test_the_asset_in_the_cache_follows_its_sources(
     assert not (first / "index.py").read_text().endswith("# changed\n")
 
 
-def _no_copy(output_dir: Path) -> None:
+def _no_copy(output_dir: Path, *_: object) -> None:
     raise AssertionError(f"the asset was laid out again in {output_dir}")
 
 

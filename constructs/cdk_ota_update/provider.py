@@ -16,7 +16,7 @@ import hashlib
 import importlib.util
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path, PurePosixPath
@@ -314,18 +314,19 @@ def _asset_files() -> dict[PurePosixPath, Path]:
     return dict(sorted(files.items()))
 
 
-def bundle(output_dir: Path) -> None:
-    """Lay out the Lambda asset: the handler, crhelper and the API contract."""
-    for path, source in _asset_files().items():
+def bundle(output_dir: Path, files: Mapping[PurePosixPath, Path] | None = None) -> None:
+    """Lay out the Lambda asset: the handler, crhelper and the API contract (``files``, when the
+    caller has listed them already)."""
+    for path, source in (_asset_files() if files is None else files).items():
         destination = output_dir / path
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
 
 
-def _laid_out() -> Path:
+def _laid_out(files: Mapping[PurePosixPath, Path]) -> Path:
     """The asset laid out in a new directory of this process's own (mode 0700)."""
     staging = Path(tempfile.mkdtemp(prefix="cdk-ota-update-staging-"))
-    bundle(staging)
+    bundle(staging, files)
     return staging
 
 
@@ -335,16 +336,17 @@ def asset_dir() -> Path:
     named by the digest of its content (read from the sources: a process that finds the folder
     copies nothing): no bundling step at synth (no Docker, no "Bundling asset" line), and the
     same bytes, so the same asset hash, in any directory."""
+    files = _asset_files()
     cache = api.private_cache_dir()
     if cache is None:  # no private place to share it: this process's own copy
-        return _laid_out()
+        return _laid_out(files)
     digest = hashlib.sha256()
-    for path, source in _asset_files().items():
+    for path, source in files.items():
         digest.update(str(path).encode() + b"\0")
         digest.update(source.read_bytes() + b"\0")
     target = cache / f"asset-{digest.hexdigest()[:32]}"
     if not target.is_dir():
-        staging = _laid_out()
+        staging = _laid_out(files)
         try:
             staging.rename(target)
         except OSError:  # laid out meanwhile (by another synth): the same content
