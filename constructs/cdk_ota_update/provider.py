@@ -212,13 +212,13 @@ def provider_options(
             )
     timeout_seconds = defaults.timeout_seconds
     if timeout is not None:
-        seconds = timeout.to_seconds(integral=False) if isinstance(timeout, Duration) else None
+        given = timeout.to_seconds(integral=False) if isinstance(timeout, Duration) else None
         shortest, longest = MIN_FUNCTION_TIMEOUT_SECONDS, MAX_FUNCTION_TIMEOUT_SECONDS
         if (
-            seconds is None
-            or Token.is_unresolved(seconds)
-            or seconds != int(seconds)
-            or not (shortest <= seconds <= longest)
+            given is None
+            or Token.is_unresolved(given)
+            or given != int(given)
+            or not (shortest <= given <= longest)
         ):
             raise refuse(
                 "timeout",
@@ -228,7 +228,7 @@ def provider_options(
                 f"{longest // 60} minutes (Lambda's limit), known at synth (the resource's "
                 "ServiceTimeout and the invocations' maximum age are derived from it)",
             )
-        timeout_seconds = int(seconds)
+        timeout_seconds = int(given)
     if vpc is None:
         for option, value in (("vpc_subnets", vpc_subnets), ("security_groups", security_groups)):
             if value is not None:
