@@ -2,19 +2,18 @@
 
     .venv/bin/python benchmarks/budget.py [--remaining 70]     # ~6 min
 
-An invocation stops waiting ``MARGIN_SECONDS`` (57 s) before the function's timeout: room for the
-IoT call that may have just started (5 s connect + 20 s read), the hand-over (two Invoke attempts
-of 3 + 5 s, and a backoff) and the answer (PUTs of 5 s). Here everything that can be slow is made
-as slow as those bounds allow, at the worst moment: a tarpit in front of the emulated IoT holds
-every call that arrives from 2.5 s before the invocation's ``stop_at`` on for longer than the read
-timeout (so the last poll begins just before ``stop_at`` and lasts its whole read timeout), and,
-per scenario, holds the hand-over's Invoke as long and refuses the answer's PUTs with 503. Each
+An invocation stops waiting ``api.HANDOVER_MARGIN_SECONDS`` (57 s) before the function's timeout:
+room for the IoT call that may have just started (5 s connect + 20 s read), the hand-over (two
+Invoke attempts of 3 + 5 s, and a backoff) and the answer (PUTs of 5 s). Here everything that can be
+slow is made as slow as those bounds allow, at the worst moment: a tarpit in front of the emulated
+IoT holds every call that arrives from 2.5 s before the invocation's ``stop_at`` on for longer than
+the read timeout (so the last poll begins just before ``stop_at`` and lasts its whole read timeout),
+and, per scenario, holds the hand-over's Invoke as long and refuses the answer's PUTs with 503. Each
 scenario is one invocation (the handler of ``lambda_handler/index.py`` in this process, as a warm
 Lambda runs it) that has ``--remaining`` seconds left when the event arrives; reported: when it
-returned, how long before the function's timeout that was, and what it left (an answer, a
-hand-over, or nothing). A connect that hangs cannot be made on loopback: each held call costs its
-read timeout only, 5 s less than the margin allows for.
-"""
+returned, how long before the function's timeout that was, and what it left (an answer, a hand-over,
+or nothing). A connect that hangs cannot be made on loopback: each held call costs its read timeout
+only, 5 s less than the margin allows for."""
 
 from __future__ import annotations
 
@@ -40,9 +39,16 @@ os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['
 from emulation_support import World, make_world  # noqa: E402
 from handler import start_emulation  # noqa: E402
 from handler_support import properties  # noqa: E402
-from harness import CloudFormation, Event, InProcess, LambdaService, ResponseServer  # noqa: E402
+from harness import (  # noqa: E402
+    CloudFormation,
+    Event,
+    InProcess,
+    LambdaService,
+    ResponseServer,
+    StackService,
+)
 
-from cdk_ota_update import testing  # noqa: E402
+from cdk_ota_update import api, testing  # noqa: E402
 
 HOLD_SECONDS = 40.0  # longer than any read timeout of the handler
 EARLY_SECONDS = 2.5  # calls are held from this long before stop_at (polls come every <= 2.4 s)
@@ -137,6 +143,7 @@ class Bench:
     tarpit: Tarpit
     lambda_service: LambdaService
     responses: ResponseServer
+    stacks: StackService
     world: World
     invoke: InProcess  # the handler, imported once the environment points at the tarpit
     margin: float
@@ -145,7 +152,11 @@ class Bench:
 def run(scenario: Scenario, number: int, remaining: float, bench: Bench) -> str:
     tarpit, lambda_service, responses = bench.tarpit, bench.lambda_service, bench.responses
     cloudformation = CloudFormation(
-        bench.invoke, responses, timeout=remaining, lambda_service=lambda_service
+        bench.invoke,
+        responses,
+        timeout=remaining,
+        lambda_service=lambda_service,
+        stack_service=bench.stacks,
     )
     ota_id = f"fw-{number}"
     props = properties(bench.world, ota_id)
@@ -192,21 +203,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--remaining", type=float, default=70.0)
     args = parser.parse_args()
-    aws, responses = start_emulation()
+    aws, responses, stacks = start_emulation()
     lambda_service = LambdaService()
     tarpit = Tarpit(aws.endpoint or "", lambda_service.url)
     os.environ["AWS_ENDPOINT_URL_IOT"] = tarpit.url
     os.environ["AWS_ENDPOINT_URL_LAMBDA"] = tarpit.url
     import index
 
-    margin = index.MARGIN_SECONDS
+    margin = api.HANDOVER_MARGIN_SECONDS
     bench = Bench(
-        tarpit, lambda_service, responses, make_world(aws), InProcess(index.handler), margin
+        tarpit,
+        lambda_service,
+        responses,
+        stacks,
+        make_world(aws),
+        InProcess(index.handler),
+        margin,
     )
     print(
         f"Each invocation has {args.remaining:.0f} s left when its event arrives; it stops "
-        f"waiting {margin:.0f} s before the function's timeout (MARGIN_SECONDS); calls are held "
-        f"from {margin + EARLY_SECONDS:.1f} s before it.\n"
+        f"waiting {margin:.0f} s before the function's timeout (api.HANDOVER_MARGIN_SECONDS); "
+        f"calls are held from {margin + EARLY_SECONDS:.1f} s before it.\n"
     )
     print("| scenario | returned after | before the timeout | left | held calls |")
     print("|---|---|---|---|---|")

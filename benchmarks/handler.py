@@ -34,7 +34,14 @@ os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['
 import trustme  # noqa: E402
 from emulation_support import Aws, World, make_world  # noqa: E402
 from handler_support import properties  # noqa: E402
-from harness import CloudFormation, InProcess, ResponseServer, boto3_runtime, runtime_env  # noqa: E402
+from harness import (  # noqa: E402
+    CloudFormation,
+    InProcess,
+    ResponseServer,
+    StackService,
+    boto3_runtime,
+    runtime_env,
+)
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 from cdk_ota_update import api, testing  # noqa: E402
@@ -47,7 +54,7 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def start_emulation() -> tuple[Aws, ResponseServer]:
+def start_emulation() -> tuple[Aws, ResponseServer, StackService]:
     testing.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -57,8 +64,11 @@ def start_emulation() -> tuple[Aws, ResponseServer]:
     ca = trustme.CA()
     ca_file = Path(tempfile.mkdtemp()) / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    os.environ.update(runtime_env(aws.endpoint or "", ca_file))
-    return aws, ResponseServer(ca)
+    stacks = StackService()  # CloudFormation's DescribeStackResource, for the handler
+    os.environ.update(
+        runtime_env(aws.endpoint or "", ca_file, AWS_ENDPOINT_URL_CLOUDFORMATION=stacks.url)
+    )
+    return aws, ResponseServer(ca), stacks
 
 
 def latency(cloudformation: CloudFormation, world: World, service: float, runs: int) -> str:
@@ -103,7 +113,7 @@ def fleet_polling(aws: Aws, world: World, size: int, service: float) -> str:
         iot.create_ota_update(**lifecycle.Request.of(request).body)
     started, before = time.time(), testing.calls("GetOTAUpdate")
     added: list[float] = []
-    budget = lifecycle.Budget.of(600_000, api.Settings(), margin=0)
+    budget = lifecycle.Budget.of(600_000, api.Settings(handover_margin_seconds=0))
 
     def wait(ota_id: str) -> None:
         lifecycle.wait(
@@ -187,10 +197,10 @@ def main() -> None:
     parser.add_argument("--fleet", type=int, default=40)
     args = parser.parse_args()
 
-    aws, responses = start_emulation()
+    aws, responses, stacks = start_emulation()
     import index
 
-    cloudformation = CloudFormation(InProcess(index.handler), responses)
+    cloudformation = CloudFormation(InProcess(index.handler), responses, stack_service=stacks)
     aws.reset()
     world = make_world(aws)
     print(

@@ -24,18 +24,21 @@ set up. What this module changes in crhelper, and why (:class:`OtaUpdateResource
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import random
+import re
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from http.client import HTTPException, HTTPSConnection
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import lifecycle
 from botocore.exceptions import BotoCoreError, ClientError
@@ -61,24 +64,18 @@ CRHELPER_POLL = "CrHelperPoll"
 CRHELPER_EVENT_KEYS = (CRHELPER_POLL, "CrHelperData", "CrHelperRule", "CrHelperPermission")
 REASON_LENGTH = 256  # crhelper keeps only the last 240 characters of a longer Reason
 # What the next invocation needs of the request's properties (Lambda's asynchronous payloads are
-# limited, OTA update properties can be large).
-HANDED_OVER_PROPERTIES = (api.OTA_UPDATE_ID, *api.TEARDOWN_FLAGS)
-
-# The hand-over's Invoke: at most INVOKE_ATTEMPTS * (connect + read) seconds plus a backoff.
-INVOKE_CONNECT_TIMEOUT = 3.0
-INVOKE_READ_TIMEOUT = 5.0
-INVOKE_ATTEMPTS = 2
-HANDOVER_SECONDS = INVOKE_ATTEMPTS * (INVOKE_CONNECT_TIMEOUT + INVOKE_READ_TIMEOUT) + 1
-# The answer's PUT: each attempt at most PUT_TIMEOUT s; 5xx and connection errors are retried
+# limited, OTA update properties can be large); the request's digest travels in the hand-over.
+HANDED_OVER_PROPERTIES = (api.OTA_UPDATE_ID, api.SERVICE_TIMEOUT, *api.TEARDOWN_FLAGS)
+DIGEST = "digest"
+# The answer's PUT: each attempt at most api.PUT_TIMEOUT s; 5xx and connection errors are retried
 # with backoff (PUT_BACKOFF_BASE * 2**retry, at most PUT_BACKOFF_MAX) while the invocation lasts.
-PUT_TIMEOUT = 5.0
 PUT_BACKOFF_BASE = 0.5
 PUT_BACKOFF_MAX = 4.0
-ANSWER_SECONDS = 3 * PUT_TIMEOUT
-# What an invocation needs after it stops waiting: the IoT call that may have started just before
-# (lifecycle.CALL_SECONDS), the hand-over and the answer (57 s of a 300-s function;
-# OTA_HANDOVER_MARGIN_SECONDS overrides it).
-MARGIN_SECONDS = lifecycle.CALL_SECONDS + HANDOVER_SECONDS + ANSWER_SECONDS
+# The ResponseURL's signing time (a presigned S3 URL: SigV4's X-Amz-Date, or SigV2's Expires,
+# which CloudFormation sets api.RESPONSE_URL_SECONDS after it signs).
+SIGNED_AT = "X-Amz-Date"
+SIGNED_AT_FORMAT = "%Y%m%dT%H%M%SZ"
+EXPIRES = "Expires"
 
 
 class OtaUpdateResource(CfnResource):
@@ -106,35 +103,44 @@ class OtaUpdateResource(CfnResource):
         self._sam_local = None  # the hand-over is ours: never skipped
         self.settings = api.Settings()
         self.continuation: Event | None = None
+        self.silent = False
 
     def run(self, event: Event, context: Context, settings: api.Settings) -> None:
         """One invocation: crhelper calls the request's function, then answers or hands over."""
-        self.settings, self.continuation = settings, None
+        self.settings, self.continuation, self.silent = settings, None, False
         self(event, context)
 
     def hand_over(self, continuation: Event) -> None:
         """No answer from this invocation: the next one gets ``continuation``."""
         self.continuation = continuation
 
+    def stay_silent(self) -> None:
+        """No answer to this request at all: CloudFormation no longer waits for it."""
+        self.silent = True
+
     def _poll_enabled(self) -> bool:
         """The hand-over decision, which crhelper asks for once the function returned."""
-        return self.continuation is not None
+        return self.continuation is not None or self.silent
 
     def _polling_init(self, event: Event) -> None:
-        """Instead of crhelper's poller: invoke the next invocation; FAILED if that fails."""
-        assert self.continuation is not None
+        """Instead of crhelper's poller: invoke the next invocation; FAILED if that fails (unless
+        nobody waits for an answer)."""
+        if self.continuation is None:
+            return
         reason = invoke_next(self._context, self.continuation)
-        if reason is not None:
+        if reason is not None and not self.silent:
             self._send("FAILED", reason)
 
     def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
-        """crhelper's answer, PUT by :func:`put_answer` (timeout, retries) within the invocation."""
+        """crhelper's answer, its Reason cut to fit keeping its beginning, PUT by
+        :func:`put_answer` (timeout, retries) within the invocation."""
         deadline = time.monotonic() + _remaining_seconds(self._context)
 
         def send(url: str, body: Mapping[str, Any], _ssl_verify: Any) -> None:
             put_answer(url, body, deadline)
 
-        super()._send(status, reason, send_response=send)  # type: ignore[misc]
+        self.Reason = fit(str(self.Reason))  # a failed request's, which crhelper would cut
+        super()._send(status, fit(reason), send_response=send)  # type: ignore[misc]
 
 
 @contextmanager
@@ -174,12 +180,18 @@ def _client(service: str, connect_timeout: float, read_timeout: float, attempts:
 
 def _iot() -> Any:
     # One attempt per call: the lifecycle retries with its own bounded backoff.
-    return _client("iot", lifecycle.CONNECT_TIMEOUT, lifecycle.READ_TIMEOUT, 1)
+    return _client("iot", api.IOT_CONNECT_TIMEOUT, api.IOT_READ_TIMEOUT, 1)
+
+
+def _cloudformation() -> Any:
+    return _client("cloudformation", api.IOT_CONNECT_TIMEOUT, api.IOT_READ_TIMEOUT, 1)
 
 
 def invoke_next(context: Context, continuation: Event) -> str | None:
     """Invoke this function asynchronously with ``continuation``: None, or why that failed."""
-    client = _client("lambda", INVOKE_CONNECT_TIMEOUT, INVOKE_READ_TIMEOUT, INVOKE_ATTEMPTS)
+    client = _client(
+        "lambda", api.INVOKE_CONNECT_TIMEOUT, api.INVOKE_READ_TIMEOUT, api.INVOKE_ATTEMPTS
+    )
     try:
         client.invoke(
             FunctionName=context.function_name,
@@ -196,8 +208,15 @@ def invoke_next(context: Context, continuation: Event) -> str | None:
     return None
 
 
+def fit(reason: str) -> str:
+    """``reason`` within crhelper's REASON_LENGTH characters, its beginning kept."""
+    if len(reason) > REASON_LENGTH:
+        return reason[: REASON_LENGTH - 1] + "…"
+    return reason
+
+
 def _reasoned(func: Handler) -> Handler:
-    """Failures become a Reason that fits crhelper's 256 characters, beginning first."""
+    """Failures become a Reason (cut to fit by :meth:`OtaUpdateResource._send`)."""
 
     @functools.wraps(func)
     def run(event: Event, context: Context) -> str | None:
@@ -208,8 +227,6 @@ def _reasoned(func: Handler) -> Handler:
         except Exception as error:  # a Reason rather than crhelper's bare str(error)
             log.exception("%s failed", event["RequestType"])
             reason = f"{type(error).__name__}: {error}"
-        if len(reason) > REASON_LENGTH:
-            reason = reason[: REASON_LENGTH - 1] + "…"
         raise RuntimeError(reason)
 
     return run
@@ -220,9 +237,39 @@ def _budget(event: Event, context: Context) -> lifecycle.Budget:
     return lifecycle.Budget.of(
         context.get_remaining_time_in_millis(),
         helper.settings,
-        margin=MARGIN_SECONDS,
         give_up_at=state.get(GIVE_UP_AT),
+        sent_at=signed_at(event["ResponseURL"]),
         handovers=state.get(HANDOVERS, 0),
+    )
+
+
+def signed_at(url: str) -> float | None:
+    """When CloudFormation signed the ResponseURL ``url``, hence sent the request (epoch
+    seconds; None when the URL does not say)."""
+    query = parse_qs(urlsplit(url).query)
+    try:
+        if SIGNED_AT in query:
+            signed = datetime.strptime(query[SIGNED_AT][0], SIGNED_AT_FORMAT)
+            return signed.replace(tzinfo=timezone.utc).timestamp()
+        if EXPIRES in query:
+            return float(int(query[EXPIRES][0]) - api.RESPONSE_URL_SECONDS)
+    except ValueError:
+        log.warning("The ResponseURL's signing time cannot be read")
+    return None
+
+
+def _sent(event: Event) -> lifecycle.Sent:
+    timeout = event["ResourceProperties"].get(api.SERVICE_TIMEOUT)
+    try:
+        service_timeout = float(timeout) if timeout is not None else api.SERVICE_TIMEOUT_DEFAULT
+    except (TypeError, ValueError):
+        service_timeout = api.SERVICE_TIMEOUT_DEFAULT
+    return lifecycle.Sent(
+        event["RequestType"],
+        event["StackId"],
+        event["LogicalResourceId"],
+        signed_at(event["ResponseURL"]),
+        min(service_timeout, api.SERVICE_TIMEOUT_MAX),
     )
 
 
@@ -238,24 +285,62 @@ def _owner(event: Event) -> lifecycle.Owner:
     return lifecycle.Owner(event["StackId"], event["LogicalResourceId"])
 
 
-def _answer(event: Event, budget: lifecycle.Budget, outcome: lifecycle.Outcome) -> str:
+def _answer(
+    event: Event, budget: lifecycle.Budget, outcome: lifecycle.Outcome, digest: str | None
+) -> str:
     """The physical id for crhelper; while the OTA update is still changing, the wait is handed
     over (crhelper then does not answer, unless handing over fails)."""
     helper.Data.update(outcome.data)
     if not outcome.settled:
-        helper.hand_over(continuation(event, budget))
+        helper.hand_over(continuation(event, budget, digest))
     return outcome.physical_id
 
 
-def continuation(event: Event, budget: lifecycle.Budget) -> Event:
-    """The event for the next invocation: the request's id and teardown flags, and the state of
-    the hand-over (the bound on waiting, one more hand-over)."""
+def continuation(event: Event, budget: lifecycle.Budget, digest: str | None) -> Event:
+    """The event for the next invocation: the request's id, ServiceTimeout and teardown flags,
+    and the state of the hand-over (the bound on waiting, one more hand-over, the request's
+    digest)."""
     properties = event["ResourceProperties"]
+    state: dict[str, Any] = {GIVE_UP_AT: budget.give_up_at, HANDOVERS: budget.handovers + 1}
+    if digest is not None:
+        state[DIGEST] = digest
     return {
         **{k: v for k, v in event.items() if k != "OldResourceProperties"},
         "ResourceProperties": {k: properties[k] for k in HANDED_OVER_PROPERTIES if k in properties},
-        HANDOVER: {GIVE_UP_AT: budget.give_up_at, HANDOVERS: budget.handovers + 1},
+        HANDOVER: state,
     }
+
+
+def _handed_over_digest(event: Event) -> str | None:
+    digest: str | None = (event.get(HANDOVER) or {}).get(DIGEST)
+    return digest
+
+
+def _no_longer_waited_for(event: Event, budget: lifecycle.Budget) -> bool:
+    """Whether CloudFormation no longer waits for this request; if so nothing is answered, and
+    a handed-over Create or Update deletes what it created (its new OTA update)."""
+    why = lifecycle.unwaited(_cloudformation(), _sent(event), budget)
+    if why is None:
+        return False
+    log.warning(
+        "%s %s (request %s): CloudFormation no longer waits for it (%s): not answered",
+        event["RequestType"],
+        event["LogicalResourceId"],
+        event["RequestId"],
+        why,
+    )
+    helper.stay_silent()
+    digest = _handed_over_digest(event)
+    ota_id = event["ResourceProperties"].get(api.OTA_UPDATE_ID)
+    if (
+        event["RequestType"] != "Delete"
+        and digest is not None
+        and isinstance(ota_id, str)
+        and ota_id != event.get("PhysicalResourceId")
+    ):
+        outcome = lifecycle.discard(_iot(), ota_id, digest, _owner(event), budget)
+        _answer(event, budget, outcome, digest)
+    return True
 
 
 @helper.create
@@ -266,8 +351,11 @@ def create(event: Event, context: Context) -> str | None:
         return _settle_creation(event, budget)
     request = lifecycle.Request.of(event["ResourceProperties"])
     _names(request.ota_id)
+    if _no_longer_waited_for(event, budget):
+        return request.ota_id
     log.info("Create %s: otaUpdateId %s", event["LogicalResourceId"], request.ota_id)
-    return _answer(event, budget, lifecycle.create(_iot(), request, _owner(event), budget))
+    outcome = lifecycle.create(_iot(), request, _owner(event), budget)
+    return _answer(event, budget, outcome, request.digest)
 
 
 @helper.update
@@ -279,6 +367,8 @@ def update(event: Event, context: Context) -> str | None:
     new = lifecycle.Request.of(event["ResourceProperties"])
     old = lifecycle.Request.of(event["OldResourceProperties"], check=False)
     _names(new.ota_id)  # a replacement's new id, so that the rollback's cleanup deletes it
+    if _no_longer_waited_for(event, budget):
+        return new.ota_id
     log.info(
         "Update %s: otaUpdateId %s -> %s",
         event["LogicalResourceId"],
@@ -286,7 +376,7 @@ def update(event: Event, context: Context) -> str | None:
         new.ota_id,
     )
     outcome = lifecycle.update(_iot(), new, old, event["PhysicalResourceId"], _owner(event), budget)
-    return _answer(event, budget, outcome)
+    return _answer(event, budget, outcome, new.digest)
 
 
 @helper.delete
@@ -295,17 +385,26 @@ def delete(event: Event, context: Context) -> str | None:
     """The first invocation and the handed-over ones alike: deleting again picks up where the
     deletion is."""
     budget = _budget(event, context)
-    log.info("Delete %s: otaUpdateId %s", event["LogicalResourceId"], event["PhysicalResourceId"])
+    physical_id: str = event["PhysicalResourceId"]
+    if _no_longer_waited_for(event, budget):
+        return physical_id
+    digest = _handed_over_digest(event)
+    if digest is None:
+        with contextlib.suppress(lifecycle.Failure, ValueError, TypeError, KeyError):
+            digest = lifecycle.Request.of(event["ResourceProperties"], check=False).digest
+    log.info("Delete %s: otaUpdateId %s", event["LogicalResourceId"], physical_id)
     outcome = lifecycle.delete(
-        _iot(), event["PhysicalResourceId"], event["ResourceProperties"], _owner(event), budget
+        _iot(), physical_id, event["ResourceProperties"], _owner(event), budget, digest=digest
     )
-    return _answer(event, budget, outcome)
+    return _answer(event, budget, outcome, digest)
 
 
 def _settle_creation(event: Event, budget: lifecycle.Budget) -> str:
     """A handed-over Create or Update: wait for the creation of its OTA update."""
     ota_id = event["ResourceProperties"][api.OTA_UPDATE_ID]
     _names(ota_id)
+    if _no_longer_waited_for(event, budget):
+        return str(ota_id)
     log.info(
         "%s %s: waiting for otaUpdateId %s (hand-over %d)",
         event["RequestType"],
@@ -313,7 +412,8 @@ def _settle_creation(event: Event, budget: lifecycle.Budget) -> str:
         ota_id,
         budget.handovers,
     )
-    return _answer(event, budget, lifecycle.settle_creation(_iot(), ota_id, budget))
+    outcome = lifecycle.settle_creation(_iot(), ota_id, budget)
+    return _answer(event, budget, outcome, _handed_over_digest(event))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,7 +460,10 @@ def _malformed(event: Mapping[str, Any]) -> str | None:
     if foreign:
         return f"{', '.join(foreign)} (crhelper's poller state) is not expected"
     if HANDOVER in event and not _valid_handover(event[HANDOVER]):
-        return f"{HANDOVER} is not {{{GIVE_UP_AT!r}: epoch seconds, {HANDOVERS!r}: a count}}"
+        return (
+            f"{HANDOVER} is not {{{GIVE_UP_AT!r}: epoch seconds, {HANDOVERS!r}: a count, "
+            f"{DIGEST!r}: a sha256}}"
+        )
     return None
 
 
@@ -371,7 +474,12 @@ def _valid_handover(state: Any) -> bool:
         and not isinstance(state.get(GIVE_UP_AT), bool)
         and type(state.get(HANDOVERS)) is int
         and state[HANDOVERS] >= 1
+        and (DIGEST not in state or _is_digest(state[DIGEST]))
     )
+
+
+def _is_digest(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch("[0-9a-f]{64}", value) is not None
 
 
 def _refuse(event: Mapping[str, Any], reason: str, context: Context) -> None:
@@ -387,7 +495,7 @@ def _refuse(event: Mapping[str, Any], reason: str, context: Context) -> None:
     physical_id = event.get("PhysicalResourceId")
     body = {
         "Status": "FAILED",
-        "Reason": reason[:REASON_LENGTH],
+        "Reason": fit(reason),
         **text,
         "Data": {},
         "PhysicalResourceId": physical_id
@@ -425,8 +533,8 @@ def _remaining_seconds(context: Context) -> float:
 def put_answer(url: str, body: Mapping[str, Any], deadline: float) -> bool:
     """PUT ``body`` to the ResponseURL ``url``; whether CloudFormation took it.
 
-    Each attempt times out after PUT_TIMEOUT s; a 5xx status or a connection error is retried with
-    backoff until ``deadline`` (time.monotonic()). The URL is never logged (it is a credential).
+    Each attempt times out after api.PUT_TIMEOUT s; a 5xx status or a connection error is retried
+    with backoff until ``deadline`` (time.monotonic()). The URL is never logged (a credential).
     """
     data = json.dumps(body).encode()
     parts = urlsplit(url)
@@ -436,7 +544,7 @@ def put_answer(url: str, body: Mapping[str, Any], deadline: float) -> bool:
     attempt = 0
     while True:
         attempt += 1
-        timeout = max(0.1, min(PUT_TIMEOUT, deadline - time.monotonic()))
+        timeout = max(0.1, min(api.PUT_TIMEOUT, deadline - time.monotonic()))
         try:
             connection = HTTPSConnection(parts.netloc, timeout=timeout, context=context)
             try:

@@ -29,7 +29,12 @@ Info = dict[str, Any]  # GetOTAUpdate's otaUpdateInfo
 T = TypeVar("T")
 
 TRANSIENT_ERRORS = frozenset(
-    {"ThrottlingException", "InternalFailureException", "ServiceUnavailableException"}
+    {
+        "ThrottlingException",
+        "InternalFailureException",
+        "ServiceUnavailableException",
+        "Throttling",  # CloudFormation's
+    }
 )
 CREATING = frozenset({"CREATE_PENDING", "CREATE_IN_PROGRESS"})
 CREATE_COMPLETE = "CREATE_COMPLETE"
@@ -55,11 +60,14 @@ SLOWDOWN_MAX = 8.0
 # Backoff of retried calls: full jitter over BACKOFF_BASE * 2**attempt, at most BACKOFF_MAX.
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 8.0
-# One IoT call (one attempt: the lifecycle retries) takes at most CONNECT + READ seconds; no call
-# starts once the invocation's ``stop_at`` has passed, so it overruns ``stop_at`` by at most that.
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 20.0
-CALL_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT
+# A deletion the service ended DELETE_FAILED for one of these (errorInfo's code) is started again.
+TRANSIENT_DELETE_FAILURES = TRANSIENT_ERRORS | {
+    "InternalFailure",
+    "InternalError",
+    "InternalServerException",
+    "Throttling",
+    "ServiceUnavailable",
+}
 
 
 class Failure(Exception):
@@ -81,8 +89,9 @@ class Unsettled(Exception):
 @dataclass(frozen=True)
 class Budget:
     """When this invocation stops waiting (to answer, or to hand the wait over to the next
-    invocation; epoch seconds), when waiting for a status fails for good over all invocations of
-    the request, how many invocations handed over before this one, and the provider's settings."""
+    invocation; on the monotonic clock, which no clock step moves), when waiting for a status
+    fails for good over all invocations of the request (epoch seconds: the one bound that
+    crosses invocations), how many invocations handed over before this one, and the settings."""
 
     stop_at: float
     give_up_at: float
@@ -95,24 +104,32 @@ class Budget:
         remaining_ms: int,
         settings: api.Settings,
         *,
-        margin: float,
         give_up_at: float | None = None,
+        sent_at: float | None = None,
         handovers: int = 0,
     ) -> Budget:
-        """``margin``: the seconds the invocation needs after ``stop_at`` (the call that may run
-        past it, the hand-over, the answer), unless the settings say otherwise; ``give_up_at``
-        and ``handovers``: from the invocation that handed over (None, 0 for the first)."""
-        now = time.time()
-        if settings.handover_margin_seconds is not None:
-            margin = settings.handover_margin_seconds
+        """``remaining_ms``: the invocation's time left; it stops waiting the hand-over margin
+        before its end. ``give_up_at`` and ``handovers``: from the invocation that handed over
+        (None, 0 for the first, whose bound counts from ``sent_at``, when CloudFormation sent the
+        request, if known and not in the future, else from now)."""
+        margin = settings.handover_margin_seconds
+        if margin is None:
+            margin = api.HANDOVER_MARGIN_SECONDS
         if give_up_at is None:
-            give_up_at = now + settings.max_wait_seconds
-        return cls(now + remaining_ms / 1000 - margin, give_up_at, settings, handovers)
+            now = time.time()
+            started = now if sent_at is None else min(sent_at, now)
+            give_up_at = started + settings.max_wait_seconds
+        stop_at = time.monotonic() + remaining_ms / 1000 - margin
+        return cls(stop_at, give_up_at, settings, handovers)
 
     @property
     def last(self) -> bool:
         """Whether this invocation may not hand over: waiting past ``stop_at`` gives up."""
         return self.handovers >= self.settings.max_handovers
+
+    def left(self) -> float:
+        """Seconds until this invocation stops waiting."""
+        return self.stop_at - time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -220,6 +237,14 @@ def _raise_violations(violations: list[api.Violation]) -> None:
 # ---------------------------------------------------------------------------------------------
 def create(client: Client, request: Request, owner: Owner, budget: Budget) -> Outcome:
     """Create the OTA update (or find the one a repeated delivery already made) and wait for it."""
+    try:
+        _start_creation(client, request, owner, budget)
+    except Unsettled as out_of_time:  # only if an invocation starts with less than the retries
+        raise Failure(str(out_of_time)) from out_of_time
+    return settle_creation(client, request.ota_id, budget)
+
+
+def _start_creation(client: Client, request: Request, owner: Owner, budget: Budget) -> None:
     ota_id = request.ota_id
     tags = [*request.body.get(api.TAGS, []), *owner.tags(request.digest)]
     try:
@@ -234,7 +259,6 @@ def create(client: Client, request: Request, owner: Owner, budget: Budget) -> Ou
         if _code(error) != "ResourceAlreadyExistsException":
             raise Failure(_rejected("CreateOTAUpdate", ota_id, error)) from error
         _claim(client, request, owner, budget)
-    return settle_creation(client, ota_id, budget)
 
 
 def update(
@@ -248,10 +272,13 @@ def update(
     if new.ota_id != physical_id:
         log.info("%s: request changed, replacing it with %s", physical_id, new.ota_id)
         return create(client, new, owner, budget)
-    info, tags = _owned(client, physical_id, owner, budget)
-    if info["otaUpdateStatus"] != CREATE_COMPLETE or not owner.owns(tags, new.digest):
-        raise Failure(_unchanged_id(physical_id, new, old))
-    _retag(client, info, tags, new.user_tags, budget)
+    try:
+        info, tags = _owned(client, physical_id, owner, budget)
+        if info["otaUpdateStatus"] != CREATE_COMPLETE or not owner.owns(tags, new.digest):
+            raise Failure(_unchanged_id(physical_id, new, old))
+        _retag(client, info, tags, new.user_tags, budget)
+    except Unsettled as out_of_time:  # only if an invocation starts with less than the retries
+        raise Failure(str(out_of_time)) from out_of_time
     return Outcome(physical_id, _data(info))
 
 
@@ -275,37 +302,165 @@ def _unchanged_id(physical_id: str, new: Request, old: Request) -> str:
 
 
 def delete(
-    client: Client, physical_id: str, properties: Mapping[str, Any], owner: Owner, budget: Budget
+    client: Client,
+    physical_id: str,
+    properties: Mapping[str, Any],
+    owner: Owner,
+    budget: Budget,
+    *,
+    digest: str | None = None,
 ) -> Outcome:
-    """Delete the OTA update if this resource made it, and wait until it is gone.
+    """Delete the OTA update this resource made for the request, and wait until it is gone.
 
+    That is the OTA update named ``physical_id`` if this resource made it; else the one the
+    request in ``properties`` (``digest``: its digest, when ``properties`` hold only its id) would
+    have made, if this resource made it from that very request: CloudFormation names an id it
+    made up when it deletes a resource whose creation it cancelled or timed out before any answer.
     Safe to call again for the same request (a hand-over does): it picks up where things are.
     """
-    if api.validate({api.OTA_UPDATE_ID: physical_id}, shape=api.operation_input("DeleteOTAUpdate")):
-        log.info(
-            "%s: not an OTA update id (no OTA update was created), nothing to delete", physical_id
-        )
+    target = _deletion_target(client, physical_id, properties, owner, budget, digest)
+    if target is None:
         return Outcome(physical_id)
-    info = _fetch_retrying(client, physical_id, budget)
+    ota_id, info = target
+    try:
+        _remove(client, ota_id, info, teardown_flags(properties), budget)
+    except Unsettled:
+        return Outcome(physical_id, settled=False)
+    return Outcome(physical_id)
+
+
+def discard(client: Client, ota_id: str, digest: str, owner: Owner, budget: Budget) -> Outcome:
+    """Delete what a request CloudFormation no longer waits for created (the OTA update
+    ``ota_id``, if this resource made it from the request of ``digest``), its stream and job with
+    it; ``settled`` is False while that deletion is under way."""
+    info = _owned_by(client, ota_id, owner, budget, digest)
     if info is None:
-        log.info("%s: does not exist, nothing to delete", physical_id)
-        return Outcome(physical_id)
+        return Outcome(ota_id)
+    log.info("%s: created for a request CloudFormation no longer waits for: deleting it", ota_id)
+    try:
+        _remove(client, ota_id, info, DISCARD_FLAGS, budget)
+    except Unsettled:
+        return Outcome(ota_id, settled=False)
+    return Outcome(ota_id)
+
+
+def _deletion_target(
+    client: Client,
+    physical_id: str,
+    properties: Mapping[str, Any],
+    owner: Owner,
+    budget: Budget,
+    digest: str | None,
+) -> tuple[str, Info] | None:
+    """The OTA update a Delete is for (its id and info), or None when there is none of ours."""
+    info = _owned_by(client, physical_id, owner, budget)
+    if info is not None:
+        return physical_id, info
+    requested = _requested(properties, digest)
+    if requested is None or requested[0] == physical_id:
+        return None
+    ota_id, request_digest = requested
+    info = _owned_by(client, ota_id, owner, budget, request_digest)
+    if info is None:
+        return None
+    log.info(
+        "%s is not an OTA update of this resource (an id CloudFormation made up for a creation it "
+        "cancelled): deleting %s, made from this very request",
+        physical_id,
+        ota_id,
+    )
+    return ota_id, info
+
+
+def _requested(properties: Mapping[str, Any], digest: str | None) -> tuple[str, str] | None:
+    """The otaUpdateId the request in ``properties`` creates and its digest (None if unknown)."""
+    ota_id = properties.get(api.OTA_UPDATE_ID)
+    if not isinstance(ota_id, str):
+        return None
+    if digest is None:
+        try:
+            digest = Request.of(properties, check=False).digest
+        except (Failure, ValueError, TypeError, KeyError, AttributeError) as error:
+            log.info("%s: its request cannot be read back (%s)", ota_id, error)
+            return None
+    return ota_id, digest
+
+
+def _owned_by(
+    client: Client, ota_id: str, owner: Owner, budget: Budget, digest: str | None = None
+) -> Info | None:
+    """The OTA update ``ota_id`` to delete if this resource made it (from the request of
+    ``digest``); None, saying why, when there is none."""
+    if api.validate({api.OTA_UPDATE_ID: ota_id}, shape=api.operation_input("DeleteOTAUpdate")):
+        log.info("%s: not an OTA update id (no OTA update was created), nothing to delete", ota_id)
+        return None
+    info = _fetch_retrying(client, ota_id, budget)
+    if info is None:
+        log.info("%s: does not exist, nothing to delete", ota_id)
+        return None
     try:
         tags = _tags(client, info, budget)
     except Gone:
-        log.info("%s: gone meanwhile, nothing to delete", physical_id)
-        return Outcome(physical_id)
-    if not owner.owns(tags):
-        log.info("%s: not created by this resource, left untouched", physical_id)
-        return Outcome(physical_id)
-    if info["otaUpdateStatus"] in CREATING:  # the service deletes only settled OTA updates
-        try:
-            info = wait(client, physical_id, _created, budget)
-        except Unsettled:
-            return Outcome(physical_id, settled=False)
-    if info and info["otaUpdateStatus"] != DELETE_IN_PROGRESS:
-        _start_deletion(client, physical_id, teardown_flags(properties), budget)
-    return settle_deletion(client, physical_id, budget)
+        log.info("%s: gone meanwhile, nothing to delete", ota_id)
+        return None
+    if not owner.owns(tags, digest):
+        log.info(
+            "%s: not created by this resource%s, left untouched",
+            ota_id,
+            "" if digest is None else " from this request",
+        )
+        return None
+    return info
+
+
+def _remove(
+    client: Client, ota_id: str, info: Info | None, flags: Mapping[str, bool], budget: Budget
+) -> None:
+    """Delete an OTA update of this resource and wait until it is gone.
+
+    The service deletes only settled OTA updates: a creation is waited for first. A deletion
+    under way (another invocation's, a repeated delivery's) is waited for as this one's. One that
+    the service ends DELETE_FAILED for a transient cause is started again, with backoff, until
+    the bound on waiting; any other DELETE_FAILED is a :class:`Failure` naming what is left.
+    Raises :class:`Unsettled` when the invocation's time runs out first.
+    """
+    attempts = 0
+    while info is not None:
+        status = info["otaUpdateStatus"]
+        if status in CREATING:
+            info = wait(client, ota_id, _created, budget)
+            continue
+        if status == DELETE_FAILED and attempts:
+            _pause_before_deleting_again(info, attempts, budget)
+        if status != DELETE_IN_PROGRESS:
+            _start_deletion(client, ota_id, flags, budget)
+            attempts += 1
+        info = wait(client, ota_id, _deleted, budget)
+
+
+def _pause_before_deleting_again(info: Info, attempts: int, budget: Budget) -> None:
+    """Back off before starting a deletion again after DELETE_FAILED; :class:`Failure` when the
+    cause is permanent or the bound on waiting has passed, :class:`Unsettled` when the pause does
+    not fit in this invocation (the next one starts the deletion again)."""
+    code = (info.get("errorInfo") or {}).get("code")
+    if code not in TRANSIENT_DELETE_FAILURES or time.time() >= budget.give_up_at:
+        raise Failure(_left_behind(info))
+    delay = random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempts))
+    if delay >= budget.left():
+        if budget.last:
+            raise Failure(_left_behind(info))
+        raise Unsettled(DELETE_FAILED)
+    log.warning("%s: %s, deleting it again in %.1f s", info["otaUpdateId"], code, delay)
+    time.sleep(delay)
+
+
+def _left_behind(info: Info) -> str:
+    ota_id = info["otaUpdateId"]
+    return (
+        f"{_error_message(info)}: it is left, with its job {api.job_id(ota_id)}; once the cause "
+        f"is fixed, retry (or run aws iot delete-ota-update --ota-update-id {ota_id} "
+        "--force-delete-aws-job --delete-stream)"
+    )
 
 
 def settle_creation(client: Client, ota_id: str, budget: Budget) -> Outcome:
@@ -323,21 +478,17 @@ def settle_creation(client: Client, ota_id: str, budget: Budget) -> Outcome:
         raise Failure(f"{error}; CloudFormation's rollback deletes it once it settles") from error
     if info is None:
         raise Failure(f"OTA update {ota_id} disappeared while it was being created")
-    if info["otaUpdateStatus"] != CREATE_COMPLETE:
-        reason = _error_message(info)
-        raise Failure(f"{reason}; {_discard(client, ota_id, budget)}")
-    return Outcome(ota_id, _data(info))
-
-
-def settle_deletion(client: Client, ota_id: str, budget: Budget) -> Outcome:
-    """Wait until the OTA update is gone; DELETE_FAILED fails the resource."""
+    if info["otaUpdateStatus"] == CREATE_COMPLETE:
+        return Outcome(ota_id, _data(info))
+    reason = _error_message(info)  # CREATE_FAILED, or its deletion under way
     try:
-        info = wait(client, ota_id, _deleted, budget)
+        _remove(client, ota_id, info, DISCARD_FLAGS, budget)
     except Unsettled:
         return Outcome(ota_id, settled=False)
-    if info is not None:
-        raise Failure(_error_message(info))
-    return Outcome(ota_id)
+    except Failure as failure:
+        log.error("%s: deleting the failed OTA update failed: %s", ota_id, failure)
+        raise Failure(f"{reason}; deleting it failed: {failure}") from failure
+    raise Failure(f"{reason}; OTA update {ota_id} was deleted")
 
 
 def _created(info: Info | None) -> bool:
@@ -431,6 +582,8 @@ def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
 
 
 def _start_deletion(client: Client, ota_id: str, flags: Mapping[str, bool], budget: Budget) -> None:
+    """DeleteOTAUpdate; refused because the OTA update is gone or already being deleted (by
+    another invocation), it is that deletion that is waited for."""
     try:
         _retrying(
             "DeleteOTAUpdate",
@@ -440,7 +593,11 @@ def _start_deletion(client: Client, ota_id: str, flags: Mapping[str, bool], budg
         )
     except ClientError as error:
         if _code(error) != "ResourceNotFoundException":
-            raise Failure(_rejected("DeleteOTAUpdate", ota_id, error)) from error
+            info = _fetch_retrying(client, ota_id, budget)
+            if info is not None and info["otaUpdateStatus"] != DELETE_IN_PROGRESS:
+                raise Failure(_rejected("DeleteOTAUpdate", ota_id, error)) from error
+        log.info("%s: DeleteOTAUpdate refused (%s): already being deleted", ota_id, _code(error))
+        return
     log.info(
         "%s: DeleteOTAUpdate accepted (%s)",
         ota_id,
@@ -448,15 +605,75 @@ def _start_deletion(client: Client, ota_id: str, flags: Mapping[str, bool], budg
     )
 
 
-def _discard(client: Client, ota_id: str, budget: Budget) -> str:
-    """Delete a failed creation of this resource; says how that went, for the Reason."""
+# ---------------------------------------------------------------------------------------------
+# Whether CloudFormation still waits for a request
+# ---------------------------------------------------------------------------------------------
+# The status of a custom resource while CloudFormation waits for its Create or Update.
+IN_PROGRESS = {"Create": "CREATE_IN_PROGRESS", "Update": "UPDATE_IN_PROGRESS"}
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A request as CloudFormation sent it: when (its ResponseURL's signing time, None if the URL
+    does not say) and how long it waits for the answer (the resource's ServiceTimeout)."""
+
+    request_type: str
+    stack_id: str
+    logical_id: str
+    sent_at: float | None
+    service_timeout: float
+
+
+def unwaited(cloudformation: Client, sent: Sent, budget: Budget) -> str | None:
+    """Why CloudFormation no longer waits for ``sent`` (None while it does).
+
+    Any request older than its ServiceTimeout is past waiting for. A Create or Update is waited
+    for only while CloudFormation shows its resource in progress (DescribeStackResource on the
+    request's own stack and logical id), since before the request was sent: a stack gone, a
+    resource failed, cancelled or rolled back, or a newer request for it, mean nobody waits.
+    """
+    now = time.time()
+    if (
+        sent.sent_at is not None
+        and now > sent.sent_at + sent.service_timeout + api.CLOCK_SKEW_SECONDS
+    ):
+        return (
+            f"it was sent {now - sent.sent_at:.0f} s ago, past its ServiceTimeout "
+            f"({sent.service_timeout:.0f} s)"
+        )
+    expected = IN_PROGRESS.get(sent.request_type)
+    if expected is None:  # a Delete: CloudFormation shows the resource it replaced, not this one
+        return None
+    detail = _stack_resource(cloudformation, sent, budget)
+    if detail is None:
+        return f"the stack or its resource {sent.logical_id} no longer exists"
+    if detail["ResourceStatus"] != expected:
+        return f"{sent.logical_id} is {detail['ResourceStatus']}"
+    changed = detail["LastUpdatedTimestamp"].timestamp()
+    if sent.sent_at is not None and changed > sent.sent_at + api.CLOCK_SKEW_SECONDS:
+        return f"{sent.logical_id} is {expected} for a later request"
+    return None
+
+
+def _stack_resource(cloudformation: Client, sent: Sent, budget: Budget) -> Info | None:
+    """DescribeStackResource's StackResourceDetail; None when the stack or resource is gone."""
     try:
-        _start_deletion(client, ota_id, DISCARD_FLAGS, budget)
-        settle_deletion(client, ota_id, budget)
-    except Failure as failure:
-        log.error("%s: deleting the failed OTA update failed: %s", ota_id, failure)
-        return f"deleting it failed: {failure}"
-    return f"OTA update {ota_id} was deleted"
+        detail: Info = _retrying(
+            "DescribeStackResource",
+            sent.logical_id,
+            budget,
+            lambda: cloudformation.describe_stack_resource(
+                StackName=sent.stack_id, LogicalResourceId=sent.logical_id
+            )["StackResourceDetail"],
+        )
+    except ClientError as error:
+        if _code(error) == "ValidationError" and "does not exist" in str(error):
+            return None
+        raise Failure(
+            f"{_describe(error)} (DescribeStackResource of {sent.logical_id}: the provider cannot "
+            "tell whether CloudFormation still waits for this request)"
+        ) from error
+    return detail
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,9 +685,10 @@ def wait(
     """Poll GetOTAUpdate until ``settled(info)`` (info is None once the OTA update is gone).
 
     Raises :class:`Unsettled` when the invocation's budget runs out first, :class:`GaveUp` past
-    the bound on waiting, :class:`Failure` when the service keeps failing.
+    the bound on waiting, :class:`Failure` when the service keeps failing. The invocation's time
+    is read on the monotonic clock; only the bound across invocations on the wall clock.
     """
-    pace = _Pace(client, budget, time.time())
+    pace = _Pace(client, budget, time.monotonic())
     failing_since: float | None = None
     status = "unknown"
     while True:
@@ -480,8 +698,8 @@ def wait(
             if not _transient(error):
                 raise Failure(_rejected("GetOTAUpdate", ota_id, error)) from error
             if failing_since is None:
-                failing_since = time.time()
-            if time.time() - failing_since > budget.settings.retry_seconds:
+                failing_since = time.monotonic()
+            if time.monotonic() - failing_since > budget.settings.retry_seconds:
                 raise Failure(
                     _kept_failing("GetOTAUpdate", ota_id, error, failing_since)
                 ) from error
@@ -490,15 +708,16 @@ def wait(
             failing_since = None
             status = info["otaUpdateStatus"] if info else "gone"
             if settled(info):
-                log.info("%s: %s after %.1f s", ota_id, status, time.time() - pace.started)
+                log.info("%s: %s after %.1f s", ota_id, status, time.monotonic() - pace.started)
                 return info
-        now = time.time()
-        if now >= budget.give_up_at:
+        until_give_up = budget.give_up_at - time.time()
+        if until_give_up <= 0:
             raise GaveUp(
                 f"OTA update {ota_id} is still {status}: gave up waiting "
                 f"({api.MAX_WAIT_ENV}={budget.settings.max_wait_seconds:.0f})"
             )
-        delay = pace.delay(now)
+        now = time.monotonic()
+        delay = min(pace.delay(now), until_give_up)  # the last poll at the bound, not past it
         if now + delay >= budget.stop_at:
             if budget.last:
                 raise GaveUp(
@@ -530,7 +749,7 @@ class _Pace:
     def delay(self, now: float) -> float:
         # The recount's calls all start before stop_at (else the last count stays, as it does
         # when the recount fails).
-        recount_fits = now + (len(CHANGING) - 1) * CALL_SECONDS < self.budget.stop_at
+        recount_fits = now + (len(CHANGING) - 1) * api.CALL_SECONDS < self.budget.stop_at
         if now - self.counted_at > RECOUNT_SECONDS and recount_fits:
             self.changing, self.counted_at = _count_changing(self.client, self.changing), now
         own = max(POLL_MIN, min(POLL_FRACTION * (now - self.started), POLL_MAX))
@@ -593,9 +812,11 @@ def _tags(client: Client, info: Info, budget: Budget) -> dict[str, str]:
 
 
 def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]) -> T:
-    """``call()``, retrying transient errors with exponential backoff and full jitter."""
-    started = time.time()
-    give_up_at = min(started + budget.settings.retry_seconds, budget.stop_at)
+    """``call()``, retrying transient errors with exponential backoff and full jitter: for
+    ``retry_seconds`` (then :class:`Failure`), or until the invocation stops waiting (then
+    :class:`Unsettled`: the next invocation picks up where things are)."""
+    started = time.monotonic()
+    retry_until = started + budget.settings.retry_seconds
     attempt = 0
     while True:
         try:
@@ -605,8 +826,19 @@ def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]
                 raise
             delay = random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
             attempt += 1
-            if time.time() + delay > give_up_at:
+            retry_at = time.monotonic() + delay
+            if retry_at > retry_until:
                 raise Failure(_kept_failing(operation, ota_id, error, started)) from error
+            if retry_at > budget.stop_at:
+                if budget.last:
+                    raise Failure(_kept_failing(operation, ota_id, error, started)) from error
+                log.warning(
+                    "%s: %s failed (%s), handing over to the next invocation",
+                    ota_id,
+                    operation,
+                    _describe(error),
+                )
+                raise Unsettled(_kept_failing(operation, ota_id, error, started)) from error
             log.warning(
                 "%s: %s failed (%s), retry %d in %.1f s",
                 ota_id,
@@ -640,7 +872,7 @@ def _rejected(operation: str, ota_id: str, error: Exception) -> str:
 def _kept_failing(operation: str, ota_id: str, error: Exception, since: float) -> str:
     return (
         f"{_describe(error)} ({operation} of OTA update {ota_id} still failing after "
-        f"{time.time() - since:.0f} s of retries; retry the deployment later)"
+        f"{time.monotonic() - since:.0f} s of retries; retry the deployment later)"
     )
 
 

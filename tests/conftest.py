@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 import trustme
 from emulation_support import Aws, World, make_world
-from harness import CloudFormation, InProcess, LambdaService, ResponseServer, runtime_env
+from harness import (
+    CloudFormation,
+    InProcess,
+    LambdaService,
+    ResponseServer,
+    StackService,
+    runtime_env,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +29,8 @@ if (_NODE_BIN / "node").exists():
 
 # ---------------------------------------------------------------------------------------------
 # The custom resource handler's tests (test_handler*.py, test_end_to_end.py): the emulated AWS
-# over HTTP, CloudFormation's HTTPS ResponseURL, and the lifecycle harness (tests/harness.py).
+# over HTTP, CloudFormation's HTTPS ResponseURL and its DescribeStackResource, and the lifecycle
+# harness (tests/harness.py).
 # ---------------------------------------------------------------------------------------------
 HANDLER_DIR = ROOT / "lambda_handler"
 # Short bounds, so that faults fail in seconds (the handler reads its settings at each invocation).
@@ -68,23 +76,34 @@ def lambda_service() -> Iterator[LambdaService]:
     service.close()
 
 
+@pytest.fixture(scope="session")
+def stack_service() -> Iterator[StackService]:
+    """CloudFormation's DescribeStackResource, answering from the statuses the harness records."""
+    service = StackService()
+    yield service
+    service.close()
+
+
 @pytest.fixture
 def lambda_env(
     moto_server: Aws,
     trusted_ca: tuple[trustme.CA, Path],
     lambda_service: LambdaService,
+    stack_service: StackService,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, str]]:
     """A fresh emulated AWS; this process's boto3 (and the handler in it) pointed at it, Lambda's
-    Invoke at :class:`LambdaService`."""
+    Invoke at :class:`LambdaService`, CloudFormation's API at :class:`StackService`."""
     from cdk_ota_update import testing
 
     assert moto_server.endpoint
     lambda_service.reset()
+    stack_service.reset()
     env = runtime_env(
         moto_server.endpoint,
         trusted_ca[1],
         AWS_ENDPOINT_URL_LAMBDA=lambda_service.url,
+        AWS_ENDPOINT_URL_CLOUDFORMATION=stack_service.url,
         **FAST_RETRIES,
     )
     for name, value in env.items():
@@ -97,14 +116,23 @@ def lambda_env(
 
 @pytest.fixture
 def cloudformation(
-    lambda_env: dict[str, str], response_server: ResponseServer, lambda_service: LambdaService
+    lambda_env: dict[str, str],
+    response_server: ResponseServer,
+    lambda_service: LambdaService,
+    stack_service: StackService,
 ) -> CloudFormation:
-    """The harness, invoking ``lambda_handler/index.py`` in this process."""
+    """The harness, invoking ``lambda_handler/index.py`` in this process, recording the resource
+    statuses CloudFormation shows in :class:`StackService`."""
     if str(HANDLER_DIR) not in sys.path:
         sys.path.insert(0, str(HANDLER_DIR))
     import index  # its clients are built on first use: after lambda_env set the endpoints
 
-    return CloudFormation(InProcess(index.handler), response_server, lambda_service=lambda_service)
+    return CloudFormation(
+        InProcess(index.handler),
+        response_server,
+        lambda_service=lambda_service,
+        stack_service=stack_service,
+    )
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from harness import (
     CloudFormation,
     LambdaProcess,
     ResponseServer,
+    StackService,
     boto3_runtime,
     stack_id,
 )
@@ -183,9 +184,12 @@ def deployment(
     releases: tuple[Assembly, Assembly],
     lambda_process: LambdaProcess,
     response_server: ResponseServer,
+    stack_service: StackService,
     moto_server: Aws,
 ) -> Deployment:
-    cloudformation = CloudFormation(lambda_process, response_server, stack_name=STACK)
+    cloudformation = CloudFormation(
+        lambda_process, response_server, stack_name=STACK, stack_service=stack_service
+    )
     deployment = Deployment(moto_server, cloudformation)
     deployment.prepare(releases[0])
     return deployment

@@ -278,7 +278,7 @@ def test_delete_failed_fails_with_the_service_message_first(
     cloudformation: CloudFormation, world: World
 ) -> None:
     created = cloudformation.create(LOGICAL_ID, properties(world))
-    testing.fail_next_deletion("The job is still being rolled out")
+    testing.fail_next_deletion("The job is still being rolled out", code="InvalidRequestException")
 
     deleted = cloudformation.delete(LOGICAL_ID, created.physical_id, properties(world))
 

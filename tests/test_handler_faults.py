@@ -248,21 +248,33 @@ def test_handed_over_wait_hands_over_again_while_the_creation_goes_on(
     assert second["OtaUpdateHandover"] == {
         "giveUpAt": first["OtaUpdateHandover"]["giveUpAt"],
         "count": 2,
+        "digest": first["OtaUpdateHandover"]["digest"],
     }
 
 
-def test_iot_calls_and_the_hand_over_margin_are_bounded_as_documented(
-    cloudformation: CloudFormation,
+@pytest.mark.parametrize("client", ["_iot", "_cloudformation"])
+def test_each_call_and_the_hand_over_margin_are_bounded_as_documented(
+    cloudformation: CloudFormation, client: str
 ) -> None:
-    """The README: each invocation stops waiting ~57 s before its end, for the worst IoT call
-    (5 s connect + 20 s read, one attempt: the lifecycle retries), the hand-over and the answer."""
+    """The README: each invocation stops waiting ~57 s before its end, for the worst call (5 s
+    connect + 20 s read, one attempt: the lifecycle retries), the hand-over and the answer."""
     import index
 
-    config = index._iot().meta.config
+    config = getattr(index, client)().meta.config
+    invoke = index._client(
+        "lambda", api.INVOKE_CONNECT_TIMEOUT, api.INVOKE_READ_TIMEOUT, api.INVOKE_ATTEMPTS
+    ).meta.config
+    handing_over = invoke.retries["total_max_attempts"] * (
+        invoke.connect_timeout + invoke.read_timeout
+    )
 
     assert (config.connect_timeout, config.read_timeout) == (5, 20)
     assert config.retries == {"mode": "standard", "total_max_attempts": 1}
-    assert index.MARGIN_SECONDS == 57
+    assert handing_over < api.HANDOVER_SECONDS
+    assert api.HANDOVER_MARGIN_SECONDS == 57
+    assert (
+        config.connect_timeout + config.read_timeout + api.HANDOVER_SECONDS + api.ANSWER_SECONDS
+    ) <= api.HANDOVER_MARGIN_SECONDS
 
 
 def test_waiting_ends_after_its_bound_with_a_reason(

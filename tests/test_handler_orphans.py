@@ -166,36 +166,6 @@ def test_failed_replacement_is_removed_by_the_rollback_and_cleanup(
     assert len(leftovers(world)["streams"]) == 1
 
 
-def test_delete_during_the_creation_is_handed_over_and_deletes_it_once_created(
-    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A Delete (a cancelled stack creation) arrives while the OTA update is being created, and
-    the creation outlasts the Delete's invocation."""
-    assert cloudformation.lambda_service is not None
-    cloudformation.timeout = 30
-    monkeypatch.setenv("OTA_HANDOVER_MARGIN_SECONDS", "29")
-    testing.set_manual_lifecycle(True)
-    cloudformation.start(cloudformation.event("Create", LOGICAL_ID, properties(world)))
-    cloudformation.lambda_service.take()  # CloudFormation no longer waits for the Create
-    event = cloudformation.event("Delete", LOGICAL_ID, properties(world), physical_id=ID)
-
-    started = cloudformation.start(event)
-    unanswered = cloudformation.answer(event, started, timeout=0.2)
-    refused = testing.calls("DeleteOTAUpdate")
-    testing.advance()
-    testing.advance()  # CREATE_COMPLETE
-    testing.set_manual_lifecycle(False)
-    cloudformation.run_handovers()
-    deleted = cloudformation.answer(event, started, timeout=5)
-
-    assert (unanswered, refused) == (None, 0)  # handed over; the service deletes settled ones
-    assert deleted is not None
-    assert (deleted.status, deleted.physical_id) == ("SUCCESS", ID)
-    assert testing.calls("DeleteOTAUpdate") == 1
-    assert leftovers(world) == NOTHING
-    assert cloudformation.run_handovers() == []
-
-
 # ---------------------------------------------------------------------------------------------
 # 4. The hand-over margin covers blocking calls
 # ---------------------------------------------------------------------------------------------

@@ -51,6 +51,9 @@ class Clock:
     def time(self) -> float:
         return self.now
 
+    def monotonic(self) -> float:
+        return self.now
+
     def sleep(self, seconds: float) -> None:
         assert seconds >= 0, seconds
         self.sleeps.append(seconds)
@@ -401,16 +404,18 @@ def test_a_poll_that_succeeds_resets_the_retry_bound(clock: Clock) -> None:
 def test_budget_of_an_invocation(clock: Clock) -> None:
     settings = api.Settings(max_wait_seconds=600)
 
-    first = lifecycle.Budget.of(300_000, settings, margin=57)
+    first = lifecycle.Budget.of(300_000, settings)
+    sent = lifecycle.Budget.of(300_000, settings, sent_at=START - 100)
     handed = lifecycle.Budget.of(
         300_000,
         api.Settings(handover_margin_seconds=10),
-        margin=57,
         give_up_at=START + 5,
+        sent_at=START - 100,
         handovers=3,
     )
 
     assert first == lifecycle.Budget(START + 243, START + 600, settings, 0)
+    assert sent.give_up_at == START + 500  # counted from when CloudFormation sent the request
     assert (handed.stop_at, handed.give_up_at, handed.handovers) == (START + 290, START + 5, 3)
     assert not first.last
 
@@ -468,7 +473,8 @@ def test_waiting_gives_up_at_its_bound(clock: Clock) -> None:
         "OTA update fw-1 is still CREATE_PENDING: gave up waiting (OTA_MAX_WAIT_SECONDS=3); "
         "CloudFormation's rollback deletes it once it settles"
     )
-    assert clock.sleeps == pytest.approx([0.6] * 5)  # polled at 0, 0.6, ..., 3.0 s
+    # polled at 0, 0.6, ..., 2.4 s and at the bound, 2.9 s: not past it
+    assert clock.sleeps == pytest.approx([0.6] * 4 + [0.5])
     assert iot.called("DeleteOTAUpdate") == []
 
 
@@ -570,13 +576,16 @@ def test_discard_that_fails_says_how(clock: Clock, caplog: pytest.LogCaptureFixt
     with pytest.raises(lifecycle.Failure) as failed:
         create(iot)
 
+    left = (
+        "Stream in use (OTA update fw-1 is DELETE_FAILED): it is left, with its job AFR_OTA-fw-1; "
+        "once the cause is fixed, retry (or run aws iot delete-ota-update --ota-update-id fw-1 "
+        "--force-delete-aws-job --delete-stream)"
+    )
     assert str(failed.value) == (
-        "Stream in use (OTA update fw-1 is CREATE_FAILED); deleting it failed: Stream in use "
-        "(OTA update fw-1 is DELETE_FAILED)"
+        f"Stream in use (OTA update fw-1 is CREATE_FAILED); deleting it failed: {left}"
     )
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
-        "fw-1: deleting the failed OTA update failed: Stream in use "
-        "(OTA update fw-1 is DELETE_FAILED)"
+        f"fw-1: deleting the failed OTA update failed: {left}"
     ]
 
 

@@ -58,6 +58,79 @@ JOB_ID_MAX_LENGTH = 64
 OTA_UPDATE_ID_MAX_LENGTH = JOB_ID_MAX_LENGTH - len(JOB_ID_PREFIX)
 
 # ---------------------------------------------------------------------------------------------
+# The time budget (seconds): every bound on time of the provider and its handler, in one place.
+# The construct derives the function's event age and the resource's ServiceTimeout from it, the
+# handler its deadlines; every message that names a figure reads it from here.
+# ---------------------------------------------------------------------------------------------
+# One IoT call: one attempt (the handler retries with its own backoff) of connect + read.
+IOT_CONNECT_TIMEOUT = 5.0
+IOT_READ_TIMEOUT = 20.0
+CALL_SECONDS = IOT_CONNECT_TIMEOUT + IOT_READ_TIMEOUT
+# The hand-over to the next invocation (an asynchronous Invoke of the function itself):
+# INVOKE_ATTEMPTS attempts of connect + read, and a second of backoff between them.
+INVOKE_CONNECT_TIMEOUT = 3.0
+INVOKE_READ_TIMEOUT = 5.0
+INVOKE_ATTEMPTS = 2
+HANDOVER_SECONDS = INVOKE_ATTEMPTS * (INVOKE_CONNECT_TIMEOUT + INVOKE_READ_TIMEOUT) + 1
+# The answer's PUT to the ResponseURL: each attempt at most PUT_TIMEOUT, three attempts' worth.
+PUT_TIMEOUT = 5.0
+ANSWER_SECONDS = 3 * PUT_TIMEOUT
+# What an invocation keeps after it stops waiting: the IoT call that may have started just
+# before, the hand-over and the answer.
+HANDOVER_MARGIN_SECONDS = CALL_SECONDS + HANDOVER_SECONDS + ANSWER_SECONDS
+# Waiting for a status, over all invocations of a request, counted from when CloudFormation sent
+# it (the ResponseURL's signing time) where that is known, else from the first invocation.
+MAX_WAIT_SECONDS = 900.0
+# How long a throttled or failing service call is retried before the resource fails.
+RETRY_SECONDS = 40.0
+# Lambda keeps an asynchronous event (CloudFormation's, a hand-over) at most this long when it
+# cannot run it at once (throttling); older ones are dropped, and none is retried after a failure.
+EVENT_AGE_SECONDS = 300
+# The function's timeout: Lambda's 15 minutes at most, FUNCTION_WAIT_SECONDS at least to wait in
+# each invocation beside its HANDOVER_MARGIN_SECONDS.
+FUNCTION_TIMEOUT_SECONDS = 5 * 60
+MAX_FUNCTION_TIMEOUT_SECONDS = 15 * 60
+FUNCTION_WAIT_SECONDS = 120
+MIN_FUNCTION_TIMEOUT_SECONDS = 60 * math.ceil(
+    (HANDOVER_MARGIN_SECONDS + FUNCTION_WAIT_SECONDS) / 60
+)
+# Clocks of CloudFormation, Lambda and S3 may disagree by this much.
+CLOCK_SKEW_SECONDS = 30
+# CloudFormation's ResponseURLs are presigned for this long (X-Amz-Expires; an older URL with
+# Expires only was signed this long before it expires), and its ServiceTimeout is at most
+# SERVICE_TIMEOUT_MAX (SERVICE_TIMEOUT_DEFAULT when a template gives none).
+RESPONSE_URL_SECONDS = 7200
+SERVICE_TIMEOUT_DEFAULT = 3600
+SERVICE_TIMEOUT_MAX = 3600
+
+
+@dataclass(frozen=True)
+class TimeBudget:
+    """The provider's time bounds, derived from its function's timeout (plain seconds)."""
+
+    function_seconds: int = FUNCTION_TIMEOUT_SECONDS
+    max_wait_seconds: float = MAX_WAIT_SECONDS
+
+    @property
+    def event_age_seconds(self) -> int:
+        """Lambda's maximum event age for the function's asynchronous invocations."""
+        return EVENT_AGE_SECONDS
+
+    @property
+    def service_timeout_seconds(self) -> int:
+        """The resources' ServiceTimeout: CloudFormation waits for the worst case of an answer,
+        an event kept by Lambda for its maximum age, the longest wait, the invocation that gives
+        up and its answer, with room for the clocks' skew."""
+        return math.ceil(
+            self.event_age_seconds
+            + self.max_wait_seconds
+            + self.function_seconds
+            + ANSWER_SECONDS
+            + CLOCK_SKEW_SECONDS
+        )
+
+
+# ---------------------------------------------------------------------------------------------
 # The provider function's settings: the construct writes them into the function's environment,
 # the handler reads them from it once per invocation.
 # ---------------------------------------------------------------------------------------------
@@ -103,9 +176,11 @@ class Settings:
     # The stack the provider acts for (AWS::StackId): events of any other stack are refused.
     stack_id: str | None = _setting(STACK_ID_ENV, None, _text, "the stack's id")
     # How long waiting for a status may take, over all invocations of a request.
-    max_wait_seconds: float = _setting(MAX_WAIT_ENV, 900.0, _seconds, "seconds, 0 or more")
+    max_wait_seconds: float = _setting(
+        MAX_WAIT_ENV, MAX_WAIT_SECONDS, _seconds, "seconds, 0 or more"
+    )
     # How long a throttled or failing service call is retried before the resource fails.
-    retry_seconds: float = _setting(RETRY_ENV, 40.0, _seconds, "seconds, 0 or more")
+    retry_seconds: float = _setting(RETRY_ENV, RETRY_SECONDS, _seconds, "seconds, 0 or more")
     # What an invocation keeps after it stops waiting (None: the handler's own estimate).
     handover_margin_seconds: float | None = _setting(
         HANDOVER_MARGIN_ENV, None, _seconds, "seconds, 0 or more"

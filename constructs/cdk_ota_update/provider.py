@@ -42,19 +42,8 @@ from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES
 from .policy import Grant, Resource, ScopedPolicy
 
 # The handler waits for the service inside one invocation and hands the wait over to its next
-# invocation (the function invoking itself) only when this runs short. It gives up (FAILED, with a
-# Reason) after MAX_WAIT_SECONDS over all invocations (the handler's settings), whatever the
-# function's timeout. What follows from the function's timeout is derived in one place, Timing.
-# Times are seconds: the module makes no jsii call when imported.
-FUNCTION_TIMEOUT_SECONDS = 5 * 60
-MAX_WAIT_SECONDS = int(api.Settings().max_wait_seconds)
-# The function's timeout: Lambda allows 15 minutes at most. At least 3 minutes: each invocation
-# stops waiting ~57 s before its end (the handler's margin: an IoT call that may be under way, the
-# hand-over to the next invocation, the answer), which leaves it two minutes to wait; after
-# MAX_WAIT_SECONDS the FAILED answer comes within one invocation, inside the ServiceTimeout.
-# tests/test_provider_options.py checks this bound against the handler's own margin.
-MIN_FUNCTION_TIMEOUT_SECONDS = 3 * 60
-MAX_FUNCTION_TIMEOUT_SECONDS = 15 * 60
+# invocation (the function invoking itself) only when this runs short. Its time bounds, and those
+# derived from the function's timeout, are the contract's (api.TimeBudget).
 MEMORY_SIZE_RANGE = (128, 10_240)  # MB, Lambda's bounds
 MEMORY_SIZE = 256
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
@@ -77,35 +66,11 @@ _RESOURCE_STACK_TAG = f"aws:ResourceTag/{api.OWNER_STACK_TAG}"
 
 
 @dataclass(frozen=True)
-class Timing:
-    """The provider's time bounds in seconds, all derived from the function's timeout (plain
-    numbers: a ``Duration`` is made only where CDK takes one)."""
-
-    function_seconds: int
-
-    @property
-    def service_seconds(self) -> int:
-        """When CloudFormation gives up on a lost answer (the resource's ServiceTimeout): after
-        the handler's own bound, MAX_WAIT_SECONDS, plus one invocation, in which its last answer
-        comes."""
-        return MAX_WAIT_SECONDS + self.function_seconds
-
-    @property
-    def max_event_age_seconds(self) -> int:
-        """Lambda's asynchronous invocations (CloudFormation's events, the hand-overs) are not
-        retried after a failure or timeout, and are dropped once older than this: a retried or
-        late Create must not recreate an OTA update CloudFormation no longer waits for (the
-        request already failed, or the stack was rolled back). Past it, an invocation could not
-        answer before CloudFormation stops waiting anyway."""
-        return self.service_seconds - self.function_seconds
-
-
-@dataclass(frozen=True)
 class ProviderOptions:
     """What ``OtaUpdateProvider.configure`` sets, checked; the defaults are the provider's own."""
 
     memory_size: int | float = MEMORY_SIZE
-    timeout_seconds: int = FUNCTION_TIMEOUT_SECONDS
+    timeout_seconds: int = api.FUNCTION_TIMEOUT_SECONDS
     vpc: ec2.IVpc | None = None
     vpc_subnets: ec2.SubnetSelection | None = None
     security_groups: tuple[ec2.ISecurityGroup, ...] | None = None
@@ -213,7 +178,7 @@ def provider_options(
     timeout_seconds = defaults.timeout_seconds
     if timeout is not None:
         given = timeout.to_seconds(integral=False) if isinstance(timeout, Duration) else None
-        shortest, longest = MIN_FUNCTION_TIMEOUT_SECONDS, MAX_FUNCTION_TIMEOUT_SECONDS
+        shortest, longest = api.MIN_FUNCTION_TIMEOUT_SECONDS, api.MAX_FUNCTION_TIMEOUT_SECONDS
         if (
             given is None
             or Token.is_unresolved(given)
@@ -224,7 +189,8 @@ def provider_options(
                 "timeout",
                 timeout,
                 f"it must be a Duration of whole seconds from {shortest // 60} minutes (each "
-                "invocation stops waiting ~91 s before its end to hand over and answer) to "
+                f"invocation stops waiting {api.HANDOVER_MARGIN_SECONDS:.0f} s before its end to "
+                "hand over and answer) to "
                 f"{longest // 60} minutes (Lambda's limit), known at synth (the resource's "
                 "ServiceTimeout and the invocations' maximum age are derived from it)",
             )
@@ -370,8 +336,8 @@ class OtaUpdateProvider(StackSingleton):
         super().__init__(scope, id)
         self.options = options or ProviderOptions()
         self.configured = options is not None
-        timing = Timing(self.options.timeout_seconds)
-        self.service_timeout = seconds(timing.service_seconds)
+        timing = api.TimeBudget(self.options.timeout_seconds)
+        self.service_timeout = seconds(timing.service_timeout_seconds)
         self.role = iam.Role(
             self,
             "Role",
@@ -410,7 +376,7 @@ class OtaUpdateProvider(StackSingleton):
             # The handler acts for this stack only (events name their StackId themselves).
             environment=api.Settings(stack_id=stack_id()).to_environment(),
             retry_attempts=0,
-            max_event_age=seconds(timing.max_event_age_seconds),
+            max_event_age=seconds(timing.event_age_seconds),
         )
         self.service_token = self.function.function_arn
         function = Resource.fixed(self.service_token)
@@ -473,6 +439,12 @@ class OtaUpdateProvider(StackSingleton):
                     "name prefix.",
                 ),
                 Grant(
+                    ("cloudformation:DescribeStackResource",),
+                    (Resource.fixed(stack_id()),),
+                    reason="a Create or Update is acted on only while CloudFormation still "
+                    "waits for it (its resource in progress): read on this stack only.",
+                ),
+                Grant(
                     ("lambda:InvokeFunction",),
                     (function,),
                     reason="a wait longer than an invocation is handed over to the next one: "
@@ -506,8 +478,8 @@ class OtaUpdateProvider(StackSingleton):
 
         :param memory_size: MB, 128 to 10,240. Default: 256.
         :param timeout: the function's timeout, 3 to 15 minutes. The resources' ServiceTimeout
-            (15 minutes of waiting plus one invocation) and the invocations' maximum age follow
-            from it. Default: 5 minutes.
+            follows from it (``api.TimeBudget``: the invocations' maximum age, 15 minutes of
+            waiting, one invocation and its answer). Default: 5 minutes.
         :param vpc: run the function in this VPC. It reaches AWS IoT, EventBridge, Lambda and
             CloudFormation's response URL (S3) through the VPC's endpoints or a NAT gateway (see
             the README). Attaches AWS's managed policy AWSLambdaVPCAccessExecutionRole to the

@@ -5,7 +5,10 @@ processes (up to ``concurrency`` of them at once); its environment is the one th
 declares, resolved, plus what Lambda sets. Independent OTA updates are created in parallel (an
 OTA update waits for those it refers to, and for those of the stacks its stack depends on); a
 FAILED answer is followed by CloudFormation's rollback (Delete of a failed Create, the Update back
-of a failed Update) with the physical id the handler gave.
+of a failed Update) with the physical id the handler gave. CloudFormation's record of each
+resource's status (``CREATE_IN_PROGRESS`` before the Create, ``CREATE_COMPLETE`` once answered, ...)
+is kept in a :class:`~.host.StackService`, which the handler reaches through
+``AWS_ENDPOINT_URL_CLOUDFORMATION`` to ask whether CloudFormation still waits for an answer.
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ from typing import IO, Any
 from cdk_ota_update import api
 
 from .bringup import Deployment, Environment, Function
-from .host import Event, LambdaProcess, ResponseServer, boto3_runtime, stringify
+from .host import (
+    Event,
+    LambdaProcess,
+    ResponseServer,
+    StackService,
+    StatusRecorder,
+    boto3_runtime,
+    stringify,
+)
 from .intrinsics import Unresolved, references, resolve
 from .lambda_runtime import ACCOUNT_VARIABLE
 from .report import NOT_REHEARSED, Outcome, Step
@@ -106,8 +117,14 @@ class Driver:
     workdir: Path
     concurrency: int
     progress: Progress | None = None
+    stack_service: StackService | None = None  # where the resource statuses are recorded
     _pools: dict[str, LambdaPool] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _statuses: StatusRecorder | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.stack_service is not None:
+            self._statuses = StatusRecorder(self.stack_service)
 
     def close(self) -> None:
         for pool in self._pools.values():
@@ -150,6 +167,11 @@ class Driver:
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
             ACCOUNT_VARIABLE: environment.account,
             "SSL_CERT_FILE": str(self.ca_file),
+            **(
+                {"AWS_ENDPOINT_URL_CLOUDFORMATION": self.stack_service.url}
+                if self.stack_service is not None
+                else {}
+            ),
         }
 
     def send(
@@ -182,6 +204,8 @@ class Driver:
             event["PhysicalResourceId"] = physical_id
         if old is not None:
             event["OldResourceProperties"] = stringify(old)
+        if self._statuses is not None:
+            self._statuses.sent(event)
         started = time.monotonic()
         try:
             pool.invoke(json.loads(json.dumps(event)), function.timeout)
@@ -195,6 +219,8 @@ class Driver:
                 f"{ended}: see {self.workdir / 'logs'}",
                 purpose,
             )
+            if self._statuses is not None:  # CloudFormation gives up after the ServiceTimeout
+                self._statuses.abandoned(event, physical_id)
         else:
             if arrival is None:
                 step = Step(
@@ -205,10 +231,17 @@ class Driver:
                     "the handler returned without answering CloudFormation",
                     purpose,
                 )
+                if self._statuses is not None:  # CloudFormation gives up after the ServiceTimeout
+                    self._statuses.abandoned(event, physical_id)
             else:
                 arrived, body = arrival
-                ota.physical_id = body.get("PhysicalResourceId") or physical_id
+                if self._statuses is not None:
+                    self._statuses.answered(event, body["Status"], body.get("PhysicalResourceId"))
+                answered_id = body.get("PhysicalResourceId") or physical_id
+                # A Delete's answer names what it deleted (in the cleanup after a replacement, the
+                # old resource): the resource's live physical id stays the one it had.
                 if request != "Delete":
+                    ota.physical_id = answered_id
                     data = body.get("Data") or {}
                     scope = environment.scope
                     scope.refs[ota.logical_id] = ota.physical_id
@@ -217,7 +250,7 @@ class Driver:
                 step = Step(
                     request,
                     body["Status"],
-                    ota.physical_id,
+                    answered_id,
                     arrived - started,
                     body.get("Reason", ""),
                     purpose,

@@ -2,6 +2,10 @@
 
 :class:`ResponseServer` collects the answers a handler PUTs to its ResponseURLs, over HTTPS on
 loopback (with a throwaway certificate authority the handler trusts through ``SSL_CERT_FILE``);
+the URLs carry the signing time and lifetime of CloudFormation's pre-signed S3 URLs.
+:class:`StackService` answers CloudFormation's ``DescribeStackResource`` over HTTP on loopback
+(``AWS_ENDPOINT_URL_CLOUDFORMATION``) from the statuses CloudFormation would show, which
+:class:`StatusRecorder` keeps as CloudFormation does while it sends events and reads answers.
 :class:`LambdaProcess` runs ``index.handler`` of a Lambda asset folder in a separate Python
 process whose path holds only that folder and boto3 (``lambda_runtime.py``), as AWS Lambda's
 Python runtime does. Used by the rehearsal and by the project's own handler tests.
@@ -10,20 +14,30 @@ Python runtime does. Used by the rehearsal and by the project's own handler test
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import ssl
+import string
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
+from xml.sax.saxutils import escape
 
 RUNTIME = Path(__file__).with_name("lambda_runtime.py")
 RETURNED = "returned"  # what lambda_runtime.py prints when an invocation returns
 URL_SECRET = "X-Amz-Signature=0123456789abcdef"  # stands for the secret part of a ResponseURL
+URL_LIFETIME_SECONDS = 7200  # X-Amz-Expires of CloudFormation's pre-signed ResponseURLs
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+_SIGNED_AT = re.compile(r"(?<=[?&]X-Amz-Date=)[0-9]{8}T[0-9]{6}Z")
 
 Event = dict[str, Any]
 
@@ -37,6 +51,36 @@ def stringify(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def amz_date(at: float | None = None) -> str:
+    """``at`` (epoch seconds; now by default) as a pre-signed URL's ``X-Amz-Date``."""
+    return datetime.fromtimestamp(time.time() if at is None else at, timezone.utc).strftime(
+        _AMZ_DATE
+    )
+
+
+def resigned(url: str, signed_at: float) -> str:
+    """The pre-signed ``url`` with its ``X-Amz-Date`` (and nothing else) set to ``signed_at``."""
+    changed, count = _SIGNED_AT.subn(amz_date(signed_at), url)
+    if count != 1:
+        raise ValueError("the URL carries no X-Amz-Date")
+    return changed
+
+
+def stack_name_of(stack_id: str) -> str:
+    """The stack's name in its StackId (``arn:...:stack/NAME/UUID``); a name stays itself."""
+    return stack_id.split(":stack/", 1)[1].split("/", 1)[0] if ":stack/" in stack_id else stack_id
+
+
+def generated_physical_id(stack_id: str, logical_id: str) -> str:
+    """A physical id CloudFormation makes up itself, as in the Delete it sends after a Create of
+    a custom resource that was cancelled or timed out without an answer:
+    ``STACK-LOGICAL-XXXXXXXXXXXX`` (12 random upper-case letters and digits; reported in
+    aws-cloudformation/cloudformation-coverage-roadmap#1814)."""
+    alphabet = string.ascii_uppercase + string.digits
+    suffix = "".join(secrets.choice(alphabet) for _ in range(12))
+    return f"{stack_name_of(stack_id)}-{logical_id}-{suffix}"
 
 
 class CertificateAuthority:
@@ -80,10 +124,18 @@ class ResponseServer:
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
-    def url(self, stack_id: str, logical_id: str, request_id: str) -> str:
-        """A ResponseURL shaped like CloudFormation's pre-signed S3 URL."""
+    def url(
+        self, stack_id: str, logical_id: str, request_id: str, *, signed_at: float | None = None
+    ) -> str:
+        """A ResponseURL shaped like CloudFormation's pre-signed S3 URL, signed at ``signed_at``
+        (epoch seconds; now by default) for :data:`URL_LIFETIME_SECONDS`. The answers are kept
+        by the URL's path: the same request signed at another time has the same answers."""
         path = quote(f"{stack_id}|{logical_id}|{request_id}", safe="")
-        return f"https://127.0.0.1:{self.port}/{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256&{URL_SECRET}"
+        query = (
+            f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date={amz_date(signed_at)}"
+            f"&X-Amz-SignedHeaders=host&X-Amz-Expires={URL_LIFETIME_SECONDS}&{URL_SECRET}"
+        )
+        return f"https://127.0.0.1:{self.port}/{path}?{query}"
 
     def refuse(self, url: str, *statuses: int) -> None:
         """Answer the next PUTs to ``url`` with these HTTP statuses (the answers are lost)."""
@@ -114,6 +166,291 @@ class ResponseServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+CFN_NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+CFN_VERSION = "2010-05-15"
+_ERROR_STATUS = {  # HTTP status of CloudFormation's error codes (400 for the others)
+    "AccessDenied": 403,
+    "AccessDeniedException": 403,
+    "ExpiredToken": 403,
+    "InvalidClientTokenId": 403,
+    "SignatureDoesNotMatch": 403,
+    "UnrecognizedClientException": 403,
+    "InternalFailure": 500,
+    "ServiceUnavailable": 503,
+}
+_ERROR_MESSAGE = {
+    "AccessDenied": "User is not authorized to perform: cloudformation:DescribeStackResource",
+    "Throttling": "Rate exceeded",
+}
+
+
+@dataclass(frozen=True)
+class _Resource:
+    status: str
+    physical_id: str | None
+    resource_type: str
+    at: float  # epoch seconds
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class StackService:
+    """CloudFormation's query API over HTTP on 127.0.0.1 (``AWS_ENDPOINT_URL_CLOUDFORMATION``),
+    answering ``DescribeStackResource`` from the resource statuses set with :meth:`set_status`
+    as botocore's ``cloudformation`` client parses CloudFormation's answers. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._stacks: dict[str, dict[str, _Resource]] = {}  # by StackId, then logical id
+        self._refusals: list[str] = []  # error codes for the next calls
+        self._calls = 0
+        self._lock = threading.Lock()
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                form = self.rfile.read(length).decode("utf-8", "replace")
+                query = urlsplit(self.path).query
+                params = {
+                    k: v[0] for k, v in parse_qs("&".join(filter(None, (query, form)))).items()
+                }
+                status, body = service._answer(params)
+                payload = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    # -- what CloudFormation shows ---------------------------------------------------------------
+    def set_status(
+        self,
+        stack_id: str,
+        logical_id: str,
+        status: str,
+        *,
+        physical_id: str | None = None,
+        resource_type: str = "Custom::OtaUpdate",
+        at: float | None = None,
+    ) -> None:
+        """The resource ``logical_id`` of the stack ``stack_id`` (its ARN) is in ``status`` since
+        ``at`` (epoch seconds; now by default), with ``physical_id`` (none shown when None). A
+        stack deleted before is a new stack again."""
+        resource = _Resource(status, physical_id, resource_type, time.time() if at is None else at)
+        with self._lock:
+            self._stacks.setdefault(stack_id, {})[logical_id] = resource
+
+    def delete_stack(self, stack_id: str) -> None:
+        """The stack ``stack_id`` is gone: DescribeStackResource no longer knows it."""
+        with self._lock:
+            self._stacks.pop(stack_id, None)
+
+    def refuse(self, *codes: str) -> None:
+        """Refuse the next DescribeStackResource calls with these error codes (``AccessDenied``
+        with HTTP 403, ``Throttling`` with 400, ``InternalFailure`` 500, ...)."""
+        with self._lock:
+            self._refusals.extend(codes)
+
+    def calls(self) -> int:
+        """How many DescribeStackResource calls came (refused ones too, botocore's retries too)."""
+        with self._lock:
+            return self._calls
+
+    def reset(self) -> None:
+        with self._lock:
+            self._stacks, self._refusals, self._calls = {}, [], 0
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- the query API ---------------------------------------------------------------------------
+    def _answer(self, params: Mapping[str, str]) -> tuple[int, str]:
+        request_id = str(uuid.uuid4())
+        action = params.get("Action", "")
+        try:
+            if action != "DescribeStackResource":
+                raise _Refused("InvalidAction", f"Could not find operation {action}")
+            if params.get("Version") != CFN_VERSION:
+                raise _Refused("InvalidParameterValue", "Version must be 2010-05-15")
+            result = self._describe(params.get("StackName"), params.get("LogicalResourceId"))
+        except _Refused as refused:
+            status = _ERROR_STATUS.get(refused.code, 400)
+            return status, (
+                "<ErrorResponse><Error>"
+                f"<Type>{'Receiver' if status >= 500 else 'Sender'}</Type>"
+                f"<Code>{escape(refused.code)}</Code><Message>{escape(refused.message)}</Message>"
+                f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+            )
+        return 200, (
+            f'<DescribeStackResourceResponse xmlns="{CFN_NAMESPACE}">'
+            f"<DescribeStackResourceResult>{result}</DescribeStackResourceResult>"
+            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+            "</DescribeStackResourceResponse>"
+        )
+
+    def _describe(self, stack: str | None, logical_id: str | None) -> str:
+        for member, value in (("stackName", stack), ("logicalResourceId", logical_id)):
+            if not value:
+                raise _Refused(
+                    "ValidationError",
+                    f"1 validation error detected: Value null at '{member}' failed to satisfy "
+                    "constraint: Member must not be null",
+                )
+        assert stack and logical_id
+        with self._lock:
+            self._calls += 1
+            if self._refusals:
+                code = self._refusals.pop(0)
+                raise _Refused(code, _ERROR_MESSAGE.get(code, f"{code} (refused on purpose)"))
+            found = [
+                (stack_id, resources)
+                for stack_id, resources in self._stacks.items()
+                if stack in (stack_id, stack_name_of(stack_id))
+            ]
+            if not found:
+                raise _Refused("ValidationError", f"Stack with id {stack} does not exist")
+            [(stack_id, resources)] = found[-1:]  # the newest stack of that name
+            resource = resources.get(logical_id)
+            if resource is None:
+                raise _Refused(
+                    "ValidationError", f"Resource {logical_id} does not exist for stack {stack}"
+                )
+        fields = [
+            ("StackName", stack_name_of(stack_id)),
+            ("StackId", stack_id),
+            ("LogicalResourceId", logical_id),
+            ("PhysicalResourceId", resource.physical_id),
+            ("ResourceType", resource.resource_type),
+            ("LastUpdatedTimestamp", iso_timestamp(resource.at)),
+            ("ResourceStatus", resource.status),
+        ]
+        detail = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in fields if v is not None)
+        drift = (
+            "<DriftInformation><StackResourceDriftStatus>NOT_CHECKED</StackResourceDriftStatus>"
+            "</DriftInformation>"
+        )
+        return f"<StackResourceDetail>{detail}{drift}</StackResourceDetail>"
+
+
+def iso_timestamp(at: float) -> str:
+    """Epoch seconds as CloudFormation writes a timestamp: ISO 8601 in UTC, to the millisecond."""
+    moment = datetime.fromtimestamp(at, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_RECORDED_KEYS = ("RequestType", "StackId", "LogicalResourceId", "RequestId")
+
+
+def _well_formed(event: Event) -> bool:
+    return all(isinstance(event.get(key), str) and event[key] for key in _RECORDED_KEYS)
+
+
+class StatusRecorder:
+    """CloudFormation's bookkeeping of its custom resources' statuses, kept in a
+    :class:`StackService` while events are sent and answers read.
+
+    Before an event is first sent, its resource is ``CREATE_``/``UPDATE_``/``DELETE_IN_PROGRESS``;
+    the first answer read makes it ``..._COMPLETE`` or ``..._FAILED``, with the answer's physical
+    id; :meth:`abandoned` (a Create cancelled, or without an answer within the ServiceTimeout)
+    makes it ``..._FAILED``. The same event sent again (Lambda's at-least-once delivery) and
+    answers after the first change nothing. A Delete of another physical id than the resource's
+    current one (the last successful answer's), i.e. the cleanup of a replaced resource, changes
+    nothing either: the logical resource stays the new resource's ``UPDATE_COMPLETE``. Nothing is
+    recorded for a stack after :meth:`delete_stack`, nor for a malformed event (one without a
+    RequestType, StackId, LogicalResourceId or RequestId: CloudFormation sends none). Thread-safe.
+    """
+
+    def __init__(self, service: StackService) -> None:
+        self.service = service
+        self._current: dict[tuple[str, str], str] = {}  # the live physical id of each resource
+        self._sent: set[str] = set()  # RequestIds
+        self._settled: set[str] = set()
+        self._deleted: set[str] = set()  # StackIds
+        self._lock = threading.Lock()
+
+    def sent(self, event: Event) -> None:
+        """``event`` is about to be sent."""
+        with self._lock:
+            if not _well_formed(event):
+                return
+            if event["RequestId"] in self._sent or self._ignored(event):
+                self._sent.add(event["RequestId"])
+                return
+            self._sent.add(event["RequestId"])
+            physical_id = event.get("PhysicalResourceId")
+            self._set(event, "IN_PROGRESS", physical_id if isinstance(physical_id, str) else None)
+
+    def answered(self, event: Event, status: str, physical_id: str | None) -> None:
+        """The answer to ``event`` was read: its ``status`` (``SUCCESS``, ``FAILED``) and
+        ``physical_id``."""
+        with self._lock:
+            if not self._settle(event):
+                return
+            self._set(event, "COMPLETE" if status == "SUCCESS" else "FAILED", physical_id)
+            key = (event["StackId"], event["LogicalResourceId"])
+            if status == "SUCCESS" and event["RequestType"] == "Delete":
+                self._current.pop(key, None)
+            elif status == "SUCCESS" and physical_id:
+                self._current[key] = physical_id
+
+    def abandoned(self, event: Event, physical_id: str | None) -> None:
+        """CloudFormation stopped waiting for an answer to ``event`` (cancelled, timed out); the
+        resource shows ``physical_id``."""
+        with self._lock:
+            if self._settle(event):
+                self._set(event, "FAILED", physical_id)
+
+    def settled(self, event: Event) -> bool:
+        """Whether CloudFormation has stopped waiting for an answer to ``event``."""
+        with self._lock:
+            return event.get("RequestId") in self._settled
+
+    def delete_stack(self, stack_id: str) -> None:
+        """The stack is gone (and nothing more is recorded for it)."""
+        with self._lock:
+            self._deleted.add(stack_id)
+            self.service.delete_stack(stack_id)
+
+    def _settle(self, event: Event) -> bool:
+        """Settle ``event``: whether this changes its resource's status."""
+        if not _well_formed(event) or event["RequestId"] in self._settled:
+            return False
+        self._settled.add(event["RequestId"])
+        return not self._ignored(event)
+
+    def _ignored(self, event: Event) -> bool:
+        if event["StackId"] in self._deleted:
+            return True
+        current = self._current.get((event["StackId"], event["LogicalResourceId"]))
+        return (
+            event["RequestType"] == "Delete"
+            and current is not None
+            and event.get("PhysicalResourceId") != current
+        )
+
+    def _set(self, event: Event, outcome: str, physical_id: str | None) -> None:
+        self.service.set_status(
+            event["StackId"],
+            event["LogicalResourceId"],
+            f"{str(event['RequestType']).upper()}_{outcome}",
+            physical_id=physical_id,
+            resource_type=event.get("ResourceType") or "Custom::OtaUpdate",
+        )
 
 
 class LambdaProcess:

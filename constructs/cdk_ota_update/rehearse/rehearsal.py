@@ -15,7 +15,7 @@ from .assembly import Assembly, read_assembly
 from .bringup import Deployment
 from .driver import Driver, OtaResource, Progress, dependencies, run_graph
 from .emulation import Emulation
-from .host import CertificateAuthority, ResponseServer
+from .host import CertificateAuthority, ResponseServer, StackService
 from .report import NOT_REHEARSED, Outcome, Report
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account
@@ -64,6 +64,7 @@ def rehearse(
         emulation = Emulation()
         ca = CertificateAuthority(work / "ca")
         responses = ResponseServer(ca.ca)
+        stack_service = StackService()
         driver = Driver(
             Deployment(emulation, account, region),
             responses,
@@ -71,6 +72,7 @@ def rehearse(
             work,
             concurrency,
             progress,
+            stack_service,
         )
         try:
             given = list(exists)
@@ -106,6 +108,7 @@ def rehearse(
         finally:
             driver.close()
             responses.close()
+            stack_service.close()
             emulation.stop()
     outcomes = [o.outcome for o in final.resources.values()] + removed
     return Report(
