@@ -35,10 +35,9 @@ import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from http.client import HTTPException, HTTPSConnection
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import lifecycle
 from botocore.exceptions import BotoCoreError, ClientError
@@ -71,11 +70,6 @@ DIGEST = "digest"
 # with backoff (PUT_BACKOFF_BASE * 2**retry, at most PUT_BACKOFF_MAX) while the invocation lasts.
 PUT_BACKOFF_BASE = 0.5
 PUT_BACKOFF_MAX = 4.0
-# The ResponseURL's signing time (a presigned S3 URL: SigV4's X-Amz-Date, or SigV2's Expires,
-# which CloudFormation sets api.RESPONSE_URL_SECONDS after it signs).
-SIGNED_AT = "X-Amz-Date"
-SIGNED_AT_FORMAT = "%Y%m%dT%H%M%SZ"
-EXPIRES = "Expires"
 
 
 class OtaUpdateResource(CfnResource):
@@ -238,24 +232,9 @@ def _budget(event: Event, context: Context) -> lifecycle.Budget:
         context.get_remaining_time_in_millis(),
         helper.settings,
         give_up_at=state.get(GIVE_UP_AT),
-        sent_at=signed_at(event["ResponseURL"]),
+        sent_at=api.response_url_signed_at(event["ResponseURL"]),
         handovers=state.get(HANDOVERS, 0),
     )
-
-
-def signed_at(url: str) -> float | None:
-    """When CloudFormation signed the ResponseURL ``url``, hence sent the request (epoch
-    seconds; None when the URL does not say)."""
-    query = parse_qs(urlsplit(url).query)
-    try:
-        if SIGNED_AT in query:
-            signed = datetime.strptime(query[SIGNED_AT][0], SIGNED_AT_FORMAT)
-            return signed.replace(tzinfo=timezone.utc).timestamp()
-        if EXPIRES in query:
-            return float(int(query[EXPIRES][0]) - api.RESPONSE_URL_SECONDS)
-    except ValueError:
-        log.warning("The ResponseURL's signing time cannot be read")
-    return None
 
 
 def _sent(event: Event) -> lifecycle.Sent:
@@ -268,7 +247,7 @@ def _sent(event: Event) -> lifecycle.Sent:
         event["RequestType"],
         event["StackId"],
         event["LogicalResourceId"],
-        signed_at(event["ResponseURL"]),
+        api.response_url_signed_at(event["ResponseURL"]),
         min(service_timeout, api.SERVICE_TIMEOUT_MAX),
     )
 

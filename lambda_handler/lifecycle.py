@@ -650,7 +650,7 @@ def unwaited(cloudformation: Client, sent: Sent, budget: Budget) -> str | None:
     if detail["ResourceStatus"] != expected:
         return f"{sent.logical_id} is {detail['ResourceStatus']}"
     changed = detail["LastUpdatedTimestamp"].timestamp()
-    if sent.sent_at is not None and changed > sent.sent_at + api.CLOCK_SKEW_SECONDS:
+    if sent.sent_at is not None and changed > sent.sent_at + api.SIGNING_PRECISION_SECONDS:
         return f"{sent.logical_id} is {expected} for a later request"
     return None
 

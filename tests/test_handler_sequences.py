@@ -124,6 +124,34 @@ def test_a_made_up_id_never_deletes_an_ota_update_of_another_request(
     assert leftovers(world)["ota_update"] == "CREATE_COMPLETE"
 
 
+def test_a_replacement_cancelled_while_handed_over_deletes_the_new_one_and_keeps_the_old(
+    cloudformation: CloudFormation, world: World, short_invocations: None
+) -> None:
+    """CloudFormation never learns the new id of a cancelled Update: its rollback Update names
+    the old one, and no cleanup Delete comes for the new one."""
+    assert cloudformation.statuses is not None
+    old, new = properties(world), properties(world, NEW_ID, description="Firmware 2.0")
+    testing.set_manual_lifecycle(False)
+    cloudformation.create(LOGICAL_ID, old)
+    testing.set_manual_lifecycle(True)
+    update = cloudformation.event(
+        "Update", LOGICAL_ID, new, physical_id=ID, old_properties=old, signed_at=time.time() - 60
+    )
+    started = cloudformation.start(update)  # NEW_ID CREATE_PENDING: handed over
+    cloudformation.statuses.abandoned(update, ID)  # "Resource update cancelled"
+
+    rolled_back = cloudformation.update(LOGICAL_ID, ID, old, new)
+    _settle()
+    _run_all_handovers(cloudformation)
+
+    assert (rolled_back.status, rolled_back.physical_id) == ("SUCCESS", ID)
+    assert cloudformation.answer(update, started, timeout=0.2) is None
+    assert leftovers(world, NEW_ID)["ota_update"] is None
+    assert leftovers(world, NEW_ID)["job"] is False
+    assert leftovers(world)["ota_update"] == "CREATE_COMPLETE"
+    assert len(leftovers(world)["streams"]) == 1  # the old one's
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. A late or repeated delivery
 # ---------------------------------------------------------------------------------------------
@@ -160,6 +188,27 @@ def test_a_create_replayed_after_its_replacement_creates_nothing(
     assert leftovers(world) == {**NOTHING, "streams": leftovers(world)["streams"]}
     assert leftovers(world, NEW_ID)["ota_update"] == "CREATE_COMPLETE"
     assert len(_answers(cloudformation, create)) == 1
+
+
+def test_a_create_replayed_while_a_later_create_of_the_resource_waits_creates_nothing(
+    cloudformation: CloudFormation, world: World
+) -> None:
+    """The resource is CREATE_IN_PROGRESS again, for a later request: the replay is not it."""
+    first = cloudformation.event(
+        "Create", LOGICAL_ID, properties(world), signed_at=time.time() - 60
+    )
+    cloudformation.queue(first)
+    cloudformation.send(cloudformation.cancel(first))
+    second = cloudformation.event("Create", LOGICAL_ID, properties(world, NEW_ID))
+    cloudformation.queue(second)
+
+    cloudformation.start(cloudformation.replay(first))
+    created = cloudformation.send(second)
+
+    assert (created.status, created.physical_id) == ("SUCCESS", NEW_ID)
+    assert testing.calls("CreateOTAUpdate") == 1
+    assert leftovers(world) == {**NOTHING, "streams": leftovers(world)["streams"]}
+    assert _answers(cloudformation, first) == []
 
 
 def test_a_request_older_than_its_service_timeout_changes_nothing(

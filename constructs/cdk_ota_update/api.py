@@ -21,10 +21,12 @@ import stat
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
@@ -96,12 +98,42 @@ MIN_FUNCTION_TIMEOUT_SECONDS = 60 * math.ceil(
 )
 # Clocks of CloudFormation, Lambda and S3 may disagree by this much.
 CLOCK_SKEW_SECONDS = 30
-# CloudFormation's ResponseURLs are presigned for this long (X-Amz-Expires; an older URL with
-# Expires only was signed this long before it expires), and its ServiceTimeout is at most
-# SERVICE_TIMEOUT_MAX (SERVICE_TIMEOUT_DEFAULT when a template gives none).
-RESPONSE_URL_SECONDS = 7200
+# CloudFormation marks a resource in progress just before it signs the request's ResponseURL,
+# whose X-Amz-Date is to the second: a status set more than this after it is a later request's.
+SIGNING_PRECISION_SECONDS = 2
+# CloudFormation's ServiceTimeout is at most SERVICE_TIMEOUT_MAX (SERVICE_TIMEOUT_DEFAULT when a
+# template gives none).
 SERVICE_TIMEOUT_DEFAULT = 3600
 SERVICE_TIMEOUT_MAX = 3600
+
+
+# CloudFormation's ResponseURL is a presigned S3 URL: SigV4's signing time and lifetime, or (older
+# URLs) SigV2's expiry, which CloudFormation sets RESPONSE_URL_SECONDS after it signs.
+RESPONSE_URL_SIGNED_AT = "X-Amz-Date"
+RESPONSE_URL_LIFETIME = "X-Amz-Expires"
+RESPONSE_URL_EXPIRES = "Expires"
+RESPONSE_URL_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+RESPONSE_URL_SECONDS = 7200
+
+
+def response_url_date(at: float) -> str:
+    """``at`` (epoch seconds) as a presigned URL's X-Amz-Date."""
+    return datetime.fromtimestamp(at, timezone.utc).strftime(RESPONSE_URL_DATE_FORMAT)
+
+
+def response_url_signed_at(url: str) -> float | None:
+    """When CloudFormation signed the ResponseURL ``url``, hence sent its request (epoch seconds;
+    None when the URL does not say)."""
+    query = parse_qs(urlsplit(url).query)
+    try:
+        if RESPONSE_URL_SIGNED_AT in query:
+            signed = datetime.strptime(query[RESPONSE_URL_SIGNED_AT][0], RESPONSE_URL_DATE_FORMAT)
+            return signed.replace(tzinfo=timezone.utc).timestamp()
+        if RESPONSE_URL_EXPIRES in query:
+            return float(int(query[RESPONSE_URL_EXPIRES][0]) - RESPONSE_URL_SECONDS)
+    except ValueError:
+        return None
+    return None
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,12 @@ from typing import IO, Any
 from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape
 
+from cdk_ota_update import api
+
 RUNTIME = Path(__file__).with_name("lambda_runtime.py")
 RETURNED = "returned"  # what lambda_runtime.py prints when an invocation returns
 URL_SECRET = "X-Amz-Signature=0123456789abcdef"  # stands for the secret part of a ResponseURL
-URL_LIFETIME_SECONDS = 7200  # X-Amz-Expires of CloudFormation's pre-signed ResponseURLs
-_AMZ_DATE = "%Y%m%dT%H%M%SZ"
-_SIGNED_AT = re.compile(r"(?<=[?&]X-Amz-Date=)[0-9]{8}T[0-9]{6}Z")
+_SIGNED_AT = re.compile(rf"(?<=[?&]{api.RESPONSE_URL_SIGNED_AT}=)[0-9]{{8}}T[0-9]{{6}}Z")
 
 Event = dict[str, Any]
 
@@ -55,9 +55,7 @@ def stringify(value: Any) -> Any:
 
 def amz_date(at: float | None = None) -> str:
     """``at`` (epoch seconds; now by default) as a pre-signed URL's ``X-Amz-Date``."""
-    return datetime.fromtimestamp(time.time() if at is None else at, timezone.utc).strftime(
-        _AMZ_DATE
-    )
+    return api.response_url_date(time.time() if at is None else at)
 
 
 def resigned(url: str, signed_at: float) -> str:
@@ -128,12 +126,13 @@ class ResponseServer:
         self, stack_id: str, logical_id: str, request_id: str, *, signed_at: float | None = None
     ) -> str:
         """A ResponseURL shaped like CloudFormation's pre-signed S3 URL, signed at ``signed_at``
-        (epoch seconds; now by default) for :data:`URL_LIFETIME_SECONDS`. The answers are kept
+        (epoch seconds; now by default) for :data:`api.RESPONSE_URL_SECONDS`. The answers are kept
         by the URL's path: the same request signed at another time has the same answers."""
         path = quote(f"{stack_id}|{logical_id}|{request_id}", safe="")
         query = (
-            f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date={amz_date(signed_at)}"
-            f"&X-Amz-SignedHeaders=host&X-Amz-Expires={URL_LIFETIME_SECONDS}&{URL_SECRET}"
+            f"X-Amz-Algorithm=AWS4-HMAC-SHA256&{api.RESPONSE_URL_SIGNED_AT}={amz_date(signed_at)}"
+            f"&X-Amz-SignedHeaders=host&{api.RESPONSE_URL_LIFETIME}={api.RESPONSE_URL_SECONDS}"
+            f"&{URL_SECRET}"
         )
         return f"https://127.0.0.1:{self.port}/{path}?{query}"
 
@@ -393,7 +392,13 @@ class StatusRecorder:
                 return
             self._sent.add(event["RequestId"])
             physical_id = event.get("PhysicalResourceId")
-            self._set(event, "IN_PROGRESS", physical_id if isinstance(physical_id, str) else None)
+            # CloudFormation marks the resource in progress just before it signs the ResponseURL.
+            self._set(
+                event,
+                "IN_PROGRESS",
+                physical_id if isinstance(physical_id, str) else None,
+                at=api.response_url_signed_at(str(event.get("ResponseURL", ""))),
+            )
 
     def answered(self, event: Event, status: str, physical_id: str | None) -> None:
         """The answer to ``event`` was read: its ``status`` (``SUCCESS``, ``FAILED``) and
@@ -443,13 +448,16 @@ class StatusRecorder:
             and event.get("PhysicalResourceId") != current
         )
 
-    def _set(self, event: Event, outcome: str, physical_id: str | None) -> None:
+    def _set(
+        self, event: Event, outcome: str, physical_id: str | None, at: float | None = None
+    ) -> None:
         self.service.set_status(
             event["StackId"],
             event["LogicalResourceId"],
             f"{str(event['RequestType']).upper()}_{outcome}",
             physical_id=physical_id,
             resource_type=event.get("ResourceType") or "Custom::OtaUpdate",
+            at=at,
         )
 
 
