@@ -38,7 +38,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from cdk_ota_update.rehearse.host import (
     boto3_runtime,
     generated_physical_id,
     resigned,
+    serve_http,
     stringify,
 )
 from cdk_ota_update.rehearse.lambda_runtime import ACCOUNT, FUNCTION_NAME, REGION, LambdaContext
@@ -130,10 +131,7 @@ class LambdaService:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server, self.url = serve_http(Handler)
 
     def _take(self, path: str, headers: Any, body: bytes) -> tuple[int, str]:
         if not path.startswith(self.PATH) or headers.get("X-Amz-Invocation-Type") != "Event":

@@ -22,7 +22,7 @@ def _arn(resource: Any) -> str:
     if "Fn::GetAtt" in resource:
         return "{" + ".".join(resource["Fn::GetAtt"]) + "}"
     if "Ref" in resource:
-        return "{" + resource["Ref"] + "}"
+        return "{" + str(resource["Ref"]) + "}"
     return "".join(
         p if isinstance(p, str) else "{" + p["Ref"] + "}" for p in resource["Fn::Join"][1]
     )

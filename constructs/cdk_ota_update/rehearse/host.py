@@ -199,6 +199,15 @@ class _Refused(Exception):
         self.code, self.message = code, message
 
 
+def serve_http(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """``handler`` served over plain HTTP on 127.0.0.1 by a daemon thread: the server (to shut
+    down) and its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 class StackService:
     """CloudFormation's query API over HTTP on 127.0.0.1 (``AWS_ENDPOINT_URL_CLOUDFORMATION``),
     answering ``DescribeStackResource`` from the resource statuses set with :meth:`set_status`
@@ -230,10 +239,7 @@ class StackService:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server, self.url = serve_http(Handler)
 
     # -- what CloudFormation shows ---------------------------------------------------------------
     def set_status(
