@@ -136,6 +136,23 @@ def test_an_update_between_two_releases_replaces_the_ota_update_and_deletes_the_
     assert f"replaced {ota_update_id(old)} (deleted)" in report.table()
 
 
+def test_the_teardown_after_a_replacement_deletes_the_new_ota_update(
+    releases: tuple[Path, Path], rehearsal: Any
+) -> None:
+    """The replaced one's cleanup Delete answers with the old id; the live one stays the new."""
+    old, new = releases
+    report: Report = rehearsal(new, previous=old, exists=EXISTS[1::2], teardown=True)
+
+    [outcome] = report.outcomes
+    assert report.exit_status == 0, report.table()
+    assert outcome.status == "DELETE_COMPLETE"
+    assert [(s.request, s.purpose, s.physical_id) for s in outcome.steps][-1] == (
+        "Delete",
+        "teardown",
+        ota_update_id(new),
+    )
+
+
 def test_the_same_assembly_twice_sends_no_update(
     releases: tuple[Path, Path], rehearsal: Any
 ) -> None:

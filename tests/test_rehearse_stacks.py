@@ -144,10 +144,15 @@ def build(outdir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("stacks") / "cdk.out"
     build(outdir)
-    return rehearse(outdir, workdir=tmp_path_factory.mktemp("work"), teardown=True)
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def report(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Report:
+    return rehearse(assembly, workdir=tmp_path_factory.mktemp("work"), teardown=True)
 
 
 def outcomes(report: Report, stack: str) -> list[Outcome]:
@@ -243,3 +248,17 @@ def test_the_report_fails_the_pipeline_and_names_each_failure(report: Report) ->
     assert failed == {"NoRead", "Untrusted", "MissingObject", "MissingGroup", "Malformed"}
     assert "must exist at deploy: thinggroup/ghost-fleet (referred to by MissingGroup/" in table
     assert table.splitlines()[-1].startswith("10 OTA update(s) rehearsed in ")
+
+
+def test_the_same_stacks_rehearsed_from_themselves_take_over_their_named_groups(
+    assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``--from`` the previous assembly: its named thing groups are the ones the new assembly
+    declares (CloudFormation keeps them), not a second creation refused as already existing."""
+    again = rehearse(
+        assembly, previous=assembly, workdir=tmp_path_factory.mktemp("again"), teardown=True
+    )
+
+    assert again.not_brought_up == {}
+    assert [o.status for o in outcomes(again, "Good")] == ["DELETE_COMPLETE"] * 3
+    assert {steps(o)[1] for o in outcomes(again, "Good")} == {("Delete", "SUCCESS", "teardown")}

@@ -341,13 +341,21 @@ def _thing_group(d: Deployment, e: Environment, logical_id: str, resource: Resou
     name = _properties(e, resource).get("ThingGroupName") or physical_name(
         e.stack.name, logical_id, 128
     )
-    group = d.client("iot", e).create_thing_group(thingGroupName=name)
+    iot = d.client("iot", e)
+    try:
+        group = iot.create_thing_group(thingGroupName=name)
+    except iot.exceptions.ResourceAlreadyExistsException:  # the previous assembly's (--from)
+        group = iot.describe_thing_group(thingGroupName=name)
     _registered(d, e, logical_id, "thinggroup", name, group["thingGroupArn"], group["thingGroupId"])
 
 
 def _thing(d: Deployment, e: Environment, logical_id: str, resource: Resource) -> None:
     name = _properties(e, resource).get("ThingName") or physical_name(e.stack.name, logical_id, 128)
-    thing = d.client("iot", e).create_thing(thingName=name)
+    iot = d.client("iot", e)
+    try:
+        thing = iot.create_thing(thingName=name)
+    except iot.exceptions.ResourceAlreadyExistsException:  # the previous assembly's (--from)
+        thing = iot.describe_thing(thingName=name)
     _registered(d, e, logical_id, "thing", name, thing["thingArn"], thing["thingId"])
 
 
