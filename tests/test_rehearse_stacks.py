@@ -27,9 +27,11 @@ from cdk_ota_update import (
     OtaUpdateProvider,
 )
 from cdk_ota_update.rehearse import Outcome, Report, rehearse
+from cdk_ota_update.rehearse.assembly import RehearsalError
 
 FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
 ACCOUNT, REGION = "123456789012", "us-east-1"
+STAGE_ACCOUNT = "111111111111"  # the stages of a pipeline, each in its own Region
 IOT_TRUST = iam.ServicePrincipal("iot.amazonaws.com")
 EVERYTHING_BUT_READ = [
     iam.PolicyStatement(actions=["iam:GetRole", "iam:PassRole", "iot:*"], resources=["*"]),
@@ -115,6 +117,15 @@ def build(outdir: Path) -> None:
         files=[OtaUpdateFile(file_location=FileLocation.from_bucket(bucket, "v9/fw.bin"))],
     )
 
+    for name, region in (("LegacyEu", "eu-west-1"), ("LegacyUs", "us-west-2")):
+        legacy = cdk.Stack(app, name, env=cdk.Environment(account=STAGE_ACCOUNT, region=region))
+        OtaUpdate(
+            legacy,
+            "Release",
+            targets=[OtaTarget.thing_group("legacy-fleet")],
+            files=[firmware_file()],
+        )
+
     missing_group = cdk.Stack(app, "MissingGroup")
     OtaUpdate(
         missing_group,
@@ -152,7 +163,12 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def report(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Report:
-    return rehearse(assembly, workdir=tmp_path_factory.mktemp("work"), teardown=True)
+    return rehearse(
+        assembly,
+        exists=["thinggroup/legacy-fleet"],  # in every stage's account and Region
+        workdir=tmp_path_factory.mktemp("work"),
+        teardown=True,
+    )
 
 
 def outcomes(report: Report, stack: str) -> list[Outcome]:
@@ -247,7 +263,7 @@ def test_the_report_fails_the_pipeline_and_names_each_failure(report: Report) ->
     failed = {o["stack"] for o in document["otaUpdates"] if o["status"] == "CREATE_FAILED"}
     assert failed == {"NoRead", "Untrusted", "MissingObject", "MissingGroup", "Malformed"}
     assert "must exist at deploy: thinggroup/ghost-fleet (referred to by MissingGroup/" in table
-    assert table.splitlines()[-1].startswith("10 OTA update(s) rehearsed in ")
+    assert table.splitlines()[-1].startswith("12 OTA update(s) rehearsed in ")
 
 
 def test_the_same_stacks_rehearsed_from_themselves_take_over_their_named_groups(
@@ -262,3 +278,38 @@ def test_the_same_stacks_rehearsed_from_themselves_take_over_their_named_groups(
     assert again.not_brought_up == {}
     assert [o.status for o in outcomes(again, "Good")] == ["DELETE_COMPLETE"] * 3
     assert {steps(o)[1] for o in outcomes(again, "Good")} == {("Delete", "SUCCESS", "teardown")}
+
+
+@pytest.mark.parametrize(
+    ("exists", "created"),
+    [
+        (["thinggroup/legacy-fleet"], ["LegacyEu", "LegacyUs"]),
+        ([f"arn:aws:iot:eu-west-1:{STAGE_ACCOUNT}:thinggroup/legacy-fleet"], ["LegacyEu"]),
+    ],
+    ids=["name-in-every-stage", "arn-in-its-own"],
+)
+def test_what_exists_is_given_in_the_environment_of_the_stacks_that_refer_to_it(
+    assembly: Path, tmp_path_factory: pytest.TempPathFactory, exists: list[str], created: list[str]
+) -> None:
+    staged = rehearse(
+        assembly,
+        stacks=["LegacyEu", "LegacyUs"],
+        exists=exists,
+        workdir=tmp_path_factory.mktemp("staged"),
+    )
+
+    statuses = {o.stack: o.status for o in staged.outcomes}
+    assert sorted(k for k, v in statuses.items() if v == "CREATE_COMPLETE") == created
+    assert staged.must_exist == {}  # given: no hint, whichever stage
+
+
+def test_an_arn_of_something_that_cannot_be_given_exits_2(
+    assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with pytest.raises(RehearsalError, match=r"--exists 'arn:aws:iam::1:role/x': expected"):
+        rehearse(
+            assembly,
+            stacks=["LegacyEu"],
+            exists=["arn:aws:iam::1:role/x"],
+            workdir=tmp_path_factory.mktemp("bad"),
+        )

@@ -20,7 +20,7 @@ import json
 import re
 import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,27 @@ Resource = Mapping[str, Any]
 PLACEHOLDER_BODY = b"(an object given with --exists: its content is not known to the rehearsal)"
 SIGNING_PLATFORM = "AmazonFreeRTOS-Default"
 EXISTS_KINDS = ("thinggroup/", "thing/", "signing-profile/", "s3://")
+
+
+def _given(name: str) -> tuple[str, tuple[str, str] | None]:
+    """What ``--exists NAME`` names (``thinggroup/x``...) and, for an ARN, its account, Region."""
+    where: tuple[str, str] | None = None
+    resource = name
+    if name.startswith("arn:"):
+        parts = name.split(":", 5)
+        if len(parts) == 6 and parts[2] == "iot" and parts[5].startswith(("thinggroup/", "thing/")):
+            resource, where = parts[5], (parts[4], parts[3])
+        elif len(parts) == 6 and parts[2] == "signer" and parts[5].startswith("/signing-profiles/"):
+            resource, where = f"signing-profile/{parts[5].split('/')[2]}", (parts[4], parts[3])
+        else:
+            resource = ""
+    if not resource.startswith(EXISTS_KINDS) or (where is not None and not all(where)):
+        raise RehearsalError(
+            f"--exists {name!r}: expected thinggroup/NAME, thing/NAME, signing-profile/NAME, "
+            "s3://BUCKET or s3://BUCKET/KEY (made in every account and Region the stacks deploy "
+            "to), or the ARN of a thing group, thing or signing profile (made in its own)"
+        )
+    return resource, where
 
 
 def partition_of(region: str) -> str:
@@ -162,31 +183,33 @@ class Deployment:
                 break
 
     # -- given on the command line ------------------------------------------------------------
-    def give(self, name: str) -> None:
-        """Make what ``--exists NAME`` says exists (in the default account and Region)."""
-        if not name.startswith(EXISTS_KINDS):
-            raise RehearsalError(
-                f"--exists {name!r}: expected thinggroup/NAME, thing/NAME, "
-                "signing-profile/NAME, s3://BUCKET or s3://BUCKET/KEY"
-            )
-        account, region = self.account, self.region
-        kind, _, value = name.partition("/")
-        if name.startswith("s3://"):
-            bucket, _, key = name.removeprefix("s3://").partition("/")
-            self._bucket(bucket, account, region)
-            if key:
-                self.emulation.client("s3", account, region).put_object(
-                    Bucket=bucket, Key=key, Body=PLACEHOLDER_BODY
+    def give(self, name: str, places: Iterable[tuple[str, str]]) -> None:
+        """Make what ``--exists NAME`` says exists: a name in each of ``places`` (the accounts and
+        Regions the rehearsal deploys to: every stage of a pipeline refers to its own), an ARN in
+        its own account and Region only."""
+        resource, where = _given(name)
+        kind, _, value = resource.partition("/")
+        for account, region in [where] if where else sorted(set(places)):
+            if resource.startswith("s3://"):
+                bucket, _, key = resource.removeprefix("s3://").partition("/")
+                self._bucket(bucket, account, region)
+                if key:
+                    self.emulation.client("s3", account, region).put_object(
+                        Bucket=bucket, Key=key, Body=PLACEHOLDER_BODY
+                    )
+            elif kind == "thinggroup":
+                iot = self.emulation.client("iot", account, region)
+                with contextlib.suppress(iot.exceptions.ResourceAlreadyExistsException):
+                    iot.create_thing_group(thingGroupName=value)
+            elif kind == "thing":
+                iot = self.emulation.client("iot", account, region)
+                with contextlib.suppress(iot.exceptions.ResourceAlreadyExistsException):
+                    iot.create_thing(thingName=value)
+            else:
+                self.emulation.client("signer", account, region).put_signing_profile(
+                    profileName=value, platformId=SIGNING_PLATFORM
                 )
-        elif kind == "thinggroup":
-            self.emulation.client("iot", account, region).create_thing_group(thingGroupName=value)
-        elif kind == "thing":
-            self.emulation.client("iot", account, region).create_thing(thingName=value)
-        else:
-            self.emulation.client("signer", account, region).put_signing_profile(
-                profileName=value, platformId=SIGNING_PLATFORM
-            )
-        self.given.add(name)
+        self.given.add(resource)
 
     # -- helpers ------------------------------------------------------------------------------
     def _bucket(self, name: str, account: str, region: str) -> None:

@@ -52,7 +52,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="RESOURCE",
         help="something the stacks refer to but do not declare, that exists at "
         "deploy: thinggroup/NAME, thing/NAME, signing-profile/NAME, s3://BUCKET or "
-        "s3://BUCKET/KEY; repeatable",
+        "s3://BUCKET/KEY (in every account and Region the stacks deploy to), or the ARN of a "
+        "thing group, thing or signing profile (in its own); repeatable",
     )
     run.add_argument(
         "--from",

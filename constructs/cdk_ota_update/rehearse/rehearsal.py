@@ -49,7 +49,8 @@ def rehearse(
 
     ``stacks``: the stacks to rehearse (with those they depend on), all when empty; ``account``,
     ``region``: where stacks without an environment of their own deploy; ``exists``: what exists
-    already (``thinggroup/NAME``, ``thing/NAME``, ``signing-profile/NAME``, ``s3://BUCKET[/KEY]``);
+    already (``thinggroup/NAME``, ``thing/NAME``, ``signing-profile/NAME``, ``s3://BUCKET[/KEY]``,
+    in every account and Region the stacks deploy to; or an ARN, in its own);
     ``previous``: the assembly deployed before (its OTA updates are created first, then the
     Updates and Deletes CloudFormation would send to reach ``cdk_out``); ``teardown``: Delete
     everything at the end; ``concurrency``: invocations at once per Lambda function;
@@ -75,16 +76,23 @@ def rehearse(
             stack_service,
         )
         try:
-            given = list(exists)
-            for name in given:
-                driver.deployment.give(name)
+            places = [(account, region)] + [
+                (stack.account or account, stack.region or region)
+                for assembly in (new, old)
+                if assembly is not None
+                for stack in assembly.stacks
+            ]
+            for name in exists:
+                driver.deployment.give(name, places)
             first = _bring_up(driver.deployment, old or new, None)
             run_graph(first.resources, first.needs, driver.create, concurrency, progress)
             final = first
             removed: list[Outcome] = []
             if old is not None:
                 final = _bring_up(
-                    Deployment(emulation, account, region, given=set(given)), new, first
+                    Deployment(emulation, account, region, given=set(first.deployment.given)),
+                    new,
+                    first,
                 )
                 driver.deployment = final.deployment
                 removed = _update(driver, first, final, concurrency, progress)
