@@ -227,3 +227,55 @@ def test_an_imported_role_is_not_judged_by_its_trust() -> None:
     role = iam.Role.from_role_arn(s, "Imported", "arn:aws:iam::123456789012:role/ota-service")
     ota(s, role=role, files=[firmware(s)])
     assert len(ota_properties(s)) == 1
+
+
+def _staged() -> cdk.Stack:
+    """A stack of a pipeline's stage: its account and Region known at synth."""
+    env = cdk.Environment(account="111111111111", region="eu-west-1")
+    return cdk.Stack(cdk.App(), "Test", env=env)
+
+
+@pytest.mark.parametrize(
+    ("target", "what", "theirs", "ours"),
+    [
+        ("arn:aws:iot:us-east-1:111111111111:thinggroup/fleet", "Region", "us-east-1", "eu-west-1"),
+        (
+            "arn:aws:iot:eu-west-1:222222222222:thing/dev-1",
+            "account",
+            "222222222222",
+            "111111111111",
+        ),
+    ],
+    ids=["other-region", "other-account"],
+)
+def test_a_target_of_another_region_or_account_than_the_stacks_fails_synth(
+    target: str, what: str, theirs: str, ours: str
+) -> None:
+    with pytest.raises(OtaUpdateValidationError) as raised:
+        ota(_staged(), targets=[OtaTarget.thing_group("a"), target])
+
+    assert str(raised.value).startswith(
+        f"Test/Ota: targets[1] = '{target}' is invalid: its {what} is {theirs}, the stack's is "
+        f"{ours}: an OTA update reaches only the things of its own account and Region"
+    )
+
+
+def test_targets_of_the_stacks_own_account_and_region_pass() -> None:
+    s = _staged()
+    ota(s, targets=["arn:aws:iot:eu-west-1:111111111111:thinggroup/fleet"])
+    assert ota_properties(s)[0]["targets"] == [
+        "arn:aws:iot:eu-west-1:111111111111:thinggroup/fleet"
+    ]
+
+
+def test_a_continuous_job_without_forced_deletion_warns_at_synth() -> None:
+    s, quiet = stack(), stack()
+    ota(s, target_selection="CONTINUOUS", force_delete_aws_job=False)
+    ota(quiet, target_selection="CONTINUOUS")
+
+    warning = cdk.assertions.Match.string_like_regexp(
+        "target_selection=CONTINUOUS with force_delete_aws_job=False: .* leave "
+        r"force_delete_aws_job at its default \(true\)"
+    )
+    cdk.assertions.Annotations.from_stack(s).has_warning("/Test/Ota", warning)
+    cdk.assertions.Annotations.from_stack(quiet).has_no_warning("*", warning)

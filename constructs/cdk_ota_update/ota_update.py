@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import jsii
 from aws_cdk import (
+    Annotations,
     CustomResource,
     ITaggable,
     Lazy,
@@ -149,6 +150,8 @@ class OtaUpdate(Construct):
         else:
             fleet.claim(scope, id, ota_update_id)
         _raise_for(self, _violations(request))
+        _check_targets(self, stack, request.get(api.TARGETS))
+        _warn_continuous_without_force(self, request, force_delete_aws_job)
         fleet.add(self, role)
 
         # CDK's own lazy rendering of the tags at synth (Tags.of(...) adds to them later).
@@ -302,6 +305,47 @@ def _child_path(scope: Construct, id: str) -> str:
     """The path of ``scope``'s child ``id`` (each scope's own path read from jsii once)."""
     parent = kept(_PATHS, scope, lambda: scope.node.path)
     return f"{parent}/{id}" if parent else id
+
+
+def _check_targets(scope: Construct, stack: Stack, targets: Any) -> None:
+    """A literal target ARN must be of the stack's own account and Region (where they are
+    known at synth): an OTA update reaches only the things of its own."""
+    literal = [
+        (index, target)
+        for index, target in enumerate(targets if isinstance(targets, list) else [])
+        if isinstance(target, str) and not unresolved(target) and target.count(":") >= 5
+    ]
+    if not literal:
+        return
+    region, account = stack.region, stack.account
+    for index, target in literal:
+        _, _, _, target_region, target_account, _ = target.split(":", 5)
+        for what, theirs, ours in (
+            ("Region", target_region, region),
+            ("account", target_account, account),
+        ):
+            if not unresolved(ours) and theirs != ours:
+                raise OtaUpdateValidationError(
+                    f"{scope.node.path}: targets[{index}] = {target!r} is invalid: its {what} is "
+                    f"{theirs}, the stack's is {ours}: an OTA update reaches only the things of "
+                    "its own account and Region; target them with OtaTarget.thing(...) / "
+                    "OtaTarget.thing_group(...), or deploy this OtaUpdate in a stack of that "
+                    f"{what}"
+                )
+
+
+def _warn_continuous_without_force(
+    scope: Construct, request: Mapping[str, Any], force_delete_aws_job: bool
+) -> None:
+    """A CONTINUOUS job never ends: without forceDeleteAWSJob its teardown always fails."""
+    if request.get(api.TARGET_SELECTION) == api.CONTINUOUS and force_delete_aws_job is False:
+        Annotations.of(scope).add_warning_v2(
+            "cdk-ota-update:continuous-without-force",
+            "target_selection=CONTINUOUS with force_delete_aws_job=False: a CONTINUOUS job "
+            "never ends, so deleting this OTA update (stack deletion, or its replacement by a "
+            "changed request) will fail while its job is IN_PROGRESS and the old firmware keeps "
+            "rolling out: leave force_delete_aws_job at its default (true)",
+        )
 
 
 def _check_removal_policy(scope: Construct, removal_policy: RemovalPolicy | None) -> None:
