@@ -65,8 +65,11 @@ def fleet(
         code_signing = None
         if signing:
             if i // 10 not in profiles:
-                profiles[i // 10] = signer.SigningProfile(
-                    store, f"Signer{i // 10}", platform=signer.Platform.AMAZON_FREE_RTOS_DEFAULT
+                profiles[i // 10] = signer.SigningProfile.from_signing_profile_attributes(
+                    store,
+                    f"Signer{i // 10}",
+                    signing_profile_name=f"fleetSigner{i // 10}",
+                    signing_profile_version="h3Lq8ZrT1c",
                 )
             code_signing = CodeSigning.from_signing_profile(
                 profiles[i // 10], destination=bucket, prefix=f"signed/1.{i}.0/"

@@ -363,7 +363,9 @@ def test_service_role_creates_exactly_its_job_on_its_targets() -> None:
 
 def test_signing_profile_grants_exactly_that_profile_and_destination() -> None:
     s = stack()
-    profile = signer.SigningProfile(s, "Profile", platform=signer.Platform.AMAZON_FREE_RTOS_DEFAULT)
+    profile = signer.SigningProfile.from_signing_profile_attributes(
+        s, "Profile", signing_profile_name="fleetSigner", signing_profile_version="h3Lq8ZrT1c"
+    )
     destination = s3.Bucket(s, "Signed")
     ota(
         s,
@@ -381,7 +383,7 @@ def test_signing_profile_grants_exactly_that_profile_and_destination() -> None:
     t = template(s)
     (props,) = ota_properties(s)
     job = props["files"][0]["codeSigning"]["startSigningJobParameter"]
-    assert job["signingProfileName"]["Fn::GetAtt"][1] == "ProfileName"
+    assert job["signingProfileName"] == "fleetSigner"
     assert job["destination"]["s3Destination"]["prefix"] == "signed/"
     started = [_arn_text(r) for r in _resources_of(t, "signer:StartSigningJob")]
     assert started and all(a.startswith("arn:{}:signer:{}:{}:/signing-profiles/") for a in started)

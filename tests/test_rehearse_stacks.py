@@ -17,6 +17,7 @@ from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_signer as signer
 from cdk_support import ROOT, isolated_vpc
 
 from cdk_ota_update import (
@@ -125,6 +126,9 @@ def build(outdir: Path) -> None:
             targets=[OtaTarget.thing_group("legacy-fleet")],
             files=[firmware_file()],
         )
+
+    in_app_signer = cdk.Stack(app, "InAppSigner")  # an L1: the construct's check is not reached
+    signer.CfnSigningProfile(in_app_signer, "Signer", platform_id="AmazonFreeRTOS-Default")
 
     missing_group = cdk.Stack(app, "MissingGroup")
     OtaUpdate(
@@ -275,7 +279,7 @@ def test_the_same_stacks_rehearsed_from_themselves_take_over_their_named_groups(
         assembly, previous=assembly, workdir=tmp_path_factory.mktemp("again"), teardown=True
     )
 
-    assert again.not_brought_up == {}
+    assert again.not_brought_up.keys() == {"InAppSigner/Signer"}
     assert [o.status for o in outcomes(again, "Good")] == ["DELETE_COMPLETE"] * 3
     assert {steps(o)[1] for o in outcomes(again, "Good")} == {("Delete", "SUCCESS", "teardown")}
 
@@ -313,3 +317,11 @@ def test_an_arn_of_something_that_cannot_be_given_exits_2(
             exists=["arn:aws:iam::1:role/x"],
             workdir=tmp_path_factory.mktemp("bad"),
         )
+
+
+def test_a_signing_profile_cloudformation_cannot_create_is_not_brought_up(report: Report) -> None:
+    assert report.not_brought_up == {
+        "InAppSigner/Signer": "could not be created: An error occurred (ValidationError) when "
+        "calling the CreateResource operation: PlatformId AmazonFreeRTOS-Default is not one of "
+        "AWSLambda-SHA384-ECDSA, Notation-OCI-SHA384-ECDSA (AWS::Signer::SigningProfile)"
+    }

@@ -11,6 +11,8 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_signer as signer
 from cdk_support import firmware, ota, ota_properties, stack, template
 
 from cdk_ota_update import (
@@ -279,3 +281,51 @@ def test_a_continuous_job_without_forced_deletion_warns_at_synth() -> None:
     )
     cdk.assertions.Annotations.from_stack(s).has_warning("/Test/Ota", warning)
     cdk.assertions.Annotations.from_stack(quiet).has_no_warning("*", warning)
+
+
+@pytest.mark.parametrize(
+    ("platform", "why"),
+    [
+        (
+            "AMAZON_FREE_RTOS_DEFAULT",
+            "AmazonFreeRTOS-Default and CloudFormation cannot create it "
+            r"\(AWS::Signer::SigningProfile accepts only AWSLambda-SHA384-ECDSA and "
+            r"Notation-OCI-SHA384-ECDSA\)",
+        ),
+        (
+            "AWS_LAMBDA_SHA384_ECDSA",
+            "AWSLambda-SHA384-ECDSA and that platform signs Lambda code or container images, "
+            "not firmware",
+        ),
+    ],
+    ids=["freertos", "lambda"],
+)
+def test_a_signing_profile_declared_in_the_app_fails_synth_saying_how_to_import_one(
+    platform: str, why: str
+) -> None:
+    s = stack()
+    profile = signer.SigningProfile(s, "Signer", platform=getattr(signer.Platform, platform))
+    signing = CodeSigning.from_signing_profile(profile, destination=s3.Bucket(s, "Signed"))
+
+    with pytest.raises(OtaUpdateValidationError) as raised:
+        ota(s, files=[OtaUpdateFile(firmware(s).file_location, code_signing=signing)])
+
+    assert re.fullmatch(
+        rf"Test/Ota: files\[0\]\.codeSigning = CodeSigning\.from_signing_profile\(Test/Signer\) "
+        rf"is invalid: the profile's platform is {why}: create a profile of a FreeRTOS or IoT "
+        r"platform .* import it with signer\.SigningProfile\.from_signing_profile_attributes"
+        r"\(\.\.\.\) \(docs/deploy\.md\)",
+        str(raised.value),
+    ), str(raised.value)
+
+
+def test_an_imported_signing_profile_passes() -> None:
+    s = stack()
+    profile = signer.SigningProfile.from_signing_profile_attributes(
+        s, "Signer", signing_profile_name="fleetSigner", signing_profile_version="v1"
+    )
+    signing = CodeSigning.from_signing_profile(profile, destination=s3.Bucket(s, "Signed"))
+    ota(s, files=[OtaUpdateFile(firmware(s).file_location, code_signing=signing)])
+
+    job = ota_properties(s)[0]["files"][0]["codeSigning"]["startSigningJobParameter"]
+    assert job["signingProfileName"] == "fleetSigner"

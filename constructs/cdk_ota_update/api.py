@@ -48,6 +48,10 @@ TAG_VALUE = "Value"
 DELETE_STREAM = "deleteStream"
 FORCE_DELETE_AWS_JOB = "forceDeleteAWSJob"
 TEARDOWN_FLAGS = (DELETE_STREAM, FORCE_DELETE_AWS_JOB)
+# AWS::Signer::SigningProfile accepts only these platforms (its PlatformId), which sign Lambda
+# code and container images; the FreeRTOS and IoT platforms that sign firmware need a signing
+# certificate that CloudFormation cannot give a profile (docs/deploy.md, "The signing profile").
+CLOUDFORMATION_SIGNER_PLATFORMS = ("AWSLambda-SHA384-ECDSA", "Notation-OCI-SHA384-ECDSA")
 # Data (Fn::GetAtt) of the custom resource.
 ATTR_OTA_UPDATE_ID = "otaUpdateId"
 ATTR_OTA_UPDATE_ARN = "otaUpdateArn"

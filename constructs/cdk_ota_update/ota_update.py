@@ -44,6 +44,7 @@ from .props import (
     AwsJobExecutionsRolloutConfig,
     AwsJobPresignedUrlConfig,
     AwsJobTimeoutConfig,
+    CodeSigning,
     FileLocation,
     OtaUpdateFile,
     Protocol,
@@ -373,11 +374,21 @@ def _bind_files(scope: Construct, files: Sequence[OtaUpdateFile]) -> Any:
     if not isinstance(files, (list, tuple)):
         return files
     return [
-        dataclasses.replace(file, file_location=file.file_location.bind(scope, f"File{index}"))
-        if isinstance(file, OtaUpdateFile) and isinstance(file.file_location, FileLocation)
-        else file
+        _bind_file(scope, index, file) if isinstance(file, OtaUpdateFile) else file
         for index, file in enumerate(files)
     ]
+
+
+def _bind_file(scope: Construct, index: int, file: OtaUpdateFile) -> OtaUpdateFile:
+    if isinstance(file.file_location, FileLocation):
+        file = dataclasses.replace(
+            file, file_location=file.file_location.bind(scope, f"File{index}")
+        )
+    if isinstance(file.code_signing, CodeSigning):
+        file = dataclasses.replace(
+            file, code_signing=file.code_signing.bind(scope, f"files[{index}].codeSigning")
+        )
+    return file
 
 
 def _check_trust(role: iam.IRole, users: Sequence[Construct]) -> list[str]:

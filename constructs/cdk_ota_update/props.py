@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore import xform_name
 from botocore.model import Shape
 
+from . import api
 from ._cdk import attribute, iot_arn
 from .errors import OtaUpdateValidationError
 
@@ -311,14 +312,55 @@ class CodeSigning:
 
         The service role may use exactly that profile and write under that prefix.
         """
-        return CodeSigning(
+        return ProfileCodeSigning(
             start_signing_job_parameter=StartSigningJobParameter(
                 signing_profile_parameter=signing_profile_parameter,
                 signing_profile_name=attribute(profile, "signing_profile_name"),
                 destination=Destination(
                     S3Destination(attribute(destination, "bucket_name"), prefix)
                 ),
+            ),
+            profile=profile,
+        )
+
+    def bind(self, scope: Construct, field: str) -> CodeSigning:
+        """The signing as the API sees it; factories that need a check of the app do it here
+        (``field``: where it is in the request, for the error)."""
+        return self
+
+
+_IMPORT_THE_PROFILE = (
+    "create a profile of a FreeRTOS or IoT platform (AmazonFreeRTOS-Default, "
+    "AWSIoTDeviceManagement-SHA256-ECDSA...) outside CloudFormation, with its signing certificate, "
+    "and import it with signer.SigningProfile.from_signing_profile_attributes(...) (docs/deploy.md)"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileCodeSigning(CodeSigning):
+    """Signing with a Signer profile (see :meth:`CodeSigning.from_signing_profile`): a profile
+    the app itself declares must be one that can sign firmware and that CloudFormation can
+    create, which no platform is."""
+
+    profile: Any = dataclasses.field(default=None, compare=False, repr=False)
+
+    def bind(self, scope: Construct, field: str) -> CodeSigning:
+        from aws_cdk import Token
+
+        declared = getattr(self.profile.node, "default_child", None)
+        platform = getattr(declared, "platform_id", None)
+        if isinstance(platform, str) and not Token.is_unresolved(platform):
+            made_by = "CloudFormation cannot create it (AWS::Signer::SigningProfile accepts only "
+            made_by += f"{' and '.join(api.CLOUDFORMATION_SIGNER_PLATFORMS)})"
+            if platform in api.CLOUDFORMATION_SIGNER_PLATFORMS:
+                made_by = "that platform signs Lambda code or container images, not firmware"
+            raise OtaUpdateValidationError(
+                f"{scope.node.path}: {field} = CodeSigning.from_signing_profile("
+                f"{self.profile.node.path}) is invalid: the profile's platform is {platform} and "
+                f"{made_by}: {_IMPORT_THE_PROFILE}"
             )
+        return CodeSigning(
+            self.aws_signer_job_id, self.start_signing_job_parameter, self.custom_code_signing
         )
 
 

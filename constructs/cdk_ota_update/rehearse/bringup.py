@@ -26,6 +26,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from cdk_ota_update import api
+
 from .assembly import FileAsset, RehearsalError, Stack
 from .emulation import Emulation, load_aws_managed_policy
 from .intrinsics import Scope, Unresolved, resolve
@@ -395,9 +397,20 @@ def _registered(
 def _signing_profile(d: Deployment, e: Environment, logical_id: str, resource: Resource) -> None:
     p = _properties(e, resource)
     name = p.get("ProfileName") or physical_name(e.stack.name, logical_id, 64, separator="_")
-    profile = d.client("signer", e).put_signing_profile(
-        profileName=name, platformId=p.get("PlatformId", SIGNING_PLATFORM)
-    )
+    platform = p.get("PlatformId")
+    if platform not in api.CLOUDFORMATION_SIGNER_PLATFORMS:  # as CloudFormation refuses it
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "ValidationError",
+                    "Message": f"PlatformId {platform} is not one of "
+                    f"{', '.join(api.CLOUDFORMATION_SIGNER_PLATFORMS)} "
+                    "(AWS::Signer::SigningProfile)",
+                }
+            },
+            "CreateResource",
+        )
+    profile = d.client("signer", e).put_signing_profile(profileName=name, platformId=platform)
     e.scope.refs[logical_id] = profile["arn"]
     for attribute, value in (
         ("Arn", profile["arn"]),
