@@ -38,7 +38,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from cdk_ota_update.rehearse.host import (
     URL_SECRET,
     Event,
     LambdaProcess,
+    QuietHandler,
     ResponseServer,
     StackService,
     StatusRecorder,
@@ -116,20 +116,12 @@ class LambdaService:
         self._lock = threading.Lock()
         service = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 status, code = service._take(self.path, self.headers, body)
                 payload = json.dumps({"message": code}).encode() if code else b""
-                self.send_response(status)
-                if code:
-                    self.send_header("x-amzn-ErrorType", code)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *_args: Any) -> None:
-                pass
+                self.reply(status, payload, {"x-amzn-ErrorType": code} if code else None)
 
         self._server, self.url = serve_http(Handler)
 

@@ -51,7 +51,7 @@ def fleet(
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
     )
     groups: dict[int, str] = {}
-    profiles: dict[int, signer.SigningProfile] = {}
+    profiles: dict[int, signer.ISigningProfile] = {}
     updates = []
     for i in range(n):
         g = i if group_per_update else 0

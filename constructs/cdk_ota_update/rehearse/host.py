@@ -105,16 +105,10 @@ class ResponseServer:
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         answers = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_PUT(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
-                status = answers._take(urlsplit(self.path).path, json.loads(body))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                pass
+                self.reply(answers._take(urlsplit(self.path).path, json.loads(body)), b"")
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -199,6 +193,21 @@ class _Refused(Exception):
         self.code, self.message = code, message
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing and answers with :meth:`reply`."""
+
+    def reply(self, status: int, payload: bytes, headers: Mapping[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
 def serve_http(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
     """``handler`` served over plain HTTP on 127.0.0.1 by a daemon thread: the server (to shut
     down) and its URL."""
@@ -220,7 +229,7 @@ class StackService:
         self._lock = threading.Lock()
         service = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 form = self.rfile.read(length).decode("utf-8", "replace")
@@ -229,15 +238,7 @@ class StackService:
                     k: v[0] for k, v in parse_qs("&".join(filter(None, (query, form)))).items()
                 }
                 status, body = service._answer(params)
-                payload = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *_args: Any) -> None:
-                pass
+                self.reply(status, body.encode(), {"Content-Type": "text/xml"})
 
         self._server, self.url = serve_http(Handler)
 
