@@ -174,6 +174,7 @@ def run(scenario: Scenario, number: int, remaining: float, bench: Bench) -> str:
     lambda_service.reset()
     tarpit.held.clear()
     tarpit.hold_invoke = scenario.hold_invoke
+    cloudformation.queue(event)  # CloudFormation shows the resource in progress
     started = time.monotonic()
     tarpit.hold_from = started + remaining - bench.margin - EARLY_SECONDS
     with quiet():
