@@ -827,7 +827,7 @@ def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]
             delay = random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
             attempt += 1
             retry_at = time.monotonic() + delay
-            if retry_at > retry_until:
+            if retry_at > retry_until and retry_until <= budget.stop_at:  # within the invocation
                 raise Failure(_kept_failing(operation, ota_id, error, started)) from error
             if retry_at > budget.stop_at:
                 if budget.last:

@@ -524,6 +524,28 @@ def test_a_deletion_that_outlasts_the_invocation_is_handed_over(clock: Clock) ->
     assert len(iot.called("DeleteOTAUpdate")) == 1
 
 
+@pytest.mark.parametrize(
+    ("retry_seconds", "handed_over"),
+    [(1.2, True), (0.8, False)],
+    ids=["invocation-ends-first", "retries-end-first"],
+)
+def test_a_throttled_deletion_hands_over_when_the_invocation_ends_before_its_retries(
+    clock: Clock, retry_seconds: float, handed_over: bool
+) -> None:
+    """Backoff of 0.5 s then 1 s: the second retry would come at 1.5 s, past both bounds; which
+    ends first decides (the invocation stops waiting at 1 s)."""
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("DeleteOTAUpdate", *[error("ThrottlingException", operation="DeleteOTAUpdate")] * 9)
+    within = budget(1.0, retry_seconds=retry_seconds)
+
+    if handed_over:
+        assert lifecycle.delete(iot, ID, {}, OWNER, within) == lifecycle.Outcome(ID, settled=False)
+    else:
+        with pytest.raises(lifecycle.Failure, match=r"^ThrottlingException: .*still failing"):
+            lifecycle.delete(iot, ID, {}, OWNER, within)
+    assert clock.sleeps == [0.5]
+
+
 def test_delete_of_one_being_deleted_waits_without_deleting_again(clock: Clock) -> None:
     iot = FakeIot(clock, "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", GONE)
 
