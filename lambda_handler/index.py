@@ -24,7 +24,6 @@ set up. What this module changes in crhelper, and why (:class:`OtaUpdateResource
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -174,11 +173,11 @@ def _client(service: str, connect_timeout: float, read_timeout: float, attempts:
 
 def _iot() -> Any:
     # One attempt per call: the lifecycle retries with its own bounded backoff.
-    return _client("iot", api.IOT_CONNECT_TIMEOUT, api.IOT_READ_TIMEOUT, 1)
+    return _client("iot", api.CALL_CONNECT_TIMEOUT, api.CALL_READ_TIMEOUT, 1)
 
 
 def _cloudformation() -> Any:
-    return _client("cloudformation", api.IOT_CONNECT_TIMEOUT, api.IOT_READ_TIMEOUT, 1)
+    return _client("cloudformation", api.CALL_CONNECT_TIMEOUT, api.CALL_READ_TIMEOUT, 1)
 
 
 def invoke_next(context: Context, continuation: Event) -> str | None:
@@ -367,10 +366,7 @@ def delete(event: Event, context: Context) -> str | None:
     physical_id: str = event["PhysicalResourceId"]
     if _no_longer_waited_for(event, budget):
         return physical_id
-    digest = _handed_over_digest(event)
-    if digest is None:
-        with contextlib.suppress(lifecycle.Failure, ValueError, TypeError, KeyError):
-            digest = lifecycle.Request.of(event["ResourceProperties"], check=False).digest
+    digest = _handed_over_digest(event) or lifecycle.digest_of(event["ResourceProperties"])
     log.info("Delete %s: otaUpdateId %s", event["LogicalResourceId"], physical_id)
     outcome = lifecycle.delete(
         _iot(), physical_id, event["ResourceProperties"], _owner(event), budget, digest=digest

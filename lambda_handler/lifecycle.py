@@ -65,7 +65,6 @@ TRANSIENT_DELETE_FAILURES = TRANSIENT_ERRORS | {
     "InternalFailure",
     "InternalError",
     "InternalServerException",
-    "Throttling",
     "ServiceUnavailable",
 }
 
@@ -322,11 +321,8 @@ def delete(
     if target is None:
         return Outcome(physical_id)
     ota_id, info = target
-    try:
-        _remove(client, ota_id, info, teardown_flags(properties), budget)
-    except Unsettled:
-        return Outcome(physical_id, settled=False)
-    return Outcome(physical_id)
+    settled = _remove(client, ota_id, info, teardown_flags(properties), budget)
+    return Outcome(physical_id, settled=settled)
 
 
 def discard(client: Client, ota_id: str, digest: str, owner: Owner, budget: Budget) -> Outcome:
@@ -337,11 +333,7 @@ def discard(client: Client, ota_id: str, digest: str, owner: Owner, budget: Budg
     if info is None:
         return Outcome(ota_id)
     log.info("%s: created for a request CloudFormation no longer waits for: deleting it", ota_id)
-    try:
-        _remove(client, ota_id, info, DISCARD_FLAGS, budget)
-    except Unsettled:
-        return Outcome(ota_id, settled=False)
-    return Outcome(ota_id)
+    return Outcome(ota_id, settled=_remove(client, ota_id, info, DISCARD_FLAGS, budget))
 
 
 def _deletion_target(
@@ -378,12 +370,17 @@ def _requested(properties: Mapping[str, Any], digest: str | None) -> tuple[str, 
     if not isinstance(ota_id, str):
         return None
     if digest is None:
-        try:
-            digest = Request.of(properties, check=False).digest
-        except (Failure, ValueError, TypeError, KeyError, AttributeError) as error:
-            log.info("%s: its request cannot be read back (%s)", ota_id, error)
-            return None
-    return ota_id, digest
+        digest = digest_of(properties)
+    return None if digest is None else (ota_id, digest)
+
+
+def digest_of(properties: Mapping[str, Any]) -> str | None:
+    """The digest of the request in ``properties`` (None when it cannot be read back)."""
+    try:
+        return Request.of(properties, check=False).digest
+    except (Failure, ValueError, TypeError, KeyError, AttributeError) as error:
+        log.info("The request cannot be read back (%s)", error)
+        return None
 
 
 def _owned_by(
@@ -415,27 +412,31 @@ def _owned_by(
 
 def _remove(
     client: Client, ota_id: str, info: Info | None, flags: Mapping[str, bool], budget: Budget
-) -> None:
-    """Delete an OTA update of this resource and wait until it is gone.
+) -> bool:
+    """Delete an OTA update of this resource and wait until it is gone; False when the
+    invocation's time runs out first (the next invocation picks up where the deletion is).
 
     The service deletes only settled OTA updates: a creation is waited for first. A deletion
     under way (another invocation's, a repeated delivery's) is waited for as this one's. One that
     the service ends DELETE_FAILED for a transient cause is started again, with backoff, until
     the bound on waiting; any other DELETE_FAILED is a :class:`Failure` naming what is left.
-    Raises :class:`Unsettled` when the invocation's time runs out first.
     """
     attempts = 0
-    while info is not None:
-        status = info["otaUpdateStatus"]
-        if status in CREATING:
-            info = wait(client, ota_id, _created, budget)
-            continue
-        if status == DELETE_FAILED and attempts:
-            _pause_before_deleting_again(info, attempts, budget)
-        if status != DELETE_IN_PROGRESS:
-            _start_deletion(client, ota_id, flags, budget)
-            attempts += 1
-        info = wait(client, ota_id, _deleted, budget)
+    try:
+        while info is not None:
+            status = info["otaUpdateStatus"]
+            if status in CREATING:
+                info = wait(client, ota_id, _created, budget)
+                continue
+            if status == DELETE_FAILED and attempts:
+                _pause_before_deleting_again(info, attempts, budget)
+            if status != DELETE_IN_PROGRESS:
+                _start_deletion(client, ota_id, flags, budget)
+                attempts += 1
+            info = wait(client, ota_id, _deleted, budget)
+    except Unsettled:
+        return False
+    return True
 
 
 def _pause_before_deleting_again(info: Info, attempts: int, budget: Budget) -> None:
@@ -445,7 +446,7 @@ def _pause_before_deleting_again(info: Info, attempts: int, budget: Budget) -> N
     code = (info.get("errorInfo") or {}).get("code")
     if code not in TRANSIENT_DELETE_FAILURES or time.time() >= budget.give_up_at:
         raise Failure(_left_behind(info))
-    delay = random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempts))
+    delay = _backoff(attempts)
     if delay >= budget.left():
         if budget.last:
             raise Failure(_left_behind(info))
@@ -482,9 +483,8 @@ def settle_creation(client: Client, ota_id: str, budget: Budget) -> Outcome:
         return Outcome(ota_id, _data(info))
     reason = _error_message(info)  # CREATE_FAILED, or its deletion under way
     try:
-        _remove(client, ota_id, info, DISCARD_FLAGS, budget)
-    except Unsettled:
-        return Outcome(ota_id, settled=False)
+        if not _remove(client, ota_id, info, DISCARD_FLAGS, budget):
+            return Outcome(ota_id, settled=False)
     except Failure as failure:
         log.error("%s: deleting the failed OTA update failed: %s", ota_id, failure)
         raise Failure(f"{reason}; deleting it failed: {failure}") from failure
@@ -824,7 +824,7 @@ def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]
         except (ClientError, ConnectionError, HTTPClientError) as error:
             if not _transient(error):
                 raise
-            delay = random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
+            delay = _backoff(attempt)
             attempt += 1
             retry_at = time.monotonic() + delay
             if retry_at > retry_until and retry_until <= budget.stop_at:  # within the invocation
@@ -848,6 +848,11 @@ def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]
                 delay,
             )
             time.sleep(delay)
+
+
+def _backoff(attempt: int) -> float:
+    """The delay before retry ``attempt`` + 1: full jitter over an exponential bound."""
+    return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
 
 
 def _transient(error: Exception) -> bool:

@@ -71,10 +71,11 @@ OTA_UPDATE_ID_MAX_LENGTH = JOB_ID_MAX_LENGTH - len(JOB_ID_PREFIX)
 # The construct derives the function's event age and the resource's ServiceTimeout from it, the
 # handler its deadlines; every message that names a figure reads it from here.
 # ---------------------------------------------------------------------------------------------
-# One IoT call: one attempt (the handler retries with its own backoff) of connect + read.
-IOT_CONNECT_TIMEOUT = 5.0
-IOT_READ_TIMEOUT = 20.0
-CALL_SECONDS = IOT_CONNECT_TIMEOUT + IOT_READ_TIMEOUT
+# One call of the handler to IoT or CloudFormation: one attempt (the handler retries with its own
+# backoff) of connect + read.
+CALL_CONNECT_TIMEOUT = 5.0
+CALL_READ_TIMEOUT = 20.0
+CALL_SECONDS = CALL_CONNECT_TIMEOUT + CALL_READ_TIMEOUT
 # The hand-over to the next invocation (an asynchronous Invoke of the function itself):
 # INVOKE_ATTEMPTS attempts of connect + read, and a second of backoff between them.
 INVOKE_CONNECT_TIMEOUT = 3.0

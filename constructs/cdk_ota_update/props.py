@@ -360,7 +360,7 @@ class ProfileCodeSigning(CodeSigning):
                 f"{made_by}: {_IMPORT_THE_PROFILE}"
             )
         return CodeSigning(
-            self.aws_signer_job_id, self.start_signing_job_parameter, self.custom_code_signing
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(CodeSigning)}
         )
 
 

@@ -192,7 +192,7 @@ def provider_options(
                 f"invocation stops waiting {api.HANDOVER_MARGIN_SECONDS:.0f} s before its end to "
                 "hand over and answer) to "
                 f"{longest // 60} minutes (Lambda's limit), known at synth (the resource's "
-                "ServiceTimeout and the invocations' maximum age are derived from it)",
+                "ServiceTimeout is derived from it)",
             )
         timeout_seconds = int(given)
     if vpc is None:

@@ -116,15 +116,14 @@ class Driver:
     ca_file: Path
     workdir: Path
     concurrency: int
+    stack_service: StackService  # where the resource statuses are recorded
     progress: Progress | None = None
-    stack_service: StackService | None = None  # where the resource statuses are recorded
     _pools: dict[str, LambdaPool] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _statuses: StatusRecorder | None = field(init=False, default=None)
+    _statuses: StatusRecorder = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.stack_service is not None:
-            self._statuses = StatusRecorder(self.stack_service)
+        self._statuses = StatusRecorder(self.stack_service)
 
     def close(self) -> None:
         for pool in self._pools.values():
@@ -167,11 +166,7 @@ class Driver:
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
             ACCOUNT_VARIABLE: environment.account,
             "SSL_CERT_FILE": str(self.ca_file),
-            **(
-                {"AWS_ENDPOINT_URL_CLOUDFORMATION": self.stack_service.url}
-                if self.stack_service is not None
-                else {}
-            ),
+            "AWS_ENDPOINT_URL_CLOUDFORMATION": self.stack_service.url,
         }
 
     def send(
@@ -204,57 +199,40 @@ class Driver:
             event["PhysicalResourceId"] = physical_id
         if old is not None:
             event["OldResourceProperties"] = stringify(old)
-        if self._statuses is not None:
-            self._statuses.sent(event)
+        self._statuses.sent(event)
         started = time.monotonic()
         try:
             pool.invoke(json.loads(json.dumps(event)), function.timeout)
             arrival = self.responses.wait(event["ResponseURL"], ANSWER_GRACE_SECONDS)
+            silence = "the handler returned without answering CloudFormation"
         except RuntimeError as ended:
+            arrival, silence = None, f"{ended}: see {self.workdir / 'logs'}"
+        if arrival is None:
+            self._statuses.abandoned(event, physical_id)  # CloudFormation's ServiceTimeout
+            step = Step(
+                request, "NO_ANSWER", physical_id, time.monotonic() - started, silence, purpose
+            )
+        else:
+            arrived, body = arrival
+            self._statuses.answered(event, body["Status"], body.get("PhysicalResourceId"))
+            answered_id = body.get("PhysicalResourceId") or physical_id
+            # A Delete's answer names what it deleted (in the cleanup after a replacement, the
+            # old resource): the resource's live physical id stays the one it had.
+            if request != "Delete":
+                ota.physical_id = answered_id
+                data = body.get("Data") or {}
+                scope = environment.scope
+                scope.refs[ota.logical_id] = ota.physical_id
+                for name, value in data.items():
+                    scope.attributes[(ota.logical_id, name)] = value
             step = Step(
                 request,
-                "NO_ANSWER",
-                physical_id,
-                time.monotonic() - started,
-                f"{ended}: see {self.workdir / 'logs'}",
+                body["Status"],
+                answered_id,
+                arrived - started,
+                body.get("Reason", ""),
                 purpose,
             )
-            if self._statuses is not None:  # CloudFormation gives up after the ServiceTimeout
-                self._statuses.abandoned(event, physical_id)
-        else:
-            if arrival is None:
-                step = Step(
-                    request,
-                    "NO_ANSWER",
-                    physical_id,
-                    time.monotonic() - started,
-                    "the handler returned without answering CloudFormation",
-                    purpose,
-                )
-                if self._statuses is not None:  # CloudFormation gives up after the ServiceTimeout
-                    self._statuses.abandoned(event, physical_id)
-            else:
-                arrived, body = arrival
-                if self._statuses is not None:
-                    self._statuses.answered(event, body["Status"], body.get("PhysicalResourceId"))
-                answered_id = body.get("PhysicalResourceId") or physical_id
-                # A Delete's answer names what it deleted (in the cleanup after a replacement, the
-                # old resource): the resource's live physical id stays the one it had.
-                if request != "Delete":
-                    ota.physical_id = answered_id
-                    data = body.get("Data") or {}
-                    scope = environment.scope
-                    scope.refs[ota.logical_id] = ota.physical_id
-                    for name, value in data.items():
-                        scope.attributes[(ota.logical_id, name)] = value
-                step = Step(
-                    request,
-                    body["Status"],
-                    answered_id,
-                    arrived - started,
-                    body.get("Reason", ""),
-                    purpose,
-                )
         ota.outcome.steps.append(step)
         return step
 

@@ -72,8 +72,8 @@ def rehearse(
             ca.cert_file,
             work,
             concurrency,
-            progress,
             stack_service,
+            progress,
         )
         try:
             places = [(account, region)] + [
