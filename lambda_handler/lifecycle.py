@@ -665,6 +665,7 @@ def _stack_resource(cloudformation: Client, sent: Sent, budget: Budget) -> Info 
             lambda: cloudformation.describe_stack_resource(
                 StackName=sent.stack_id, LogicalResourceId=sent.logical_id
             )["StackResourceDetail"],
+            of=f"resource {sent.logical_id}",
         )
     except ClientError as error:
         if _code(error) == "ValidationError" and "does not exist" in str(error):
@@ -701,7 +702,7 @@ def wait(
                 failing_since = time.monotonic()
             if time.monotonic() - failing_since > budget.settings.retry_seconds:
                 raise Failure(
-                    _kept_failing("GetOTAUpdate", ota_id, error, failing_since)
+                    _kept_failing("GetOTAUpdate", f"OTA update {ota_id}", error, failing_since)
                 ) from error
             pace.slowdown = min(2 * pace.slowdown, SLOWDOWN_MAX)
         else:
@@ -811,10 +812,19 @@ def _tags(client: Client, info: Info, budget: Budget) -> dict[str, str]:
         token = {"nextToken": page["nextToken"]}
 
 
-def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]) -> T:
+def _retrying(
+    operation: str,
+    ota_id: str,
+    budget: Budget,
+    call: Callable[[], T],
+    *,
+    of: str | None = None,
+) -> T:
     """``call()``, retrying transient errors with exponential backoff and full jitter: for
     ``retry_seconds`` (then :class:`Failure`), or until the invocation stops waiting (then
-    :class:`Unsettled`: the next invocation picks up where things are)."""
+    :class:`Unsettled`: the next invocation picks up where things are). ``of``: what the call
+    is about, for the Reason (the OTA update ``ota_id`` unless said)."""
+    subject = of or f"OTA update {ota_id}"
     started = time.monotonic()
     retry_until = started + budget.settings.retry_seconds
     attempt = 0
@@ -828,17 +838,17 @@ def _retrying(operation: str, ota_id: str, budget: Budget, call: Callable[[], T]
             attempt += 1
             retry_at = time.monotonic() + delay
             if retry_at > retry_until and retry_until <= budget.stop_at:  # within the invocation
-                raise Failure(_kept_failing(operation, ota_id, error, started)) from error
+                raise Failure(_kept_failing(operation, subject, error, started)) from error
             if retry_at > budget.stop_at:
                 if budget.last:
-                    raise Failure(_kept_failing(operation, ota_id, error, started)) from error
+                    raise Failure(_kept_failing(operation, subject, error, started)) from error
                 log.warning(
                     "%s: %s failed (%s), handing over to the next invocation",
                     ota_id,
                     operation,
                     _describe(error),
                 )
-                raise Unsettled(_kept_failing(operation, ota_id, error, started)) from error
+                raise Unsettled(_kept_failing(operation, subject, error, started)) from error
             log.warning(
                 "%s: %s failed (%s), retry %d in %.1f s",
                 ota_id,
@@ -874,9 +884,9 @@ def _rejected(operation: str, ota_id: str, error: Exception) -> str:
     return f"{_describe(error)} ({operation} of OTA update {ota_id})"
 
 
-def _kept_failing(operation: str, ota_id: str, error: Exception, since: float) -> str:
+def _kept_failing(operation: str, subject: str, error: Exception, since: float) -> str:
     return (
-        f"{_describe(error)} ({operation} of OTA update {ota_id} still failing after "
+        f"{_describe(error)} ({operation} of {subject} still failing after "
         f"{time.monotonic() - since:.0f} s of retries; retry the deployment later)"
     )
 

@@ -260,6 +260,22 @@ def test_a_create_whose_stack_cannot_be_read_fails_naming_why(
     assert testing.calls("CreateOTAUpdate") == 0
 
 
+def test_a_stack_that_keeps_throttling_fails_the_create_naming_the_resource(
+    cloudformation: CloudFormation, world: World
+) -> None:
+    assert cloudformation.stack_service is not None
+    cloudformation.stack_service.refuse(*["Throttling"] * 1000)  # past OTA_RETRY_SECONDS (3)
+
+    created = cloudformation.create(LOGICAL_ID, properties(world))
+
+    assert created.status == "FAILED"
+    assert created.reason.startswith(
+        f"Throttling: Rate exceeded (DescribeStackResource of resource {LOGICAL_ID} still failing "
+        "after "
+    )
+    assert testing.calls("CreateOTAUpdate") == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. A cleanup whose deletion fails once
 # ---------------------------------------------------------------------------------------------
