@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +31,6 @@ if (_NODE_BIN / "node").exists():
 # over HTTP, CloudFormation's HTTPS ResponseURL and its DescribeStackResource, and the lifecycle
 # harness (tests/harness.py).
 # ---------------------------------------------------------------------------------------------
-HANDLER_DIR = ROOT / "lambda_handler"
 # Short bounds, so that faults fail in seconds (the handler reads its settings at each invocation).
 FAST_RETRIES = {"OTA_RETRY_SECONDS": "3"}
 
@@ -123,8 +121,6 @@ def cloudformation(
 ) -> CloudFormation:
     """The harness, invoking ``lambda_handler/index.py`` in this process, recording the resource
     statuses CloudFormation shows in :class:`StackService`."""
-    if str(HANDLER_DIR) not in sys.path:
-        sys.path.insert(0, str(HANDLER_DIR))
     import index  # its clients are built on first use: after lambda_env set the endpoints
 
     return CloudFormation(

@@ -1,11 +1,10 @@
 """The parts of crhelper that are private to it and that the handler's adapter relies on
 (``lambda_handler/index.py``, :class:`OtaUpdateResource`): one test each, run against the
-installed crhelper. A crhelper release that changes one of them fails here, naming the version;
-adapt the handler before allowing that release in ``pyproject.toml``."""
+crhelper the handler vendors (``lambda_handler/crhelper``). A crhelper release vendored instead
+that changes one of them fails here; adapt the handler before vendoring that release."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import inspect
 import re
 import sys
@@ -18,14 +17,13 @@ from harness import CloudFormation
 
 from cdk_ota_update.rehearse.lambda_runtime import LambdaContext
 
-VERSION = importlib.metadata.version("crhelper")
 URL = "https://127.0.0.1/answer?X-Amz-Signature=0"
 
 
 def changed(what: str) -> str:
     return (
-        f"crhelper {VERSION} changed {what}, which lambda_handler/index.py "
-        "(OtaUpdateResource) relies on: adapt it before allowing this crhelper"
+        f"the vendored crhelper (lambda_handler/crhelper) changed {what}, which "
+        "lambda_handler/index.py (OtaUpdateResource) relies on: adapt it before vendoring it"
     )
 
 

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import lifecycle  # the Lambda asset's modules by plain name (pytest's pythonpath has their folder)
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from handler_support import ID, LOGICAL_ID
 
 from cdk_ota_update import api
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda_handler"))
-import lifecycle  # the Lambda asset's modules import each other by plain name
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/Firmware/1e2d"
 OWNER = lifecycle.Owner(STACK_ID, LOGICAL_ID)

@@ -89,6 +89,9 @@ def test_the_wheel_holds_the_library_its_handler_and_the_emulation(wheel: Path) 
         "cdk_ota_update/py.typed",
         "cdk_ota_update/_handler/index.py",
         "cdk_ota_update/_handler/lifecycle.py",
+        "cdk_ota_update/_handler/crhelper/resource_helper.py",  # vendored, with its licence
+        "cdk_ota_update/_handler/crhelper/LICENSE",
+        "cdk_ota_update/_handler/crhelper/NOTICE",
         "cdk_ota_update/testing/__init__.py",
         "cdk_ota_update/testing/backend.py",
         f"cdk_ota_update-{VERSION}.dist-info/licenses/LICENSE",
@@ -98,7 +101,9 @@ def test_the_wheel_holds_the_library_its_handler_and_the_emulation(wheel: Path) 
     assert metadata["Requires-Python"] == PYPROJECT["requires-python"]
     assert metadata["License-Expression"] == "Apache-2.0"
     assert metadata.get_all("Provides-Extra") == ["testing"]
-    assert any(r.startswith("aws-cdk-lib") for r in metadata.get_all("Requires-Dist") or [])
+    requires = metadata.get_all("Requires-Dist") or []
+    assert any(r.startswith("aws-cdk-lib") for r in requires)
+    assert not [r for r in requires if r.startswith("crhelper")]  # vendored: no install moves it
 
 
 def _readme_row(name: str) -> list[str]:

@@ -4,16 +4,15 @@
 its options (memory, timeout, VPC, logs, permissions boundary, KMS key, concurrency,
 architecture); without it the provider has the defaults below.
 
-Its code is ``lambda_handler/`` plus crhelper and the API table (``cdk_ota_update.api``), copied
-at synth by a local bundler: no Docker, no network, and the same bytes (so the same asset hash)
-on every synth, in any directory.
+Its code is ``lambda_handler/`` (with the crhelper release it vendors) plus the API table
+(``cdk_ota_update.api``), copied at synth by a local bundler: no Docker, no network, and the same
+bytes (so the same asset hash) on every synth, in any directory, whatever else is installed.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -265,17 +264,11 @@ def _python_files(source: Path) -> list[Path]:
 
 
 def _asset_files() -> dict[PurePosixPath, Path]:
-    """The Lambda asset's files, by their path in it: the handler, crhelper and the API contract
-    (as they are in the wheel), each with the file it is copied from."""
-    spec = importlib.util.find_spec("crhelper")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("crhelper is missing: pip install cdk-ota-update (it depends on it)")
-    crhelper, handler = Path(next(iter(spec.submodule_search_locations))), handler_dir()
+    """The Lambda asset's files, by their path in it: the handler with the crhelper release it
+    vendors (``lambda_handler/crhelper``: the same bytes whatever crhelper the user installed) and
+    the API contract (as they are in the wheel), each with the file it is copied from."""
+    handler = handler_dir()
     files = {PurePosixPath(p.relative_to(handler).as_posix()): p for p in _python_files(handler)}
-    files |= {
-        PurePosixPath("crhelper", p.relative_to(crhelper).as_posix()): p
-        for p in _python_files(crhelper)
-    }
     files |= {PurePosixPath("cdk_ota_update", name): _HERE / name for name in CONTRACT_FILES}
     return dict(sorted(files.items()))
 
