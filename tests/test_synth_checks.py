@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
@@ -329,3 +329,83 @@ def test_an_imported_signing_profile_passes() -> None:
 
     job = ota_properties(s)[0]["files"][0]["codeSigning"]["startSigningJobParameter"]
     assert job["signingProfileName"] == "fleetSigner"
+
+
+def _signed_from(bucket: s3.IBucket) -> OtaUpdateFile:
+    """Firmware in ``bucket`` that AWS Signer signs (with an imported profile)."""
+    s = cdk.Stack.of(bucket)
+    profile = signer.SigningProfile.from_signing_profile_attributes(
+        s, "Signer", signing_profile_name="fleetSigner", signing_profile_version="v1"
+    )
+    return OtaUpdateFile(
+        file_name="firmware.bin",
+        file_location=FileLocation.from_bucket(bucket, "fw/v1/firmware.bin"),
+        code_signing=CodeSigning.from_signing_profile(profile, destination=bucket),
+    )
+
+
+def test_a_file_signer_signs_in_an_unversioned_bucket_of_the_app_fails_synth() -> None:
+    s = stack()
+    bucket = s3.Bucket(s, "Firmware")
+    ota(s, "Good", files=[firmware(s)])
+    ota(s, "Bad", files=[firmware(s), _signed_from(bucket)])
+
+    with pytest.raises(Exception) as raised:  # CDK's validation error, listing each failure
+        template(s)
+
+    assert (
+        "Test/Bad: files[1].fileLocation = FileLocation.from_bucket(Test/Firmware, ...) is "
+        "invalid: AWS Signer signs the file (files[1].codeSigning.startSigningJobParameter) and "
+        "signs only objects of a versioned bucket (StartSigningJob: 'Your S3 source bucket must "
+        "be version enabled'), and Test/Firmware is not versioned: declare it with "
+        "versioned=True, or sign the file yourself"
+    ) in str(raised.value)
+    assert "Test/Good" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "bucket",
+    [
+        lambda s: s3.Bucket(s, "Firmware", versioned=True),
+        lambda s: s3.Bucket.from_bucket_name(s, "Firmware", "imported-firmware"),
+    ],
+    ids=["versioned", "imported"],
+)
+def test_a_file_signer_signs_in_a_versioned_or_imported_bucket_passes(
+    bucket: Callable[[cdk.Stack], s3.IBucket],
+) -> None:
+    s = stack()
+    ota(s, files=[_signed_from(bucket(s))])
+    (props,) = ota_properties(s)
+    assert props["files"][0]["fileLocation"]["s3Location"]["key"] == "fw/v1/firmware.bin"
+
+
+def test_a_bucket_made_versioned_after_the_ota_update_passes() -> None:
+    s = stack()
+    bucket = s3.Bucket(s, "Firmware")
+    ota(s, files=[_signed_from(bucket)])
+    versioning = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
+    cast(s3.CfnBucket, bucket.node.default_child).versioning_configuration = versioning
+    assert len(ota_properties(s)) == 1
+
+
+def test_an_unversioned_bucket_of_a_file_signed_beforehand_passes() -> None:
+    s = stack()
+    s3.Bucket(s, "FirmwareBucket")  # firmware(s)'s bucket, its file signed by an AWS Signer job
+    ota(s, files=[firmware(s)])
+    assert len(ota_properties(s)) == 1
+
+
+def test_two_files_of_one_ota_update_with_the_same_name_warn_at_synth() -> None:
+    s, quiet = stack(), stack()
+    ota(s, files=[firmware(s), firmware(s, key="fw/v2/a.bin"), firmware(s, key="fw/v2/b.bin")])
+    ota(quiet, "A", files=[firmware(quiet)])
+    ota(quiet, "B", files=[firmware(quiet, key="fw/v2/a.bin")])  # one name in two OTA updates
+
+    warning = cdk.assertions.Match.string_like_regexp(
+        r"files\[0\] and files\[(1|2)\] have the same file_name 'firmware.bin': a device stores "
+        "each file of the job under its file_name, so the later one overwrites the earlier"
+    )
+    found = cdk.assertions.Annotations.from_stack(s).find_warning("/Test/Ota", warning)
+    assert len(found) == 2
+    cdk.assertions.Annotations.from_stack(quiet).has_no_warning("*", warning)

@@ -102,7 +102,7 @@ SIGNING_JOBS_ARN = signer_arn("signing-jobs/*")
 
 
 def _files(request: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    yield from request.get("files") or ()
+    yield from request.get(api.FILES) or ()
 
 
 def _locations(request: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

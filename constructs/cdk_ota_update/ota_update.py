@@ -44,6 +44,7 @@ from .props import (
     AwsJobExecutionsRolloutConfig,
     AwsJobPresignedUrlConfig,
     AwsJobTimeoutConfig,
+    BucketFileLocation,
     CodeSigning,
     FileLocation,
     OtaUpdateFile,
@@ -153,6 +154,7 @@ class OtaUpdate(Construct):
         _raise_for(self, _violations(request))
         _check_targets(self, stack, request.get(api.TARGETS))
         _warn_continuous_without_force(self, request, force_delete_aws_job)
+        _warn_same_file_names(self, request.get(api.FILES))
         fleet.add(self, role)
 
         # CDK's own lazy rendering of the tags at synth (Tags.of(...) adds to them later).
@@ -349,6 +351,25 @@ def _warn_continuous_without_force(
         )
 
 
+def _warn_same_file_names(scope: Construct, files: Any) -> None:
+    """Files of one OTA update with the same (literal) ``fileName``: the service accepts them,
+    but a device stores each file under its name, so one overwrites the other."""
+    first: dict[str, int] = {}
+    for index, file in enumerate(files if isinstance(files, list) else []):
+        name = file.get(api.FILE_NAME) if isinstance(file, Mapping) else None
+        if not isinstance(name, str) or unresolved(name):
+            continue
+        if name in first:
+            Annotations.of(scope).add_warning_v2(
+                "cdk-ota-update:same-file-name",
+                f"files[{first[name]}] and files[{index}] have the same file_name {name!r}: a "
+                "device stores each file of the job under its file_name, so the later one "
+                "overwrites the earlier: give each file its own file_name (the path on the "
+                "device)",
+            )
+        first.setdefault(name, index)
+
+
 def _check_removal_policy(scope: Construct, removal_policy: RemovalPolicy | None) -> None:
     if removal_policy not in (None, RemovalPolicy.DESTROY, RemovalPolicy.RETAIN):
         raise OtaUpdateValidationError(
@@ -380,6 +401,7 @@ def _bind_files(scope: Construct, files: Sequence[OtaUpdateFile]) -> Any:
 
 
 def _bind_file(scope: Construct, index: int, file: OtaUpdateFile) -> OtaUpdateFile:
+    _check_signed_source(scope, index, file)
     if isinstance(file.file_location, FileLocation):
         file = dataclasses.replace(
             file, file_location=file.file_location.bind(scope, f"File{index}")
@@ -389,6 +411,42 @@ def _bind_file(scope: Construct, index: int, file: OtaUpdateFile) -> OtaUpdateFi
             file, code_signing=file.code_signing.bind(scope, f"files[{index}].codeSigning")
         )
     return file
+
+
+def _check_signed_source(scope: Construct, index: int, file: OtaUpdateFile) -> None:
+    """AWS Signer signs only objects of a versioned bucket: a file it signs in a bucket the app
+    declares is checked at synth (then, so that the bucket's final settings count); an imported
+    bucket's versioning is not known."""
+    location, signing = file.file_location, file.code_signing
+    if not (
+        isinstance(location, BucketFileLocation)
+        and isinstance(signing, CodeSigning)
+        and signing.start_signing_job_parameter is not None
+    ):
+        return
+    from aws_cdk import aws_s3 as s3
+
+    declared = getattr(location.bucket.node, "default_child", None)
+    if isinstance(declared, s3.CfnBucket):
+        add_stack_validation(scope, lambda: _unversioned(scope, index, declared))
+
+
+def _unversioned(scope: Construct, index: int, declared: Any) -> list[str]:
+    """The error for a signed file's bucket that is not versioned (none if it is, or if its
+    versioning is a token)."""
+    setting = declared.versioning_configuration
+    status = Stack.of(declared).resolve(setting).get("status") if setting is not None else None
+    if status == "Enabled" or (status is not None and unresolved(status)):
+        return []
+    bucket = declared.node.scope.node.path
+    return [
+        f"{scope.node.path}: files[{index}].fileLocation = FileLocation.from_bucket({bucket}, "
+        f"...) is invalid: AWS Signer signs the file (files[{index}].codeSigning."
+        "startSigningJobParameter) and signs only objects of a versioned bucket (StartSigningJob: "
+        f"'Your S3 source bucket must be version enabled'), and {bucket} is not versioned: "
+        "declare it with versioned=True, or sign the file yourself and give "
+        "CodeSigning(aws_signer_job_id=...) or custom_code_signing"
+    ]
 
 
 def _check_trust(role: iam.IRole, users: Sequence[Construct]) -> list[str]:

@@ -177,8 +177,14 @@ class FileLocation:
 
     @staticmethod
     def from_bucket(bucket: s3.IBucket, key: str, *, version: str | None = None) -> FileLocation:
-        """An object of ``bucket``; the service role may read exactly that object (version)."""
-        return FileLocation(s3_location=S3Location(attribute(bucket, "bucket_name"), key, version))
+        """An object of ``bucket``; the service role may read exactly that object (version).
+
+        A file AWS Signer signs (``CodeSigning.from_signing_profile`` or a
+        ``start_signing_job_parameter``) must be in a versioned bucket: one the app declares
+        without ``versioned=True`` fails at synth.
+        """
+        location = S3Location(attribute(bucket, "bucket_name"), key, version)
+        return BucketFileLocation(s3_location=location, bucket=bucket)
 
     @staticmethod
     def from_stream(stream_id: str, file_id: int) -> FileLocation:
@@ -196,6 +202,17 @@ class FileLocation:
     def bind(self, scope: Construct, id: str) -> FileLocation:
         """The location as the API sees it; factories that need a construct create it here."""
         return self
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketFileLocation(FileLocation):
+    """An object of a bucket (see :meth:`FileLocation.from_bucket`), which it keeps for the
+    checks that need the bucket itself."""
+
+    bucket: Any = dataclasses.field(default=None, compare=False, repr=False)
+
+    def bind(self, scope: Construct, id: str) -> FileLocation:
+        return FileLocation(s3_location=self.s3_location)
 
 
 @dataclasses.dataclass(frozen=True)
