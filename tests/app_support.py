@@ -58,7 +58,7 @@ def build_distributions(tmp_path: Path, *kinds: str) -> Path:
 def fresh_venv_with(wheel: Path, where: Path) -> Path:
     """A new venv (outside the repository) with ``wheel`` installed; its python.
 
-    The dependencies (aws-cdk-lib, crhelper, ...) come from the test environment, after the
+    The dependencies (aws-cdk-lib, constructs, ...) come from the test environment, after the
     fresh venv's own site-packages: the repository is nowhere on the path.
     """
     venv.create(where, with_pip=False)

@@ -485,6 +485,19 @@ def test_tags_of_the_app_reach_every_ota_update_of_every_stack() -> None:
     assert [p["tags"] for p in ota_properties(second)] == [[{"Key": "env", "Value": "prod"}]]
 
 
+def test_tags_of_a_stage_reach_its_ota_updates_and_tags_of_the_app_do_not() -> None:
+    """As the README says: CDK synthesizes a Stage's stacks on their own, so a pipeline tags
+    each stage."""
+    app = cdk.App()
+    stage = cdk.Stage(app, "Eu")
+    release = cdk.Stack(stage, "Release")
+    ota(release)
+    cdk.Tags.of(app).add("cost-center", "fw")
+    cdk.Tags.of(stage).add("stage", "eu")
+    (props,) = ota_properties(release)
+    assert props["tags"] == [{"Key": "stage", "Value": "eu"}]
+
+
 def test_a_bad_tag_set_on_the_tag_manager_after_construction_fails_synth() -> None:
     s = stack()
     ota(s, "Good", tags={"team": "fw"})

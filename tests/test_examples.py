@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from app_support import cfn_lint_errors
 from aws_cdk import cx_api
 from cdk_nag import AwsSolutionsChecks
 from cdk_support import ROOT
+
+from cdk_ota_update.rehearse.cli import main
 
 EXAMPLES = ROOT / "examples"
 NAMES = sorted(p.parent.name for p in EXAMPLES.glob("*/app.py"))
@@ -175,6 +178,13 @@ def _pipeline(example: Synthesized) -> None:
     release = example.templates["DoorLockPipeline/Production/DoorLockRelease"]
     (ota,) = [r for r in release["Resources"].values() if r["Type"] == "Custom::OtaUpdate"]
     assert ota["Properties"]["targetSelection"] == "CONTINUOUS"
+    (synth,) = [
+        r["Properties"]["Source"]["BuildSpec"]
+        for r in pipeline.values()
+        if r["Type"] == "AWS::CodeBuild::Project" and "cdk synth" in str(r["Properties"])
+    ]
+    commands = json.loads(synth)["phases"]["build"]["commands"]
+    assert commands[-2:] == ["npx cdk synth", load("pipeline").REHEARSE]  # the gate, after synth
 
 
 CHECKS: dict[str, Callable[[Synthesized], None]] = {
@@ -188,3 +198,20 @@ CHECKS: dict[str, Callable[[Synthesized], None]] = {
 
 def test_the_example_declares_what_it_shows(example: Synthesized) -> None:
     CHECKS[example.name](example)
+
+
+@pytest.mark.parametrize("example", ["pipeline"], indirect=True)
+def test_the_pipelines_rehearsal_gate_passes_on_its_release(
+    example: Synthesized, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The synth step's rehearsal command, run on the example's cloud assembly, passes."""
+    program, command, cdk_out, *options = shlex.split(load("pipeline").REHEARSE)
+    assert (program, command, cdk_out) == ("cdk-ota-update", "rehearse", "cdk.out")
+
+    status = main([command, str(example.outdir), *options, "--json"])
+
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0, report
+    (release,) = report["otaUpdates"]
+    assert release["status"] == "DELETE_COMPLETE"  # created, then torn down (--teardown)
+    assert [(s["request"], s["status"]) for s in release["steps"]][:1] == [("Create", "SUCCESS")]

@@ -147,6 +147,16 @@ def test_the_changelog_has_a_section_for_this_version() -> None:
     assert re.search(rf"^{re.escape(heading)}$", changelog, flags=re.MULTILINE)
 
 
+def _readme_example_command() -> list[str]:
+    """The command the README gives for synthesizing a copied example, checked to name the CDK
+    CLI that package.json pins."""
+    readme = (ROOT / "README.md").read_text()
+    (command,) = re.findall(r"run\s+`(npx --yes aws-cdk@[\d.]+ synth)` in its folder", readme)
+    cli = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    assert command.split()[2] == f"aws-cdk@{cli}"
+    return command.split()
+
+
 def test_an_example_synthesizes_from_the_installed_wheel_outside_the_repo(
     wheel: Path, tmp_path: Path
 ) -> None:
@@ -154,18 +164,21 @@ def test_an_example_synthesizes_from_the_installed_wheel_outside_the_repo(
     app = tmp_path / "custom_signing"
     shutil.copytree(ROOT / "examples" / "custom_signing", app)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["CDK_OUTDIR"] = str(app / "cdk.out")
-    probe = (
-        "import runpy, cdk_ota_update; print(cdk_ota_update.__file__); "
-        "runpy.run_path('app.py', run_name='__main__')"
-    )
+    env["PATH"] = os.pathsep.join([str(python.parent), env["PATH"]])  # python3 is the venv's
 
     result = subprocess.run(
-        [str(python), "-c", probe], cwd=app, env=env, capture_output=True, text=True
+        _readme_example_command(), cwd=app, env=env, capture_output=True, text=True
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(str(tmp_path / "venv"))  # the wheel, not the repository
+    imported = subprocess.run(
+        [str(python), "-c", "import cdk_ota_update; print(cdk_ota_update.__file__)"],
+        cwd=app,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert imported.stdout.startswith(str(tmp_path / "venv"))  # the wheel, not the repository
     template = app / "cdk.out" / "DoorLockRelease.template.json"
     (ota,) = [
         r

@@ -3,8 +3,9 @@
 
 ``ReleaseStage`` is the unit a pipeline deploys: the release stack with the OTA update. Its
 ``cdk deploy`` step succeeds only once the OTA update is ``CREATE_COMPLETE`` (the rollout has
-really started), so a later pipeline stage can rely on it. The source is a CodeStar connection
-(GitHub, Bitbucket, GitLab); ``connectionArn`` comes from the context.
+really started), so a later pipeline stage can rely on it. Before that, the synth step rehearses
+the release (``cdk-ota-update rehearse``): a release that would fail is not deployed. The source
+is a CodeStar connection (GitHub, Bitbucket, GitLab); ``connectionArn`` comes from the context.
 
 Context: ``connectionArn``, ``repository``, ``account``, ``region``, ``firmwareVersion``.
 """
@@ -31,6 +32,12 @@ from cdk_ota_update import (
 )
 
 FIRMWARE = Path(__file__).resolve().parent / "firmware" / "doorlock-fw.bin"
+# What the release refers to and does not declare, as the rehearsal is told about it.
+REHEARSE = (
+    "cdk-ota-update rehearse cdk.out --stack 'DoorLockPipeline/Production/*' "
+    "--exists thinggroup/doorlocks --exists signing-profile/doorlockSigner "
+    "--exists s3://acme-signed-firmware --teardown"
+)
 
 
 class FirmwareReleaseStack(cdk.Stack):
@@ -100,7 +107,8 @@ class PipelineStack(cdk.Stack):
             synth=pipelines.ShellStep(
                 "Synth",
                 input=source,
-                commands=["pip install -r requirements.txt", "npx cdk synth"],
+                # The rehearsal gates the release: a non-zero exit fails the step (README).
+                commands=["pip install -r requirements.txt", "npx cdk synth", REHEARSE],
                 primary_output_directory="cdk.out",
             ),
         )
