@@ -333,6 +333,22 @@ def test_locations_name_their_object() -> None:
             "the service sends that file of that stream",
         )
     ]
+    assert with_file(fileLocation={"s3Location": {"key": "k"}}) == [
+        V(
+            "files[0].fileLocation.s3Location.bucket",
+            None,
+            "given (it is required)",
+            "the service reads the file from that bucket and key",
+        )
+    ]
+    assert with_file(fileLocation={"stream": {"streamId": "s"}}) == [
+        V(
+            "files[0].fileLocation.stream.fileId",
+            None,
+            "given (it is required)",
+            "the service sends that file of that stream",
+        )
+    ]
     assert with_file(fileLocation={"stream": {"streamId": "s", "fileId": 256}}) == [
         V("files[0].fileLocation.stream.fileId", 256, "an integer from 0 to 255")
     ]
@@ -616,6 +632,8 @@ def test_skipped_values_are_not_checked_nor_counted_as_repeats() -> None:
         ("a\ufffeb", False),
         ("\ufdd0", False),
         ("\uffff\ufffe ok", False),
+        ("\uffff\ufffe\ufdd0", False),  # every character the pattern's stand-in once tried
+        ("\U0010ffff\uffff\ufffe\ufdd0 é", False),
         ("zero\u200bwidth", False),
     ],
 )

@@ -18,6 +18,7 @@ import math
 import os
 import re
 import stat
+import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -740,13 +741,15 @@ def _matches(pattern: str, value: str) -> bool:
     r"""Full match of a Java-style pattern from the model (``\p{C}`` Unicode categories included).
 
     Python's ``re`` has no ``\p{..}``: each one becomes the value's own characters of that
-    category (the only characters the match can meet) plus one the value does not contain.
+    category (the only characters the match can meet) plus one the value does not contain (so
+    that a character class is never empty).
     """
+    used = set(value)
+    absent = next((c for c in map(chr, range(sys.maxunicode, -1, -1)) if c not in used), "")
 
     def expand(match: re.Match[str]) -> str:
         category = match.group(1)
-        chars = {c for c in value if unicodedata.category(c).startswith(category)}
-        absent = next(c for c in ("\uffff", "\ufffe", "\ufdd0") if c not in value)
+        chars = {c for c in used if unicodedata.category(c).startswith(category)}
         return "".join(re.escape(c) for c in sorted(chars | {absent}))
 
     return re.fullmatch(_CATEGORY.sub(expand, pattern), value, re.DOTALL) is not None
