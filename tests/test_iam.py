@@ -37,8 +37,10 @@ from iam_support import (
 )
 
 from cdk_ota_update import (
+    CodeSigning,
     FileLocation,
     OtaTarget,
+    OtaUpdate,
     OtaUpdateFile,
     OtaUpdateProvider,
     OtaUpdateServiceRole,
@@ -413,3 +415,40 @@ def test_every_library_policy_is_planned_whichever_the_stack_made_first(tmp_path
         statements(provider), "iot:GetOTAUpdate", "arn:aws:iot:eu-west-1:123456789012:otaupdate/x"
     )
     assert synthesized.nag_violations() == []
+
+
+def test_ota_updates_sharing_one_firmware_asset_are_granted_its_object_once(
+    tmp_path: Path,
+) -> None:
+    """The same image to 400 thing groups: each OtaUpdate makes an asset of its own (a token of
+    its own for the one bootstrap bucket), and the grants still name the object once."""
+    image = tmp_path / "fw.bin"
+    image.write_bytes(b"firmware 4.0.0")
+    outdir = tmp_path / "cdk.out"
+    app = _app(outdir)
+    stack = cdk.Stack(app, "Fleet")
+    for i in range(400):
+        file = OtaUpdateFile(
+            file_name="fw.bin",
+            file_location=FileLocation.from_asset(str(image)),
+            code_signing=CodeSigning(aws_signer_job_id="signer-job-1"),
+        )
+        OtaUpdate(stack, f"Release{i}", targets=[OtaTarget.thing_group(f"fleet-{i}")], files=[file])
+
+    synthesized = synthesize(app, [stack], outdir)  # refused at 190 when each asset counted
+
+    roles = policies_by_role(synthesized.templates, Resolver(synthesized.templates, REAL))
+    assert len(roles) == 2  # the provider's and the service role: each reads the object
+    for name, policies in roles.items():
+        listed = [
+            arn for statement in policies.statements() for arn in _as_list(statement["Resource"])
+        ]
+        objects = [arn for arn in listed if arn.startswith("arn:aws:s3:::cdk-") and "/" in arn]
+        assert len(objects) == 1, (name, objects)
+        for statement in policies.statements():
+            resources = _as_list(statement["Resource"])
+            assert len(resources) == len(set(resources)), (name, statement)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

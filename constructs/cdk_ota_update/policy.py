@@ -341,6 +341,7 @@ class ScopedPolicy(Construct):
         """Group, then spill, then create the policies; once, at synth."""
         if self._parts or not self._statements:
             return
+        self._merge_equal()
         depth: dict[Kind, int] = {}
         statements = self.statements(depth)
         exact_size = _document_size(statements)
@@ -363,6 +364,29 @@ class ScopedPolicy(Construct):
             self._warn(depth, statements, exact_size, len(parts) - 1)
         for index, part in enumerate(parts):
             self._parts.append((self._policy(index, part), part))
+
+    def _merge_equal(self) -> None:
+        """Each resource once, however many tokens stand for it: OtaUpdates that share one
+        firmware file each have an asset of their own, whose bucket names are distinct tokens
+        for one bucket. Told apart by their resolved ARNs (one jsii call for all of them)."""
+        pseudo_tokens = set(pseudo()) | {stack_id()}
+        texts = {
+            arn.text: None
+            for _, resources in self._statements.values()
+            for resource in resources
+            for arn in resource.levels
+            if any(t not in pseudo_tokens for t in TOKEN.findall(arn.text))
+        }
+        if not texts:
+            return
+        resolved = stack_of(self).resolve(list(texts))
+        canonical = {text: json.dumps(value) for text, value in zip(texts, resolved, strict=True)}
+        for key, (grant, resources) in self._statements.items():
+            merged: dict[tuple[str, ...], Resource] = {}
+            for resource in resources:
+                same = tuple(canonical.get(a.text, a.text) for a in resource.levels)
+                merged.setdefault(same, resource)
+            self._statements[key] = (grant, dict.fromkeys(merged.values()))
 
     def _steps(self) -> Iterable[tuple[Kind, int]]:
         yield from _STEPS
