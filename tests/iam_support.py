@@ -19,7 +19,7 @@ from aws_cdk import aws_iot as iot
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
 
-from cdk_ota_update import CodeSigning, FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile
+from cdk_ota_update import CodeSigning, FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile, api
 
 # IAM's quotas (characters without white space).
 ROLE_INLINE_LIMIT = 10_240
@@ -37,11 +37,13 @@ def fleet(
     signing: bool = True,
     role: iam.IRole | None = None,
     create_groups: bool = False,
+    longest_ids: bool = False,
 ) -> list[OtaUpdate]:
     """``n`` OtaUpdates: firmware bucket and Signer profiles (one per ten) in ``store`` (default:
     the same stack), keys ``releases/1.<i>.0/fw.bin`` or ``fw-<i>.bin``, thing groups by name
     (``fleet-<i>``) or, with ``create_groups``, created in ``store`` (a stack holds at most 500
-    resources: 400 OtaUpdates leave no room for their groups)."""
+    resources: 400 OtaUpdates leave no room for their groups); with ``longest_ids``, each
+    ``ota_update_id`` given at its longest (56 characters), as IAM's budget counts a derived one."""
     store = store or ota_stack
     bucket = s3.Bucket(
         store,
@@ -87,6 +89,7 @@ def fleet(
                     )
                 ],
                 role=role,
+                ota_update_id=f"r{i:0{api.OTA_UPDATE_ID_MAX_LENGTH - 1}d}" if longest_ids else None,
             )
         )
     return updates

@@ -452,3 +452,22 @@ def test_ota_updates_sharing_one_firmware_asset_are_granted_its_object_once(
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def test_only_the_librarys_own_aws_managed_policy_is_acknowledged(tmp_path: Path) -> None:
+    """A managed policy the app attaches to the same role keeps its AwsSolutions-IAM4 finding."""
+    app = _app(tmp_path)
+    stack = cdk.Stack(app, "Managed")
+    ota(stack)
+    service = OtaUpdateServiceRole.of(stack)
+    service.attach_aws_managed_policy()
+    service.role.add_managed_policy(
+        iam.ManagedPolicy.from_aws_managed_policy_name("ReadOnlyAccess")
+    )
+
+    synthesized = synthesize(app, [stack], tmp_path)
+
+    findings = synthesized.nag_violations()
+    assert len(findings) == 1 and findings[0].endswith(
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]"
+    ), findings

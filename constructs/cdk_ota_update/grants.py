@@ -19,7 +19,9 @@ from . import api
 from ._cdk import iot_arn, is_list_token, pseudo
 from .policy import (
     BUCKET_NAME,
+    FUNCTION_NAME,
     JOBS,
+    LOG_GROUP_NAME,
     OBJECT_KEY,
     OBJECTS,
     PROFILES,
@@ -39,7 +41,6 @@ from .policy import (
 
 IOT_SERVICE = "iot.amazonaws.com"
 PASSED_TO_IOT = {"StringEquals": {"iam:PassedToService": IOT_SERVICE}}
-JOB_ID = 64  # the service's job id AFR_OTA-<otaUpdateId>
 BUCKET_READS = ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketVersions")
 OBJECT_READS = ("s3:GetObject", "s3:GetObjectVersion")
 
@@ -93,6 +94,20 @@ def role_arn(arn: str, path: str | None) -> Resource:
         "x" * ROLE_NAME,
     )
     return Resource.fixed(arn, longest_arn.size)
+
+
+def function_arn(arn: str) -> Resource:
+    """A Lambda function's unqualified ARN; a token counts as the longest one in this account
+    and Region."""
+    prefix = f"arn:{pseudo().partition}:lambda:{pseudo().region}:{pseudo().account_id}:function:"
+    return Resource.fixed(arn, Arn.of(prefix, "x" * FUNCTION_NAME).size)
+
+
+def log_group_arn(arn: str) -> Resource:
+    """A log group's ARN (``Fn::GetAtt [LogGroup, Arn]``, which ends in ``:*``); a token counts
+    as the longest one in this account and Region."""
+    prefix = f"arn:{pseudo().partition}:logs:{pseudo().region}:{pseudo().account_id}:log-group:"
+    return Resource.fixed(arn, Arn.of(prefix, "x" * LOG_GROUP_NAME, ":*").size)
 
 
 OTA_UPDATES = iot_arn("otaupdate/*")
@@ -150,8 +165,9 @@ def self_grants(role_arn: Resource) -> Iterator[Grant]:
 def service_role_grants(request: Mapping[str, Any]) -> Iterator[Grant]:
     """What the OTA update service does with its role for ``request``."""
     ota_id = request[api.OTA_UPDATE_ID]
-    job = Resource((_iot("job", (api.job_id(ota_id), JOB_ID)), Arn.of(OTA_JOBS)), JOBS)
-    targets = request.get("targets") or []
+    job_arn = _iot("job", (api.job_id(ota_id), api.JOB_ID_MAX_LENGTH))
+    job = Resource((job_arn, Arn.of(OTA_JOBS)), JOBS)
+    targets = request.get(api.TARGETS) or []
     if is_list_token(targets):
         yield Grant(
             ("iot:CreateJob",),

@@ -68,6 +68,7 @@ SIGNING_JOB_ID = 64
 ROLE_NAME = 64
 ROLE_PATH = 512
 FUNCTION_NAME = 64
+LOG_GROUP_NAME = 512
 ARN = 2_048  # an ARN nothing more is known about (IAM's limit on a resource ARN)
 
 
@@ -327,6 +328,12 @@ class ScopedPolicy(Construct):
     def parts(self) -> list[iam.CfnPolicy | iam.CfnManagedPolicy]:
         """The policies this planned into (after synth): inline or managed, first part first."""
         return [part for part, _ in self._parts]
+
+    @property
+    def sizes(self) -> list[int]:
+        """Each part's size as planned (after synth): characters as IAM counts them, every token
+        at its longest value."""
+        return [_document_size(statements) for _, statements in self._parts]
 
     def statements(self, depth: Mapping[Kind, int] | None = None) -> list[_Statement]:
         """The statements with each kind of resource grouped to ``depth`` (exact: none)."""

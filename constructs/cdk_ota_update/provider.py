@@ -37,7 +37,7 @@ from constructs import Construct
 from . import api
 from ._cdk import StackSingleton, seconds, stack_id
 from .errors import OtaUpdateValidationError
-from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES
+from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES, function_arn, log_group_arn
 from .policy import Grant, Resource, ScopedPolicy
 
 # The handler waits for the service inside one invocation and hands the wait over to its next
@@ -372,7 +372,7 @@ class OtaUpdateProvider(StackSingleton):
             max_event_age=seconds(timing.event_age_seconds),
         )
         self.service_token = self.function.function_arn
-        function = Resource.fixed(self.service_token)
+        function = function_arn(self.service_token)
         self.policy = ScopedPolicy(self, "Policy", role=self.role)
         if self.options.vpc is not None:
             self.policy.attach_aws_managed_policy(VPC_ACCESS_POLICY, _VPC_ACCESS_REASON)
@@ -380,7 +380,7 @@ class OtaUpdateProvider(StackSingleton):
             [
                 Grant(
                     ("logs:CreateLogStream", "logs:PutLogEvents"),
-                    (Resource.fixed(log_group.log_group_arn),),
+                    (log_group_arn(log_group.log_group_arn),),
                     reason="the handler's logs, in the provider's own log group.",
                 ),
                 Grant(
