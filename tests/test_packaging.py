@@ -152,9 +152,10 @@ def _readme_example_command() -> list[str]:
     CLI that package.json pins."""
     readme = (ROOT / "README.md").read_text()
     (command,) = re.findall(r"run\s+`(npx --yes aws-cdk@[\d.]+ synth)` in its folder", readme)
+    words: list[str] = command.split()
     cli = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
-    assert command.split()[2] == f"aws-cdk@{cli}"
-    return command.split()
+    assert words[2] == f"aws-cdk@{cli}"
+    return words
 
 
 def test_an_example_synthesizes_from_the_installed_wheel_outside_the_repo(

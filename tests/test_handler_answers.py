@@ -1,0 +1,279 @@
+"""The answer's PUT to the ResponseURL, bounded against the invocation: each attempt within
+``api.PUT_TIMEOUT`` and the deadline, retried with backoff on 5xx only, refused events answered
+with the invocation's time; malformed events of every request type refused; Reasons cut to
+crhelper's length keeping their beginning."""
+
+from __future__ import annotations
+
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from handler_support import ID, LOGICAL_ID
+from harness import URL_SECRET, CloudFormation
+
+from cdk_ota_update import api
+from cdk_ota_update.rehearse.host import QuietHandler
+from cdk_ota_update.rehearse.lambda_runtime import LambdaContext
+
+
+class ResponseUrl:
+    """A ResponseURL host over HTTPS: it answers each PUT after ``delay`` seconds with the next
+    of ``statuses`` (200 once they run out), recording when each PUT arrived."""
+
+    def __init__(self, ca: trustme.CA) -> None:
+        self.statuses: list[int] = []
+        self.delay = 0.0
+        self.arrivals: list[float] = []
+        url = self
+
+        class Handler(QuietHandler):
+            def do_PUT(self) -> None:
+                url.arrivals.append(time.monotonic())
+                self.rfile.read(int(self.headers["content-length"]))
+                time.sleep(url.delay)
+                self.reply(url.statuses.pop(0) if url.statuses else 200, b"")
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert("127.0.0.1").configure_cert(context)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"https://127.0.0.1:{self._server.server_address[1]}/answer?{URL_SECRET}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def index(cloudformation: CloudFormation) -> Any:
+    """The handler module, in an environment that trusts the test CA."""
+    return sys.modules["index"]
+
+
+@pytest.fixture
+def host(trusted_ca: tuple[trustme.CA, Path]) -> Iterator[ResponseUrl]:
+    server = ResponseUrl(trusted_ca[0])
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def timeouts(index: Any, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The timeout of each attempt's connection, as the handler opens it."""
+    given: list[float] = []
+    real = index.HTTPSConnection
+
+    def connection(host: str, *, timeout: float, context: ssl.SSLContext) -> Any:
+        given.append(timeout)
+        return real(host, timeout=timeout, context=context)
+
+    monkeypatch.setattr(index, "HTTPSConnection", connection)
+    return given
+
+
+def _put(index: Any, url: str, within: float) -> tuple[bool, float]:
+    started = time.monotonic()
+    delivered = index.put_answer(url, {"Status": "SUCCESS"}, deadline=started + within)
+    return delivered, time.monotonic() - started
+
+
+# ---------------------------------------------------------------------------------------------
+# Each attempt, and all of them, within the invocation
+# ---------------------------------------------------------------------------------------------
+def test_an_attempt_never_outlasts_the_deadline(
+    index: Any, host: ResponseUrl, timeouts: list[float]
+) -> None:
+    host.delay = 3.0  # slower than the deadline, which is nearer than api.PUT_TIMEOUT
+
+    delivered, took = _put(index, host.url, within=0.6)
+
+    assert not delivered
+    assert timeouts and all(t <= 0.6 for t in timeouts), timeouts
+    assert took < 0.6 + 0.3
+
+
+def test_an_attempt_lasts_up_to_put_timeout_when_the_deadline_is_further(
+    index: Any, host: ResponseUrl, timeouts: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api, "PUT_TIMEOUT", 0.8)
+    host.delay = 0.4  # slow, but within one attempt
+
+    delivered, _ = _put(index, host.url, within=30)
+
+    assert delivered
+    assert timeouts == [0.8]
+    assert len(host.arrivals) == 1
+
+
+def test_a_host_that_never_answers_is_given_up_on_at_the_deadline(
+    index: Any, host: ResponseUrl, timeouts: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api, "PUT_TIMEOUT", 0.3)
+    host.delay = 30
+
+    delivered, took = _put(index, host.url, within=1.2)
+
+    assert not delivered
+    assert 0.9 < took < 1.2 + 0.2
+    assert len(timeouts) >= 2 and all(t <= 0.3 for t in timeouts), timeouts
+
+
+@pytest.mark.parametrize(
+    ("statuses", "delivered", "attempts"),
+    [
+        ([200], True, 1),
+        ([204], True, 1),
+        ([299], True, 1),
+        ([300], False, 1),
+        ([302], False, 1),
+        ([403], False, 1),
+        ([499], False, 1),
+        ([500], True, 2),
+        ([503, 502], True, 3),
+        ([500, 404], False, 2),
+    ],
+)
+def test_only_a_5xx_answer_is_retried(
+    index: Any, host: ResponseUrl, statuses: list[int], delivered: bool, attempts: int
+) -> None:
+    host.statuses = list(statuses)
+    assert _put(index, host.url, within=30)[0] is delivered
+    assert len(host.arrivals) == attempts
+
+
+def test_retries_back_off_exponentially_with_jitter(index: Any, host: ResponseUrl) -> None:
+    host.statuses = [500, 500, 500, 500]
+
+    assert _put(index, host.url, within=30)[0]
+
+    gaps = [b - a for a, b in zip(host.arrivals, host.arrivals[1:], strict=False)]
+    bounds = [
+        (0.5 * delay, delay)
+        for delay in (
+            min(index.PUT_BACKOFF_MAX, index.PUT_BACKOFF_BASE * 2**n) for n in range(len(gaps))
+        )
+    ]
+    assert len(gaps) == 4
+    for gap, (low, high) in zip(gaps, bounds, strict=True):
+        assert low - 0.05 <= gap <= high + 0.3, (gaps, bounds)
+
+
+# ---------------------------------------------------------------------------------------------
+# A refused event is answered with the invocation's time, less a second
+# ---------------------------------------------------------------------------------------------
+def _malformed_delete(url: str) -> dict[str, Any]:
+    return {
+        "RequestType": "Delete",
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/Other/1",
+        "RequestId": "r-1",
+        "LogicalResourceId": LOGICAL_ID,
+        "ResourceProperties": {},
+    }  # no PhysicalResourceId
+
+
+def test_a_refused_events_answer_is_retried_within_the_invocation(
+    index: Any, host: ResponseUrl
+) -> None:
+    host.statuses = [502]
+
+    index.handler(_malformed_delete(host.url), LambdaContext(30))
+
+    assert len(host.arrivals) == 2  # the 502, then the FAILED answer delivered
+
+
+def test_a_refused_events_answer_stops_a_second_before_the_invocation_ends(
+    index: Any, host: ResponseUrl
+) -> None:
+    host.delay = 30
+
+    started = time.monotonic()
+    index.handler(_malformed_delete(host.url), LambdaContext(1.8))
+    took = time.monotonic() - started
+
+    assert host.arrivals
+    assert 0.6 < took < 0.8 + 0.2
+
+
+# ---------------------------------------------------------------------------------------------
+# Malformed events of each request type
+# ---------------------------------------------------------------------------------------------
+def _event(request_type: str) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "RequestType": request_type,
+        "ResponseURL": f"https://127.0.0.1/answer?{URL_SECRET}",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/Firmware/1",
+        "RequestId": "r-1",
+        "LogicalResourceId": LOGICAL_ID,
+        "ResourceProperties": {"otaUpdateId": ID},
+    }
+    if request_type != "Create":
+        event["PhysicalResourceId"] = ID
+    if request_type == "Update":
+        event["OldResourceProperties"] = {"otaUpdateId": ID}
+    return event
+
+
+MALFORMED = [
+    (kind, member, value)
+    for kind in ("Create", "Update", "Delete")
+    for member, value in (
+        ("RequestType", None),
+        ("ResponseURL", None),
+        ("StackId", 7),
+        ("RequestId", ""),
+        ("LogicalResourceId", None),
+        ("ResourceProperties", "x"),
+        ("PhysicalResourceId", None),
+        ("OldResourceProperties", None),
+    )
+    if (member != "PhysicalResourceId" or kind != "Create")
+    and (member != "OldResourceProperties" or kind == "Update")
+]
+
+
+@pytest.mark.parametrize(("kind", "member", "value"), MALFORMED)
+def test_a_malformed_event_of_each_request_type_is_refused_naming_the_member(
+    index: Any, kind: str, member: str, value: Any
+) -> None:
+    event = _event(kind)
+    if value is None:
+        del event[member]
+    else:
+        event[member] = value
+    settings = api.Settings(stack_id=_event(kind)["StackId"])
+
+    assert index.refusal(event, settings) == (
+        f"Malformed event: {member} missing or of the wrong type"
+    )
+
+
+@pytest.mark.parametrize("kind", ["Create", "Update", "Delete"])
+def test_a_well_formed_event_of_each_request_type_is_not_refused(index: Any, kind: str) -> None:
+    event = _event(kind)
+    assert index.refusal(event, api.Settings(stack_id=event["StackId"])) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reasons within crhelper's 256 characters, their beginning kept
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("length", [255, 256])
+def test_a_reason_that_fits_is_kept_whole(index: Any, length: int) -> None:
+    reason = "r" * length
+    assert index.fit(reason) == reason
+
+
+def test_a_longer_reason_keeps_its_beginning_and_says_it_was_cut(index: Any) -> None:
+    reason = "begin " + "x" * 300
+    assert index.fit(reason) == reason[:255] + "…"
+    assert len(index.fit(reason)) == index.REASON_LENGTH == 256
