@@ -76,7 +76,8 @@ def test_the_example_app_is_created_and_torn_down(
         ("Create", "SUCCESS", ""),
         ("Delete", "SUCCESS", "teardown"),
     ]
-    assert ota["status"] == "DELETE_COMPLETE"
+    assert (ota["status"], ota["change"]) == ("DELETE_COMPLETE", "created")
+    assert (ota["account"], ota["region"]) == ("123456789012", "us-east-1")
     assert report["mustExistAtDeploy"] == {}
     assert "rehearse: 2 step(s) done, 0 failed" in err
     # The assembly is left as synth made it: no bytecode in the handler's asset.
@@ -93,6 +94,8 @@ def test_the_example_app_without_its_fleet_fails_and_names_what_must_exist(
     assert lines[0].split() == [
         "OTA",
         "update",
+        "environment",
+        "change",
         "otaUpdateId",
         "status",
         "job",
@@ -100,9 +103,11 @@ def test_the_example_app_without_its_fleet_fails_and_names_what_must_exist(
         "seconds",
         "reason",
     ]
-    row = lines[1].split(maxsplit=3)
-    assert row[:3] == [
+    row = lines[1].split(maxsplit=5)
+    assert row[:5] == [
         f"{STACK}/SensorFirmware497D9507",
+        "123456789012/us-east-1",
+        "-",
         ota_update_id(releases[0]),
         "CREATE_FAILED",
     ]
@@ -126,14 +131,14 @@ def test_an_update_between_two_releases_replaces_the_ota_update_and_deletes_the_
 
     [outcome] = report.outcomes
     assert report.exit_status == 0, report.table()
-    assert outcome.status == "UPDATE_COMPLETE"
+    assert (outcome.status, outcome.change) == ("UPDATE_COMPLETE", "replaced")
     assert (outcome.replaced, outcome.ota_update_id) == (ota_update_id(old), ota_update_id(new))
     assert [(s.request, s.status, s.purpose, s.physical_id) for s in outcome.steps] == [
         ("Create", "SUCCESS", "", ota_update_id(old)),
         ("Update", "SUCCESS", "", ota_update_id(new)),
         ("Delete", "SUCCESS", "replaced", ota_update_id(old)),
     ]
-    assert f"replaced {ota_update_id(old)} (deleted)" in report.table()
+    assert f"replaced {ota_update_id(old)} -> {ota_update_id(new)}" in report.table()
 
 
 def test_the_teardown_after_a_replacement_deletes_the_new_ota_update(
@@ -158,7 +163,8 @@ def test_the_same_assembly_twice_sends_no_update(
 ) -> None:
     report: Report = rehearsal(releases[0], previous=releases[0], exists=EXISTS[1::2])
     [outcome] = report.outcomes
-    assert (outcome.status, [s.request for s in outcome.steps]) == ("UNCHANGED", ["Create"])
+    assert (outcome.status, outcome.change) == ("UNCHANGED", "unchanged")
+    assert [s.request for s in outcome.steps] == ["Create"]
 
 
 def test_the_rehearsal_that_cannot_run_exits_2(

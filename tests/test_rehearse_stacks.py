@@ -34,6 +34,7 @@ FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
 ACCOUNT, REGION = "123456789012", "us-east-1"
 STAGE_ACCOUNT = "111111111111"  # the stages of a pipeline, each in its own Region
 IOT_TRUST = iam.ServicePrincipal("iot.amazonaws.com")
+CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True}  # as `cdk synth` sets it
 EVERYTHING_BUT_READ = [
     iam.PolicyStatement(actions=["iam:GetRole", "iam:PassRole", "iot:*"], resources=["*"]),
     iam.PolicyStatement(actions=["s3:PutObject"], resources=["*"]),
@@ -71,7 +72,7 @@ def given_role(
 
 
 def build(outdir: Path) -> None:
-    app = cdk.App(outdir=str(outdir))
+    app = cdk.App(outdir=str(outdir), context=CLI_CONTEXT)
     good = cdk.Stack(app, "Good")
     for index, group in enumerate(("north", "south", "east")):  # the shared service role
         OtaUpdate(good, f"Release{index}", targets=[fleet(good, group)], files=[firmware_file()])
@@ -208,6 +209,33 @@ def test_a_role_with_a_managed_policy_deploys(report: Report) -> None:
     assert steps(outcome)[0] == ("Create", "SUCCESS", ""), outcome.reason
 
 
+def test_a_reason_longer_than_cloudformation_carries_is_reported_whole(report: Report) -> None:
+    """The handler cuts it to CloudFormation's 256 characters; the report has what it logged."""
+    outcome = only(report, "NoRead")
+    document: dict[str, Any] = json.loads(report.dumps())
+    [row] = [line for line in report.table().splitlines() if line.startswith("NoRead/")]
+
+    assert len(outcome.reason) > 256
+    assert outcome.reason.endswith(f"OTA update {outcome.ota_update_id} was deleted")
+    assert outcome.steps[0].reason == outcome.reason
+    assert [o["reason"] for o in document["otaUpdates"] if o["stack"] == "NoRead"] == [
+        outcome.reason
+    ]
+    assert row.endswith("… (cut; --json has it whole)")
+
+
+def test_each_ota_update_is_reported_with_its_environment(report: Report) -> None:
+    document: dict[str, Any] = json.loads(report.dumps())
+    environments = {o["stack"]: (o["account"], o["region"]) for o in document["otaUpdates"]}
+    stacks = {o.path: o.stack for o in report.outcomes}
+    rows = [line.split() for line in report.table().splitlines()]
+    shown = {stacks[row[0]]: row[1] for row in rows if row[0] in stacks}
+
+    assert environments["LegacyEu"] == (STAGE_ACCOUNT, "eu-west-1")
+    assert environments["Good"] == (ACCOUNT, REGION)
+    assert shown["LegacyUs"] == f"{STAGE_ACCOUNT}/us-west-2"
+
+
 def test_a_role_that_cannot_read_the_firmware_fails_naming_object_and_action(
     report: Report,
 ) -> None:
@@ -231,11 +259,28 @@ def test_a_role_not_trusted_by_iot_fails(report: Report) -> None:
     ) in outcome.reason
 
 
-def test_a_missing_object_fails_and_must_exist_at_deploy(report: Report) -> None:
+def test_an_object_of_a_bucket_the_stack_creates_fails_and_is_said_not_uploaded(
+    report: Report,
+) -> None:
+    """Not "must exist at deploy": the bucket is the stack's own, new and empty at deploy."""
     outcome = only(report, "MissingObject")
+    [missing] = report.not_uploaded
+
     assert outcome.status == "CREATE_FAILED"
     assert "cannot read the S3 object s3://fw-rehearsal/v9/fw.bin" in outcome.reason
-    assert report.must_exist["s3://fw-rehearsal/v9/fw.bin"] == [outcome.path]
+    assert "s3://fw-rehearsal/v9/fw.bin" not in report.must_exist
+    assert (missing.object, missing.construct_path, missing.referred_to_by) == (
+        "s3://fw-rehearsal/v9/fw.bin",
+        "MissingObject/Firmware/Resource",
+        [outcome.path],
+    )
+    assert missing.bucket.startswith("MissingObject/Firmware")
+    assert (
+        f"not uploaded: {missing.bucket} (MissingObject/Firmware/Resource) is created by the "
+        "deployment, empty: v9/fw.bin is in it at deploy only if the deployment uploads it (an "
+        "s3_deployment.BucketDeployment the OtaUpdate depends on), or use "
+        f"FileLocation.from_asset (referred to by {outcome.path})"
+    ) in report.table().splitlines()
 
 
 def test_a_thing_group_neither_declared_nor_given_fails_and_must_exist_at_deploy(

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from .assembly import RehearsalError
 from .rehearsal import DEFAULT_ACCOUNT, DEFAULT_REGION, rehearse
-from .report import Outcome, Report, Step
+from .report import NotUploaded, Outcome, Report, Step
 
 __all__ = [
     "DEFAULT_ACCOUNT",
     "DEFAULT_REGION",
+    "NotUploaded",
     "Outcome",
     "RehearsalError",
     "Report",

@@ -2,13 +2,17 @@
 
 A stack is an artifact of type ``aws:cloudformation:stack`` of ``manifest.json`` (nested
 assemblies of CDK stages included); its file assets are those of the asset manifests it depends
-on (``cdk:asset-manifest``).
+on (``cdk:asset-manifest``). Stacks are selected as ``cdk deploy`` selects them: by their
+hierarchical id (``Pipeline/Eu/Release`` for a stack in a Stage, what ``cdk ls`` prints), their
+stack name (``Eu-Release``) or artifact id, or by a glob of any of these (``*`` and ``?`` within a
+``/``-separated part, ``**`` across parts).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +40,25 @@ class FileAsset:
 class Stack:
     artifact_id: str
     name: str
+    hierarchical_id: str  # the path `cdk ls` and `cdk deploy` know it by (artifact id at top level)
     template: Mapping[str, Any]
     dependencies: tuple[str, ...]  # artifact ids of the stacks it depends on
     assets: tuple[FileAsset, ...]
     account: str | None  # the stack's own environment, when it names one
     region: str | None
+
+    @property
+    def listed(self) -> str:
+        """The stack as ``cdk ls`` lists it: ``Pipeline/Eu/Release (Eu-Release)``."""
+        if self.hierarchical_id == self.name:
+            return self.name
+        return f"{self.hierarchical_id} ({self.name})"
+
+    def matches(self, pattern: str) -> bool:
+        """Whether ``pattern`` (a name or glob) selects this stack."""
+        glob = _glob(pattern)
+        names = (self.hierarchical_id, self.name, self.artifact_id, self.listed)
+        return any(glob.fullmatch(name) for name in names)
 
     def resources(self, resource_type: str | None = None) -> dict[str, Mapping[str, Any]]:
         resources: Mapping[str, Mapping[str, Any]] = self.template.get("Resources") or {}
@@ -63,23 +81,31 @@ class Assembly:
     directory: Path
     stacks: tuple[Stack, ...]  # in dependency order
 
-    def select(self, names: Iterable[str]) -> Assembly:
-        """The stacks named (stack name, artifact id or display path) and those they depend on."""
-        by_name = {s.name: s for s in self.stacks} | {s.artifact_id: s for s in self.stacks}
+    def unmatched(self, patterns: Sequence[str]) -> list[str]:
+        """The patterns that select none of the stacks."""
+        return [p for p in patterns if not any(s.matches(p) for s in self.stacks)]
+
+    def listing(self) -> str:
+        return ", ".join(s.listed for s in self.stacks) or "none"
+
+    def select(self, patterns: Sequence[str]) -> Assembly:
+        """The stacks the patterns select (see the module) and those they depend on."""
+        by_id = {s.artifact_id: s for s in self.stacks}
         wanted: set[str] = set()
-        pending = list(names)
+        pending = [s.artifact_id for s in self.stacks if any(s.matches(p) for p in patterns)]
         while pending:
-            name = pending.pop()
-            stack = by_name.get(name)
-            if stack is None:
-                raise RehearsalError(
-                    f"no stack {name!r} in {self.directory}: it has "
-                    f"{', '.join(s.name for s in self.stacks) or 'none'}"
-                )
-            if stack.artifact_id not in wanted:
-                wanted.add(stack.artifact_id)
-                pending.extend(stack.dependencies)
+            artifact_id = pending.pop()
+            if artifact_id in by_id and artifact_id not in wanted:
+                wanted.add(artifact_id)
+                pending.extend(by_id[artifact_id].dependencies)
         return Assembly(self.directory, tuple(s for s in self.stacks if s.artifact_id in wanted))
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A stack pattern as ``cdk deploy`` reads it: ``*`` and ``?`` within a part, ``**`` across."""
+    wildcards = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
+    parts = re.split(r"(\*\*|\*|\?)", pattern)
+    return re.compile("".join(wildcards.get(part) or re.escape(part) for part in parts))
 
 
 def _json(path: Path) -> Any:
@@ -139,6 +165,7 @@ def _read(directory: Path) -> list[Stack]:
             Stack(
                 artifact_id=artifact_id,
                 name=properties.get("stackName", artifact_id),
+                hierarchical_id=artifact.get("displayName", artifact_id),
                 template=_json(directory / properties["templateFile"]),
                 dependencies=tuple(
                     d for d in dependencies if (artifacts.get(d) or {}).get("type") == STACK

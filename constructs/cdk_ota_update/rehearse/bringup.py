@@ -8,7 +8,10 @@ account and Region: ``AWS::S3::Bucket``, ``AWS::IAM::Role`` (with ``Policies`` a
 ``AWS::Signer::SigningProfile``, ``Custom::CDKBucketDeployment`` (the files of its source assets
 copied under its destination) and ``AWS::Lambda::Function`` (recorded: the handler runs from its
 asset). Names CloudFormation would generate are derived from the stack and logical id. Other
-resource types are not brought up; a reference to one is reported by name.
+resource types are not brought up; a reference to one is reported by name. What was brought up
+is recorded (:attr:`Deployment.made`), for the cleanup after an update (:mod:`.cleanup`). A
+resource the previous assembly brought up (``--from``) is taken over, as CloudFormation keeps it:
+a named thing group, role or bucket is not created a second time.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ SIGNING_PLATFORM = "AmazonFreeRTOS-Default"
 EXISTS_KINDS = ("thinggroup/", "thing/", "signing-profile/", "s3://")
 
 
-def _given(name: str) -> tuple[str, tuple[str, str] | None]:
+def parse_exists(name: str) -> tuple[str, tuple[str, str] | None]:
     """What ``--exists NAME`` names (``thinggroup/x``...) and, for an ARN, its account, Region."""
     where: tuple[str, str] | None = None
     resource = name
@@ -107,6 +110,33 @@ class Environment:
     def partition(self) -> str:
         return partition_of(self.region)
 
+    def key(self, logical_id: str) -> str:
+        """Where CloudFormation knows a resource: account, Region, stack name, logical id."""
+        return f"{self.account}/{self.region}/{self.stack.name}/{logical_id}"
+
+
+@dataclass(frozen=True)
+class Made:
+    """A resource brought up: where, its template entry and its ``Ref``."""
+
+    environment: Environment
+    logical_id: str
+    resource: Resource
+    ref: Any
+
+    @property
+    def path(self) -> str:
+        return f"{self.environment.stack.name}/{self.logical_id}"
+
+    @property
+    def type(self) -> str:
+        return str(self.resource["Type"])
+
+    def retained(self, replaced: bool) -> bool:
+        """Whether CloudFormation keeps it once removed (or ``replaced``), by its policy."""
+        policy = self.resource.get("UpdateReplacePolicy" if replaced else "DeletionPolicy")
+        return policy in ("Retain", "RetainExceptOnCreate")
+
 
 @dataclass
 class Deployment:
@@ -120,6 +150,8 @@ class Deployment:
     declared: set[str] = field(default_factory=set)  # "thinggroup/x", "s3://b/k", ...
     given: set[str] = field(default_factory=set)
     skipped: dict[str, str] = field(default_factory=dict)  # "Stack/Logical" -> why
+    made: dict[str, Made] = field(default_factory=dict)  # by Environment.key, in creation order
+    buckets: dict[tuple[str, str], Made] = field(default_factory=dict)  # by account and name
     _exports: dict[str, tuple[Environment, Any]] = field(default_factory=dict)
 
     # -- stacks -------------------------------------------------------------------------------
@@ -171,6 +203,8 @@ class Deployment:
                 try:
                     if environment.scope.included(resource):
                         _BRING_UP[resource["Type"]](self, environment, logical_id, resource)
+                        ref = environment.scope.refs[logical_id]
+                        self._made(Made(environment, logical_id, resource, ref))
                 except Unresolved as unresolved:
                     self.skipped[f"{stack.name}/{logical_id}"] = f"refers to {unresolved.what}"
                     continue
@@ -184,12 +218,17 @@ class Deployment:
             if not progress:
                 break
 
+    def _made(self, made: Made) -> None:
+        self.made[made.environment.key(made.logical_id)] = made
+        if made.type == "AWS::S3::Bucket":
+            self.buckets[(made.environment.account, made.ref)] = made
+
     # -- given on the command line ------------------------------------------------------------
     def give(self, name: str, places: Iterable[tuple[str, str]]) -> None:
         """Make what ``--exists NAME`` says exists: a name in each of ``places`` (the accounts and
         Regions the rehearsal deploys to: every stage of a pipeline refers to its own), an ARN in
         its own account and Region only."""
-        resource, where = _given(name)
+        resource, where = parse_exists(name)
         kind, _, value = resource.partition("/")
         for account, region in [where] if where else sorted(set(places)):
             if resource.startswith("s3://"):

@@ -33,7 +33,9 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="rehearse this stack (and those it depends on); repeatable; all by default",
+        help="rehearse this stack (and those it depends on): its id as `cdk ls` prints it "
+        "(Pipeline/Eu/Release), its stack name (Eu-Release), or a glob of either ('*/Eu/*', "
+        "'Eu-*'), as `cdk deploy` takes them; repeatable; all by default",
     )
     run.add_argument(
         "--account",
@@ -53,14 +55,16 @@ def parser() -> argparse.ArgumentParser:
         help="something the stacks refer to but do not declare, that exists at "
         "deploy: thinggroup/NAME, thing/NAME, signing-profile/NAME, s3://BUCKET or "
         "s3://BUCKET/KEY (in every account and Region the stacks deploy to), or the ARN of a "
-        "thing group, thing or signing profile (in its own); repeatable",
+        "thing group, thing or signing profile (in its own); repeatable; one that no OTA update "
+        "refers to is warned about",
     )
     run.add_argument(
         "--from",
         dest="previous",
         metavar="OLD_CDK_OUT",
-        help="the assembly deployed before: create it first, then send the Updates "
-        "and Deletes that reach CDK_OUT",
+        help="the assembly deployed before: deploy it first, then update it to CDK_OUT as "
+        "CloudFormation would (unchanged resources kept, changed OTA updates updated or "
+        "replaced, replaced and removed resources deleted)",
     )
     run.add_argument(
         "--teardown",

@@ -5,7 +5,9 @@ processes (up to ``concurrency`` of them at once); its environment is the one th
 declares, resolved, plus what Lambda sets. Independent OTA updates are created in parallel (an
 OTA update waits for those it refers to, and for those of the stacks its stack depends on); a
 FAILED answer is followed by CloudFormation's rollback (Delete of a failed Create, the Update back
-of a failed Update) with the physical id the handler gave. CloudFormation's record of each
+of a failed Update) with the physical id the handler gave. A Reason the handler had to cut (to
+the 256 characters CloudFormation carries, ``…`` at the end) is reported whole, as the invocation
+logged it. CloudFormation's record of each
 resource's status (``CREATE_IN_PROGRESS`` before the Create, ``CREATE_COMPLETE`` once answered, ...)
 is kept in a :class:`~.host.StackService`, which the handler reaches through
 ``AWS_ENDPOINT_URL_CLOUDFORMATION`` to ask whether CloudFormation still waits for an answer.
@@ -38,9 +40,10 @@ from .host import (
 )
 from .intrinsics import Unresolved, references, resolve
 from .lambda_runtime import ACCOUNT_VARIABLE
-from .report import NOT_REHEARSED, Outcome, Step
+from .report import CREATED, DELETED, KEPT, NOT_REHEARSED, REPLACED, UPDATED, Outcome, Step
 
 ANSWER_GRACE_SECONDS = 5.0  # how long an answer may trail the invocation's return
+CUT = "…"  # how the handler ends a Reason it cut to fit
 Progress = Callable[[Outcome], None]
 
 
@@ -57,7 +60,8 @@ class OtaResource:
 
     @property
     def key(self) -> str:
-        return self.outcome.path
+        """Where CloudFormation knows it: account, Region, stack name and logical id."""
+        return f"{self.outcome.environment}/{self.outcome.path}"
 
 
 class LambdaPool:
@@ -88,7 +92,8 @@ class LambdaPool:
         self._files.append(log)
         return log
 
-    def invoke(self, event: Event, timeout: float) -> None:
+    def invoke(self, event: Event, timeout: float) -> list[str]:
+        """Run ``event`` in an idle process; the messages the handler logged meanwhile."""
         with self._slots:
             with self._lock:
                 process = self._idle.pop() if self._idle else None
@@ -97,7 +102,7 @@ class LambdaPool:
                 with self._lock:
                     self._all.append(process)
             try:
-                process(event, timeout)
+                return process.invoke(event, timeout)
             finally:
                 with self._lock:
                     self._idle.append(process)
@@ -201,8 +206,9 @@ class Driver:
             event["OldResourceProperties"] = stringify(old)
         self._statuses.sent(event)
         started = time.monotonic()
+        logged: list[str] = []
         try:
-            pool.invoke(json.loads(json.dumps(event)), function.timeout)
+            logged = pool.invoke(json.loads(json.dumps(event)), function.timeout)
             arrival = self.responses.wait(event["ResponseURL"], ANSWER_GRACE_SECONDS)
             silence = "the handler returned without answering CloudFormation"
         except RuntimeError as ended:
@@ -230,7 +236,7 @@ class Driver:
                 body["Status"],
                 answered_id,
                 arrived - started,
-                body.get("Reason", ""),
+                whole(body.get("Reason", ""), logged),
                 purpose,
             )
         ota.outcome.steps.append(step)
@@ -260,7 +266,7 @@ class Driver:
         if properties is None:
             return False
         if properties == old.properties:
-            ota.outcome.status = "UNCHANGED"
+            ota.outcome.status, ota.outcome.change = "UNCHANGED", KEPT
             ota.physical_id, ota.properties = old.physical_id, old.properties
             self._describe(ota)
             return True
@@ -285,7 +291,8 @@ class Driver:
         ota.outcome.status = f"{request.upper()}_{'COMPLETE' if ok else 'FAILED'}"
         ota.properties = properties if ok else (old.properties if old else properties)
         if ok:
-            if old and old.physical_id != ota.physical_id:
+            ota.outcome.change = _change(old, ota.physical_id)
+            if old is not None and ota.outcome.change == REPLACED:
                 ota.outcome.replaced = old.physical_id
             self._describe(ota)
             return True
@@ -319,9 +326,12 @@ class Driver:
         step = self.send(
             ota, "Delete", props, physical_id=physical_id or ota.physical_id, purpose=purpose
         )
+        ok = step.status == "SUCCESS"
         if purpose in ("teardown", "removed"):
-            ota.outcome.status = "DELETE_COMPLETE" if step.status == "SUCCESS" else "DELETE_FAILED"
-        return step.status == "SUCCESS"
+            ota.outcome.status = "DELETE_COMPLETE" if ok else "DELETE_FAILED"
+        if purpose == "removed" and ok:
+            ota.outcome.change = DELETED
+        return ok
 
     def _describe(self, ota: OtaResource) -> None:
         """Read the OTA update, its job and stream back from the emulation."""
@@ -336,6 +346,23 @@ class Driver:
                 outcome.stream = document.get("afr_ota", {}).get("streamname")
         except iot.exceptions.ResourceNotFoundException:
             outcome.reason = f"OTA update {ota.physical_id} is not in the emulation"
+
+
+def _change(old: OtaResource | None, physical_id: str | None) -> str:
+    """What a successful Create or Update did: a new physical id is a replacement."""
+    if old is None:
+        return CREATED
+    return UPDATED if old.physical_id == physical_id else REPLACED
+
+
+def whole(reason: str, logged: Iterable[str]) -> str:
+    """``reason`` whole: when the handler cut it to fit, the longest message it logged that starts
+    with what it kept (crhelper logs the failure it answers)."""
+    if not reason.endswith(CUT):
+        return reason
+    kept = reason.removesuffix(CUT)
+    found = [m for m in logged if m.startswith(kept) and len(m) > len(kept)]
+    return max(found, key=len, default=reason)
 
 
 def dependencies(

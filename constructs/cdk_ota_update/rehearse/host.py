@@ -34,8 +34,9 @@ from xml.sax.saxutils import escape
 
 from cdk_ota_update import api
 
+from .lambda_runtime import LOGGED, RETURNED
+
 RUNTIME = Path(__file__).with_name("lambda_runtime.py")
-RETURNED = "returned"  # what lambda_runtime.py prints when an invocation returns
 URL_SECRET = "X-Amz-Signature=0123456789abcdef"  # stands for the secret part of a ResponseURL
 _SIGNED_AT = re.compile(rf"(?<=[?&]{api.RESPONSE_URL_SIGNED_AT}=)[0-9]{{8}}T[0-9]{{6}}Z")
 
@@ -473,7 +474,8 @@ class LambdaProcess:
 
     Its ``sys.path`` is the asset folder plus a folder holding boto3 and its dependencies only, as
     in the Lambda runtime: anything the asset lacks fails to import. The process stays up between
-    invocations (a warm Lambda); its log goes to ``log`` (this process's stderr by default).
+    invocations (a warm Lambda); its log goes to ``log`` (this process's stderr by default), and
+    :meth:`invoke` also returns the messages an invocation logged.
     """
 
     def __init__(
@@ -494,12 +496,20 @@ class LambdaProcess:
         )
 
     def __call__(self, event: Event, timeout: float) -> None:
+        """Invoke the handler with ``event``."""
+        self.invoke(event, timeout)
+
+    def invoke(self, event: Event, timeout: float) -> list[str]:
+        """Invoke the handler with ``event``; the messages it logged meanwhile."""
         assert self._process.stdin and self._process.stdout
         self._process.stdin.write(json.dumps({"event": event, "timeout": timeout}) + "\n")
         self._process.stdin.flush()
-        for line in self._process.stdout:  # what the handler prints itself comes first
-            if line.rstrip("\n") == RETURNED:
-                return
+        logged: list[str] = []
+        for line in self._process.stdout:  # what the handler prints itself is skipped
+            if line.startswith(LOGGED):
+                logged.append(json.loads(line.removeprefix(LOGGED)))
+            elif line.rstrip("\n") == RETURNED:
+                return logged
         raise RuntimeError(f"the Lambda process ended (exit code {self._process.wait()})")
 
     def close(self) -> None:

@@ -3,7 +3,9 @@
 ``sys.path`` holds only the Lambda asset folder, a folder with boto3 and its dependencies, and
 the standard library, as in AWS Lambda's Python runtime. Each line on stdin is one invocation,
 ``{"event": ..., "timeout": seconds}``; ``index.handler`` runs it and a line on stdout says it
-returned. The function's name, Region and account come from the environment Lambda sets
+returned. The handler's log goes to stderr, as to CloudWatch; each message logged is also relayed
+on stdout (``LOGGED`` and the message as JSON, a line each), so that the host knows what each
+invocation logged. The function's name, Region and account come from the environment Lambda sets
 (``AWS_LAMBDA_FUNCTION_NAME``, ``AWS_REGION``, ``CDK_OTA_UPDATE_ACCOUNT``). Also the home of
 :class:`LambdaContext`, which an in-process harness uses too.
 
@@ -24,6 +26,8 @@ FUNCTION_NAME = "OtaUpdateProvider"
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 ACCOUNT_VARIABLE = "CDK_OTA_UPDATE_ACCOUNT"
+RETURNED = "returned"  # the line on stdout once an invocation returned
+LOGGED = "logged "  # the start of a line on stdout relaying a message the handler logged
 
 
 class LambdaContext:
@@ -49,10 +53,19 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class Relay(logging.Handler):
+    """Each message logged, on stdout for the host (see the module)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stdout.write(LOGGED + json.dumps(record.getMessage()) + "\n")
+        sys.stdout.flush()
+
+
 def main() -> None:
     asset, runtime = sys.argv[1:3]
     sys.path[0:1] = [asset, runtime]  # instead of this script's folder
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger().addHandler(Relay())
     index = importlib.import_module("index")  # the asset's handler
 
     names = (
@@ -63,7 +76,7 @@ def main() -> None:
     for line in sys.stdin:
         invocation = json.loads(line)
         index.handler(invocation["event"], LambdaContext(invocation["timeout"], *names))
-        print("returned", flush=True)
+        print(RETURNED, flush=True)
 
 
 if __name__ == "__main__":

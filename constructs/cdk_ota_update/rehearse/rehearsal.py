@@ -11,16 +11,18 @@ from typing import Any
 
 from cdk_ota_update import api
 
-from .assembly import Assembly, read_assembly
-from .bringup import Deployment
+from .assembly import Assembly, RehearsalError, read_assembly
+from .bringup import Deployment, Made, parse_exists
+from .cleanup import clean_up
 from .driver import Driver, OtaResource, Progress, dependencies, run_graph
 from .emulation import Emulation
 from .host import CertificateAuthority, ResponseServer, StackService
-from .report import NOT_REHEARSED, Outcome, Report
+from .report import NOT_REHEARSED, NotUploaded, Outcome, Report
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
 DEFAULT_CONCURRENCY = 4
+Reference = tuple[str, str, str]  # account, Region, and what: "thinggroup/x", "s3://b/k", ...
 
 
 @dataclass
@@ -30,6 +32,16 @@ class _Phase:
     deployment: Deployment
     resources: dict[str, OtaResource] = field(default_factory=dict)
     needs: dict[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass
+class _Run:
+    """What the phases of a rehearsal leave for its report."""
+
+    first: _Phase
+    final: _Phase
+    removed: list[Outcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def rehearse(
@@ -47,19 +59,21 @@ def rehearse(
 ) -> Report:
     """Rehearse the deployment of the cloud assembly ``cdk_out`` (see the package's description).
 
-    ``stacks``: the stacks to rehearse (with those they depend on), all when empty; ``account``,
-    ``region``: where stacks without an environment of their own deploy; ``exists``: what exists
-    already (``thinggroup/NAME``, ``thing/NAME``, ``signing-profile/NAME``, ``s3://BUCKET[/KEY]``,
-    in every account and Region the stacks deploy to; or an ARN, in its own);
-    ``previous``: the assembly deployed before (its OTA updates are created first, then the
-    Updates and Deletes CloudFormation would send to reach ``cdk_out``); ``teardown``: Delete
-    everything at the end; ``concurrency``: invocations at once per Lambda function;
-    ``workdir``: where the handler's logs go (a temporary folder by default).
+    ``stacks``: the stacks to rehearse (with those they depend on), all when empty: hierarchical
+    ids (``Pipeline/Eu/Release``, as ``cdk ls`` prints them), stack names or globs of either, as
+    ``cdk deploy`` takes them; ``account``, ``region``: where stacks without an environment of
+    their own deploy; ``exists``: what exists already (``thinggroup/NAME``, ``thing/NAME``,
+    ``signing-profile/NAME``, ``s3://BUCKET[/KEY]``, in every account and Region the stacks deploy
+    to; or an ARN, in its own); ``previous``: the assembly deployed before (it is deployed first,
+    then updated to ``cdk_out`` as CloudFormation would: what is unchanged is kept, the OTA updates
+    that changed get their Update, then the cleanup deletes the replaced and removed ones);
+    ``teardown``: Delete every OTA update at the end; ``concurrency``: invocations at once per
+    Lambda function; ``workdir``: where the handler's logs go (a temporary folder by default).
     Raises :class:`RehearsalError` when the rehearsal cannot run.
     """
     started = time.monotonic()
-    new = _read(cdk_out, stacks)
-    old = _read(previous, stacks) if previous is not None else None
+    given = list(exists)
+    new, old = _assemblies(Path(cdk_out), Path(previous) if previous else None, stacks)
     with tempfile.TemporaryDirectory(prefix="cdk-ota-rehearsal-") as temporary:
         work = Path(workdir) if workdir is not None else Path(temporary)
         emulation = Emulation()
@@ -76,57 +90,75 @@ def rehearse(
             progress,
         )
         try:
-            places = [(account, region)] + [
-                (stack.account or account, stack.region or region)
-                for assembly in (new, old)
-                if assembly is not None
-                for stack in assembly.stacks
-            ]
-            for name in exists:
-                driver.deployment.give(name, places)
-            first = _bring_up(driver.deployment, old or new, None)
-            run_graph(first.resources, first.needs, driver.create, concurrency, progress)
-            final = first
-            removed: list[Outcome] = []
-            if old is not None:
-                final = _bring_up(
-                    Deployment(emulation, account, region, given=set(first.deployment.given)),
-                    new,
-                    first,
-                )
-                driver.deployment = final.deployment
-                removed = _update(driver, first, final, concurrency, progress)
-            if teardown:
-                dependents = {
-                    k: {d for d, n in final.needs.items() if k in n} for k in final.resources
-                }
-                live = {
-                    k: o
-                    for k, o in final.resources.items()  # rolled back: nothing left
-                    if o.physical_id and o.outcome.status not in ("CREATE_FAILED", NOT_REHEARSED)
-                }
-                run_graph(
-                    live,
-                    dependents,
-                    lambda o: driver.delete(o, "teardown"),
-                    concurrency,
-                    progress,
-                    skip_reason="kept: {} could not be deleted first",
-                )
+            run = _run(driver, new, old, given, teardown)
         finally:
             driver.close()
             responses.close()
             stack_service.close()
             emulation.stop()
-    outcomes = [o.outcome for o in final.resources.values()] + removed
+    final = run.final
+    missing, not_uploaded = _missing(final)
     return Report(
-        outcomes, _must_exist(final), dict(final.deployment.skipped), time.monotonic() - started
+        [o.outcome for o in final.resources.values()] + run.removed,
+        missing,
+        dict(final.deployment.skipped),
+        time.monotonic() - started,
+        not_uploaded,
+        _unused(given, (run.first, final)) + run.warnings,
     )
 
 
-def _read(directory: str | Path, stacks: Sequence[str]) -> Assembly:
-    assembly = read_assembly(Path(directory))
-    return assembly.select(stacks) if stacks else assembly
+def _assemblies(
+    cdk_out: Path, previous: Path | None, patterns: Sequence[str]
+) -> tuple[Assembly, Assembly | None]:
+    """The assembly to rehearse and the previous one, with the stacks ``patterns`` select (a
+    pattern must select a stack of either)."""
+    new = read_assembly(cdk_out)
+    old = read_assembly(previous) if previous is not None else None
+    if not patterns:
+        return new, old
+    unmatched = set(new.unmatched(patterns)) & set(old.unmatched(patterns) if old else patterns)
+    if unmatched:
+        raise RehearsalError(
+            f"no stack {' or '.join(map(repr, sorted(unmatched)))} in {cdk_out}: it has "
+            f"{new.listing()}"
+        )
+    return new.select(patterns), old.select(patterns) if old else None
+
+
+def _run(
+    driver: Driver, new: Assembly, old: Assembly | None, given: Sequence[str], teardown: bool
+) -> _Run:
+    """Give what exists, deploy ``old`` (or ``new``), update it to ``new``, tear down."""
+    deployment = driver.deployment
+    places = [(deployment.account, deployment.region)] + [
+        (stack.account or deployment.account, stack.region or deployment.region)
+        for assembly in (new, old)
+        if assembly is not None
+        for stack in assembly.stacks
+    ]
+    for name in given:
+        deployment.give(name, places)
+    first = _bring_up(deployment, old or new, None)
+    run_graph(first.resources, first.needs, driver.create, driver.concurrency, driver.progress)
+    run = _Run(first, first) if old is None else _updated(driver, first, new)
+    if teardown:
+        _teardown(driver, run.final)
+    return run
+
+
+def _updated(driver: Driver, first: _Phase, new: Assembly) -> _Run:
+    """CloudFormation's update of what ``first`` deployed to ``new``: the new assembly brought
+    up over the old, its OTA updates updated, then the cleanup."""
+    before = first.deployment
+    final = _bring_up(
+        Deployment(before.emulation, before.account, before.region, given=set(before.given)),
+        new,
+        first,
+    )
+    driver.deployment = final.deployment
+    removed = _update(driver, first, final)
+    return _Run(first, final, removed, clean_up(before, final.deployment))
 
 
 def _bring_up(deployment: Deployment, assembly: Assembly, before: _Phase | None) -> _Phase:
@@ -137,7 +169,10 @@ def _bring_up(deployment: Deployment, assembly: Assembly, before: _Phase | None)
         for logical_id, resource in stack.resources(api.RESOURCE_TYPE).items():
             if not environment.scope.included(resource):
                 continue
-            ota = OtaResource(environment, logical_id, resource, Outcome(stack.name, logical_id))
+            outcome = Outcome(
+                stack.name, logical_id, account=environment.account, region=environment.region
+            )
+            ota = OtaResource(environment, logical_id, resource, outcome)
             phase.resources[ota.key] = ota
             earlier = before.resources.get(ota.key) if before else None
             if earlier is not None:  # unchanged references keep what the last deploy gave
@@ -164,11 +199,10 @@ def _upstream(assembly: Assembly, artifact_id: str) -> set[str]:
     return found
 
 
-def _update(
-    driver: Driver, first: _Phase, final: _Phase, workers: int, progress: Progress | None
-) -> list[Outcome]:
+def _update(driver: Driver, first: _Phase, final: _Phase) -> list[Outcome]:
     """CloudFormation's update from ``first`` to ``final``: Create or Update each OTA update,
     then (cleanup) Delete the replaced and the removed ones. The removed ones' outcomes."""
+    workers, progress = driver.concurrency, driver.progress
 
     def change(ota: OtaResource) -> bool:
         earlier = first.resources.get(ota.key)
@@ -177,11 +211,7 @@ def _update(
         return driver.update(ota, earlier)
 
     run_graph(final.resources, final.needs, change, workers, progress)
-    cleanup: dict[str, OtaResource] = {}
-    for key, ota in final.resources.items():
-        earlier = first.resources.get(key)
-        if ota.outcome.replaced and earlier is not None:
-            cleanup[key] = ota
+    replaced = {k: o for k, o in final.resources.items() if o.outcome.replaced}
     removed = {
         k: o for k, o in first.resources.items() if k not in final.resources and o.physical_id
     }
@@ -192,21 +222,61 @@ def _update(
         earlier = first.resources[ota.key]
         return driver.delete(ota, "replaced", earlier.physical_id, earlier.properties)
 
-    run_graph({**cleanup, **removed}, {}, clean, workers, progress)
-    for ota in removed.values():
-        ota.outcome.reason = "removed from the assembly: deleted"
+    run_graph({**replaced, **removed}, {}, clean, workers, progress)
     return [o.outcome for o in removed.values()]
 
 
-def _must_exist(phase: _Phase) -> dict[str, list[str]]:
-    """What the OTA updates refer to that the stacks do not declare and no --exists gave."""
-    known = phase.deployment.declared | phase.deployment.given
-    found: dict[str, list[str]] = {}
+def _teardown(driver: Driver, final: _Phase) -> None:
+    """``cdk destroy``: Delete every OTA update that exists, each after those that need it."""
+    dependents = {k: {d for d, n in final.needs.items() if k in n} for k in final.resources}
+    live = {
+        k: o
+        for k, o in final.resources.items()  # rolled back: nothing left
+        if o.physical_id and o.outcome.status not in ("CREATE_FAILED", NOT_REHEARSED)
+    }
+    run_graph(
+        live,
+        dependents,
+        lambda o: driver.delete(o, "teardown"),
+        driver.concurrency,
+        driver.progress,
+        skip_reason="kept: {} could not be deleted first",
+    )
+
+
+def _missing(phase: _Phase) -> tuple[dict[str, list[str]], list[NotUploaded]]:
+    """What the OTA updates refer to that the stacks do not declare and no --exists gave: what
+    must exist at deploy, and the objects read from a bucket a stack creates (empty at deploy)."""
+    deployment = phase.deployment
+    known = deployment.declared | deployment.given
+    must_exist: dict[str, list[str]] = {}
+    not_uploaded: dict[str, NotUploaded] = {}
+    for account, _, name, ota in _references(phase):
+        if name in known:
+            continue
+        bucket = _bucket_of(deployment, account, name)
+        if bucket is None:
+            must_exist.setdefault(name, []).append(ota.outcome.path)
+            continue
+        construct_path = bucket.resource.get("Metadata", {}).get("aws:cdk:path", bucket.path)
+        not_uploaded.setdefault(
+            name, NotUploaded(name, bucket.path, construct_path, [])
+        ).referred_to_by.append(ota.outcome.path)
+    return must_exist, list(not_uploaded.values())
+
+
+def _bucket_of(deployment: Deployment, account: str, name: str) -> Made | None:
+    """The bucket a stack creates that ``name`` (``s3://BUCKET/KEY``) is in, if any."""
+    if not name.startswith("s3://"):
+        return None
+    return deployment.buckets.get((account, name.removeprefix("s3://").split("/")[0]))
+
+
+def _references(phase: _Phase) -> Iterable[tuple[str, str, str, OtaResource]]:
+    """What each OTA update refers to, where: (account, Region, name, the OTA update)."""
     for ota in phase.resources.values():
         for name in sorted(set(_referred(ota.properties or {}))):
-            if name not in known:
-                found.setdefault(name, []).append(ota.key)
-    return found
+            yield ota.environment.account, ota.environment.region, name, ota
 
 
 def _referred(properties: dict[str, Any]) -> Iterable[str]:
@@ -222,3 +292,25 @@ def _referred(properties: dict[str, Any]) -> Iterable[str]:
         start = (file.get("codeSigning") or {}).get("startSigningJobParameter") or {}
         if start.get("signingProfileName") and not start.get("signingProfileParameter"):
             yield f"signing-profile/{start['signingProfileName']}"
+        destination = (start.get("destination") or {}).get("s3Destination") or {}
+        if destination.get("bucket"):
+            yield f"s3://{destination['bucket']}"
+
+
+def _unused(given: Sequence[str], phases: Iterable[_Phase]) -> list[str]:
+    """A warning for each ``--exists`` that no OTA update refers to (a typo, or a stale option)."""
+    referred = {(a, r, name) for phase in phases for a, r, name, _ in _references(phase)}
+    return [
+        f"--exists {name}: no OTA update of the stacks rehearsed refers to it"
+        for name in given
+        if not any(_gives(*parse_exists(name), reference) for reference in referred)
+    ]
+
+
+def _gives(resource: str, where: tuple[str, str] | None, reference: Reference) -> bool:
+    """Whether ``--exists`` of ``resource`` (in ``where``, or everywhere) is what ``reference``
+    names: the same name, or its bucket."""
+    account, region, name = reference
+    return where in (None, (account, region)) and (
+        name == resource or name.startswith(resource.rstrip("/") + "/")
+    )

@@ -12,6 +12,10 @@ OK, FAILED, CANNOT_RUN = 0, 1, 2
 UNCHANGED = "UNCHANGED"  # --from: the same properties, so CloudFormation sends nothing
 NOT_REHEARSED = "NOT_REHEARSED"  # a reference the rehearsal cannot resolve, or a failed dependency
 SUCCESSFUL = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", UNCHANGED)
+# What the deployment did to an OTA update (Outcome.change), once it succeeded.
+CREATED, UPDATED, REPLACED, DELETED, KEPT = "created", "updated", "replaced", "deleted", "unchanged"
+TABLE_REASON = 240  # the table's reasons are cut beyond this many characters
+CUT_NOTE = "… (cut; --json has it whole)"
 
 
 @dataclass
@@ -22,7 +26,7 @@ class Step:
     status: str  # SUCCESS, FAILED, or NO_ANSWER
     physical_id: str | None
     seconds: float
-    reason: str = ""
+    reason: str = ""  # whole, as the handler logged it (CloudFormation shows 256 characters)
     purpose: str = ""  # "rollback", "replaced", "removed", "teardown" or "" (the change itself)
 
 
@@ -32,8 +36,11 @@ class Outcome:
 
     stack: str
     logical_id: str
+    account: str = ""  # the environment its stack deploys to
+    region: str = ""
     ota_update_id: str | None = None
     status: str = NOT_REHEARSED
+    change: str | None = None  # CREATED, UPDATED (in place), REPLACED, DELETED or KEPT
     job_id: str | None = None
     stream: str | None = None
     seconds: float = 0.0
@@ -46,6 +53,10 @@ class Outcome:
         return f"{self.stack}/{self.logical_id}"
 
     @property
+    def environment(self) -> str:
+        return f"{self.account}/{self.region}"
+
+    @property
     def failed(self) -> bool:
         """Whether the handler failed a step (a rollback's or a cleanup's failure counts)."""
         if self.status == NOT_REHEARSED:
@@ -54,11 +65,33 @@ class Outcome:
 
 
 @dataclass
+class NotUploaded:
+    """A firmware object the OTA updates read from a bucket a stack of the assembly creates: the
+    bucket is new and empty at deploy, so the object is there only if the deployment uploads it."""
+
+    object: str  # s3://BUCKET/KEY, with the bucket's name in the rehearsal
+    bucket: str  # Stack/LogicalId of the bucket
+    construct_path: str  # the bucket's construct path (aws:cdk:path), or its logical id
+    referred_to_by: list[str]  # Stack/LogicalId of the OTA updates
+
+    def sentence(self) -> str:
+        key = self.object.split("/", 3)[-1]
+        return (
+            f"{self.bucket} ({self.construct_path}) is created by the deployment, empty: {key} is "
+            "in it at deploy only if the deployment uploads it (an s3_deployment.BucketDeployment "
+            "the OtaUpdate depends on), or use FileLocation.from_asset (referred to by "
+            f"{', '.join(self.referred_to_by)})"
+        )
+
+
+@dataclass
 class Report:
     outcomes: list[Outcome]
     must_exist: dict[str, list[str]]  # "thinggroup/x" -> the OTA updates referring to it
     not_brought_up: dict[str, str]  # "Stack/Logical" -> why
     seconds: float
+    not_uploaded: list[NotUploaded] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # nothing fails, but something is amiss
 
     @property
     def exit_status(self) -> int:
@@ -83,23 +116,37 @@ class Report:
                 for o in self.outcomes
             ],
             "mustExistAtDeploy": self.must_exist,
+            "notUploaded": [_camel(asdict(n)) for n in self.not_uploaded],
             "notBroughtUp": self.not_brought_up,
+            "warnings": self.warnings,
         }
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)
 
     def table(self) -> str:
-        headers = ("OTA update", "otaUpdateId", "status", "job", "stream", "seconds", "reason")
+        headers = (
+            "OTA update",
+            "environment",
+            "change",
+            "otaUpdateId",
+            "status",
+            "job",
+            "stream",
+            "seconds",
+            "reason",
+        )
         rows = [
             (
                 o.path,
+                o.environment,
+                _change(o),
                 o.ota_update_id or "-",
                 o.status,
                 o.job_id or "-",
                 o.stream or "-",
                 f"{o.seconds:.2f}",
-                _reason(o),
+                _shortened(_reason(o)),
             )
             for o in self.outcomes
         ]
@@ -111,8 +158,10 @@ class Report:
         lines = [line.rstrip() for line in lines]
         for name, users in self.must_exist.items():
             lines.append(f"must exist at deploy: {name} (referred to by {', '.join(users)})")
+        lines += [f"not uploaded: {missing.sentence()}" for missing in self.not_uploaded]
         for path, why in self.not_brought_up.items():
             lines.append(f"not brought up: {path}: {why}")
+        lines += [f"warning: {warning}" for warning in self.warnings]
         failed = sum(o.failed for o in self.outcomes)
         lines.append(
             f"{len(self.outcomes)} OTA update(s) rehearsed in {self.seconds:.1f} s: "
@@ -131,10 +180,18 @@ def _camel(fields: dict[str, Any]) -> dict[str, Any]:
     return {name(k): v for k, v in fields.items()}
 
 
+def _change(outcome: Outcome) -> str:
+    if outcome.change == REPLACED:
+        return f"{REPLACED} {outcome.replaced} -> {outcome.ota_update_id}"
+    return outcome.change or "-"
+
+
+def _shortened(reason: str) -> str:
+    return reason if len(reason) <= TABLE_REASON else reason[:TABLE_REASON] + CUT_NOTE
+
+
 def _reason(outcome: Outcome) -> str:
     notes = [outcome.reason] if outcome.reason else []
-    if outcome.replaced:
-        notes.append(f"replaced {outcome.replaced} (deleted)")
     notes += [
         f"{s.purpose} {s.request} {s.status}: {s.reason}".rstrip(": ")
         for s in outcome.steps
