@@ -123,6 +123,34 @@ def test_the_example_app_without_its_fleet_fails_and_names_what_must_exist(
     assert lines[-1].endswith("1 failed, exit status 1")
 
 
+@pytest.mark.parametrize(
+    ("platform", "status"),
+    [
+        ("AWSLambda-SHA384-ECDSA", 1),
+        ("Notation-OCI-SHA384-ECDSA", 1),
+        ("AmazonFreeRTOS-TI-CC3220SF", 0),
+    ],
+)
+def test_an_imported_profile_is_judged_by_the_platform_it_is_said_to_have(
+    releases: tuple[Path, Path], capsys: pytest.CaptureFixture[str], platform: str, status: int
+) -> None:
+    given = ["--exists", "thinggroup/sensor-fleet", "--exists"]
+    profile = f"signing-profile/sensorFirmwareSigner={platform}"
+
+    exit_status, out, _ = run(capsys, "rehearse", releases[0], *given, profile, "--json")
+
+    [ota] = json.loads(out)["otaUpdates"]
+    assert exit_status == status
+    if status:
+        assert ota["status"] == "CREATE_FAILED"
+        assert ota["reason"].startswith(
+            f"Signing profile sensorFirmwareSigner is of platform {platform}: that platform signs "
+            "Lambda code or container images, not firmware (OTA update "
+        ), ota["reason"]
+    else:
+        assert ota["status"] == "CREATE_COMPLETE"
+
+
 def test_an_update_between_two_releases_replaces_the_ota_update_and_deletes_the_old_one(
     releases: tuple[Path, Path], rehearsal: Any
 ) -> None:

@@ -55,6 +55,14 @@ TEARDOWN_FLAGS = (DELETE_STREAM, FORCE_DELETE_AWS_JOB)
 # code and container images; the FreeRTOS and IoT platforms that sign firmware need a signing
 # certificate that CloudFormation cannot give a profile (docs/deploy.md, "The signing profile").
 CLOUDFORMATION_SIGNER_PLATFORMS = ("AWSLambda-SHA384-ECDSA", "Notation-OCI-SHA384-ECDSA")
+NOT_FIRMWARE = "that platform signs Lambda code or container images, not firmware"
+
+
+def signs_firmware(platform: str) -> bool:
+    """Whether a Signer profile of ``platform`` can sign an OTA update's firmware."""
+    return platform not in CLOUDFORMATION_SIGNER_PLATFORMS
+
+
 # Data (Fn::GetAtt) of the custom resource.
 ATTR_OTA_UPDATE_ID = "otaUpdateId"
 ATTR_OTA_UPDATE_ARN = "otaUpdateArn"

@@ -369,8 +369,8 @@ class ProfileCodeSigning(CodeSigning):
         if isinstance(platform, str) and not Token.is_unresolved(platform):
             made_by = "CloudFormation cannot create it (AWS::Signer::SigningProfile accepts only "
             made_by += f"{' and '.join(api.CLOUDFORMATION_SIGNER_PLATFORMS)})"
-            if platform in api.CLOUDFORMATION_SIGNER_PLATFORMS:
-                made_by = "that platform signs Lambda code or container images, not firmware"
+            if not api.signs_firmware(platform):
+                made_by = api.NOT_FIRMWARE
             raise OtaUpdateValidationError(
                 f"{scope.node.path}: {field} = CodeSigning.from_signing_profile("
                 f"{self.profile.node.path}) is invalid: the profile's platform is {platform} and "

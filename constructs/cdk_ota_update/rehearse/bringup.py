@@ -42,8 +42,10 @@ EXISTS_KINDS = ("thinggroup/", "thing/", "signing-profile/", "s3://")
 
 
 def parse_exists(name: str) -> tuple[str, tuple[str, str] | None]:
-    """What ``--exists NAME`` names (``thinggroup/x``...) and, for an ARN, its account, Region."""
+    """What ``--exists NAME`` names (``thinggroup/x``...) and, for an ARN, its account, Region
+    (a signing profile's ``=PLATFORM``, see :func:`signing_platform`, left out)."""
     where: tuple[str, str] | None = None
+    name = _without_platform(name)
     resource = name
     if name.startswith("arn:"):
         parts = name.split(":", 5)
@@ -55,11 +57,26 @@ def parse_exists(name: str) -> tuple[str, tuple[str, str] | None]:
             resource = ""
     if not resource.startswith(EXISTS_KINDS) or (where is not None and not all(where)):
         raise RehearsalError(
-            f"--exists {name!r}: expected thinggroup/NAME, thing/NAME, signing-profile/NAME, "
-            "s3://BUCKET or s3://BUCKET/KEY (made in every account and Region the stacks deploy "
-            "to), or the ARN of a thing group, thing or signing profile (made in its own)"
+            f"--exists {name!r}: expected thinggroup/NAME, thing/NAME, "
+            "signing-profile/NAME[=PLATFORM], s3://BUCKET or s3://BUCKET/KEY (made in every "
+            "account and Region the stacks deploy to), or the ARN of a thing group, thing or "
+            "signing profile (made in its own)"
         )
     return resource, where
+
+
+def _is_signing_profile(name: str) -> bool:
+    return name.startswith("signing-profile/") or (name.startswith("arn:") and ":signer:" in name)
+
+
+def _without_platform(name: str) -> str:
+    return name.partition("=")[0] if _is_signing_profile(name) else name
+
+
+def signing_platform(name: str) -> str:
+    """The platform of the signing profile ``--exists signing-profile/NAME=PLATFORM`` (or its
+    ARN form) names; :data:`SIGNING_PLATFORM` when none is given."""
+    return name.partition("=")[2] or SIGNING_PLATFORM
 
 
 def partition_of(region: str) -> str:
@@ -248,7 +265,7 @@ class Deployment:
                     iot.create_thing(thingName=value)
             else:
                 self.emulation.client("signer", account, region).put_signing_profile(
-                    profileName=value, platformId=SIGNING_PLATFORM
+                    profileName=value, platformId=signing_platform(name)
                 )
         self.given.add(resource)
 

@@ -53,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="RESOURCE",
         help="something the stacks refer to but do not declare, that exists at "
-        "deploy: thinggroup/NAME, thing/NAME, signing-profile/NAME, s3://BUCKET or "
+        "deploy: thinggroup/NAME, thing/NAME, signing-profile/NAME[=PLATFORM], s3://BUCKET or "
         "s3://BUCKET/KEY (in every account and Region the stacks deploy to), or the ARN of a "
         "thing group, thing or signing profile (in its own); repeatable; one that no OTA update "
         "refers to is warned about",

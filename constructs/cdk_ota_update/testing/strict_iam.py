@@ -345,17 +345,22 @@ def _denied(session: str, need: Need, missing: str, verdict: PermissionResult) -
 
 
 def _signing_profiles(request: Mapping[str, Any], place: Place) -> ErrorInfo | None:
+    """A signing job's profile must exist (unless the request describes it) and sign firmware."""
     signer = signer_backends[place.account][place.region]
     for file in request["files"]:
         start = (file.get("codeSigning") or {}).get("startSigningJobParameter") or {}
         name = start.get("signingProfileName")
-        if (
-            name
-            and not start.get("signingProfileParameter")
-            and name not in (signer.signing_profiles)
-        ):
+        if not name or start.get("signingProfileParameter"):
+            continue
+        profile = signer.signing_profiles.get(name)
+        if profile is None:
             return ErrorInfo(
                 "ResourceNotFoundException",
                 f"Signing profile {name} does not exist in {place.region} of {place.account}",
+            )
+        if not api.signs_firmware(profile.platform_id):
+            return ErrorInfo(
+                "InvalidRequestException",
+                f"Signing profile {name} is of platform {profile.platform_id}: {api.NOT_FIRMWARE}",
             )
     return None
