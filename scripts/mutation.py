@@ -1,6 +1,7 @@
 """Mutation testing: how many small faults in a module do the tests notice?
 
     python3 scripts/mutation.py constructs/cdk_ota_update/api.py [--tests T ...] [--jobs N]
+    python3 scripts/mutation.py --counts   # docs/mutation.md's table of figures, today's counts
 
 Each mutant is one small change to the module's source, made on its syntax tree:
 
@@ -14,14 +15,20 @@ Each mutant is one small change to the module's source, made on its syntax tree:
 
 Docstrings, imports and annotations are left alone. Each mutant is written into a private copy
 of the repository (one per job), where the chosen tests run with ``-x`` and a timeout (a multiple
-of the unmutated run's time), so that a mutant which loops forever counts as killed. A mutant is
-killed when the tests fail (or time out), and survives when they pass. The unmutated tests must
-pass first. The report is a Markdown table of the survivors (file:line, the mutation) and the
-kill rate; ``--only`` reruns chosen mutants, ``--every n`` runs a sample, ``--list`` lists them
-without running anything.
+of the unmutated run's time), so that a mutant which loops forever counts as killed. Each run of
+the tests has a temporary directory of its own (``TMPDIR``, ``TEMP`` and ``TMP``), removed after
+it: what a mutant writes there (the library's private cache directory is in it) reaches neither
+the user's temporary directory nor the next mutant. A mutant is killed when a test fails, when
+pytest ends in an error (exit code 2 to 5 or a signal: a test module no longer imports, say) or
+when the tests time out, and survives when they pass; the report counts each of the four apart,
+their sum the mutants run. The unmutated tests must pass first. The report is a Markdown table of
+the survivors (file:line, the mutation) and the kill rate; ``--only`` reruns chosen mutants,
+``--every n`` runs a sample, ``--list`` lists them without running anything.
 
 Not part of the test suite (a run takes many minutes); ``tests/test_mutation_tool.py`` checks the
-tool itself on a tiny module. The results and the equivalent mutants are in docs/mutation.md.
+tool itself on tiny modules. The results and the equivalent mutants are in docs/mutation.md, whose
+table records each module's mutant count: ``tests/test_mutation_figures.py`` fails when a module's
+count is no longer the one its figure was measured on.
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ import ast
 import concurrent.futures
 import contextlib
 import dataclasses
+import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -42,14 +51,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The fast tests that exercise each module, fastest first (``-x`` stops at the first failure).
+# The fast tests that exercise each module (``-x`` stops at the first failure): the module's own
+# tests first, then the others fastest first.
 DEFAULT_TESTS: dict[str, list[str]] = {
     "constructs/cdk_ota_update/api.py": [
         "tests/test_api.py",
         "tests/test_api_rules.py",
+        "tests/test_model_cache.py",  # the only tests of the model's cache
         *(
             f"tests/test_emulation.py::{name}"
             for name in (
@@ -73,6 +85,29 @@ DEFAULT_TESTS: dict[str, list[str]] = {
         "tests/test_handler_orphans.py",
         "tests/test_handler_tags.py",
         "tests/test_handler_events.py",
+    ],
+    "lambda_handler/index.py": [
+        "tests/test_crhelper_pins.py",
+        "tests/test_handler_answers.py",
+        "tests/test_handler.py",
+        "tests/test_handler_events.py",
+        "tests/test_handler_orphans.py",
+        "tests/test_handler_tags.py",
+        "tests/test_handler_sequences.py",
+        "tests/test_handler_faults.py",
+    ],
+    "constructs/cdk_ota_update/policy.py": [
+        "tests/test_policy_sizes.py",
+        "tests/test_provider_iam.py",
+        "tests/test_provider_options.py",
+        "tests/test_construct.py",
+        "tests/test_iam.py",
+    ],
+    "constructs/cdk_ota_update/grants.py": [
+        "tests/test_provider_iam.py",
+        "tests/test_policy_sizes.py",
+        "tests/test_construct.py",
+        "tests/test_iam.py",
     ],
 }
 # Not copied into the private copies; .venv and node_modules are linked instead.
@@ -160,10 +195,20 @@ class Mutant:
         return source[: self.start] + self.replacement + source[self.end :]
 
 
+Status = Literal["killed", "error", "timeout", "survived"]
+# Each outcome of a mutant's tests, as the report counts it; all but "survived" kill the mutant.
+STATUSES: dict[Status, str] = {
+    "killed": "killed by a failing test",
+    "error": "by an error",  # pytest's exit code 2 to 5, or a signal
+    "timeout": "by the timeout",
+    "survived": "survived",
+}
+
+
 @dataclass(frozen=True)
 class Result:
     mutant: Mutant
-    status: str  # "killed", "timeout" or "survived"
+    status: Status
     seconds: float
 
 
@@ -420,8 +465,8 @@ def _copy(root: Path, into: Path) -> Path:
 _RUNNING: set[subprocess.Popen[bytes]] = set()  # killed when the run is interrupted
 
 
-def _pytest(copy: Path, tests: Sequence[str], timeout: float | None) -> tuple[str, float]:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+def _pytest(copy: Path, tests: Sequence[str], timeout: float | None) -> tuple[Status, float]:
+    """Run ``tests`` in ``copy`` with a temporary directory of their own, removed after them."""
     command = [
         sys.executable,
         "-m",
@@ -434,10 +479,28 @@ def _pytest(copy: Path, tests: Sequence[str], timeout: float | None) -> tuple[st
         "no:randomly",
         *tests,
     ]
-    began = time.monotonic()
+    # Cleanup errors are left to the removal of the whole run's copies.
+    with tempfile.TemporaryDirectory(
+        prefix="tmp-", dir=copy.parent, ignore_cleanup_errors=True
+    ) as temp:
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **_temp_env(temp)}
+        began = time.monotonic()
+        code = _exit_code(command, copy, env, timeout)
+        return _status(code), time.monotonic() - began
+
+
+def _temp_env(directory: str) -> dict[str, str]:
+    """The variables naming the temporary directory (``tempfile.gettempdir()`` reads them)."""
+    return dict.fromkeys(("TMPDIR", "TEMP", "TMP"), directory)
+
+
+def _exit_code(
+    command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float | None
+) -> int | None:
+    """The command's exit code, or None if it was stopped after ``timeout`` seconds."""
     with subprocess.Popen(
         command,
-        cwd=copy,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -445,13 +508,21 @@ def _pytest(copy: Path, tests: Sequence[str], timeout: float | None) -> tuple[st
     ) as process:
         _RUNNING.add(process)
         try:
-            code = process.wait(timeout=timeout)
+            return process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill(process)
-            return "timeout", time.monotonic() - began
+            return None
         finally:
             _RUNNING.discard(process)
-    return ("survived" if code == 0 else "killed"), time.monotonic() - began
+
+
+def _status(code: int | None) -> Status:
+    """What pytest's exit code says of a mutant: 0 its tests passed, 1 one failed."""
+    if code is None:
+        return "timeout"
+    if code == 0:
+        return "survived"
+    return "killed" if code == 1 else "error"
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
@@ -518,15 +589,16 @@ def run(
 
 
 def report(module: str, tests: Sequence[str], results: Sequence[Result]) -> str:
-    killed = sum(r.status != "survived" for r in results)
-    timeouts = sum(r.status == "timeout" for r in results)
-    total = len(results)
+    counts = _tally(results)
+    total = sum(counts.values())
+    killed = total - counts["survived"]
     rate = f"{100 * killed / total:.1f}%" if total else "n/a"
+    outcomes = ", ".join(f"{counts[status]} {words}" for status, words in STATUSES.items())
     lines = [
         f"Mutation testing of `{module}` with `{' '.join(tests)}`:",
         "",
-        f"killed {killed} of {total} mutants ({rate}; {timeouts} by the timeout), "
-        f"{total - killed} survived.",
+        f"{total} mutants run: {outcomes}.",
+        f"Killed {killed} of {total} ({rate}).",
         "",
     ]
     survivors = [r.mutant for r in results if r.status == "survived"]
@@ -537,6 +609,11 @@ def report(module: str, tests: Sequence[str], results: Sequence[Result]) -> str:
             for m in survivors
         ]
     return "\n".join(lines) + "\n"
+
+
+def _tally(results: Sequence[Result]) -> dict[Status, int]:
+    """How many mutants ended in each status, every status named (0 if none did)."""
+    return {status: sum(r.status == status for r in results) for status in STATUSES}
 
 
 def _cell(text: str) -> str:
@@ -551,9 +628,92 @@ def _numbers(text: str) -> set[int]:
     return chosen
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+# -------------------------------------------------------------------------------------------------
+# docs/mutation.md's table of figures
+# -------------------------------------------------------------------------------------------------
+FIGURES = Path("docs/mutation.md")  # under the root
+FIGURES_HEADER = ("module", "mutants", "figure", "equivalent", "measured on")
+NOT_MEASURED = "not yet measured"
+_FIGURE = re.compile(
+    rf"\| `(?P<module>[^`|]+)` \| (?P<mutants>\d+) \| (?:{NOT_MEASURED} \| - \| -|"
+    r"(?P<killed>\d+) of (?P<total>\d+) \| (?P<equivalent>\d+) \| (?P<commit>[0-9a-f]{7,40})) \|"
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A row of the table: the mutants the tool lists for a module and, once measured, how many
+    were killed, how many of the survivors are equivalent, and the commit measured."""
+
+    module: str
+    mutants: int
+    killed: int | None = None
+    equivalent: int | None = None
+    commit: str | None = None
+
+    def row(self) -> str:
+        measured = (
+            [f"{self.killed} of {self.mutants}", str(self.equivalent), str(self.commit)]
+            if self.killed is not None
+            else [NOT_MEASURED, "-", "-"]
+        )
+        return _row([f"`{self.module}`", str(self.mutants), *measured])
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def figures(text: str) -> dict[str, Figure]:
+    """The table of figures of docs/mutation.md's ``text``, by module (ValueError if it has none,
+    or a row that is not a figure of the row's mutants)."""
+    lines = text.splitlines()
+    header = _row(FIGURES_HEADER)
+    if header not in lines:
+        raise ValueError(f"no table of figures: no line {header}")
+    start = lines.index(header) + 2  # the header, then |---|...
+    rows = itertools.takewhile(lambda line: line.startswith("|"), lines[start:])
+    return {figure.module: figure for figure in map(_figure, rows)}
+
+
+def _figure(row: str) -> Figure:
+    cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+    match = _FIGURE.fullmatch(_row(cells))
+    if match is None:
+        raise ValueError(
+            f"not a row of the table of figures: {row} (a row is `| `module` | N | K of N | "
+            f"equivalent | commit |` or `| `module` | N | {NOT_MEASURED} | - | - |`)"
+        )
+    mutants = int(match["mutants"])
+    if match["killed"] is None:
+        return Figure(match["module"], mutants)
+    killed, equivalent = int(match["killed"]), int(match["equivalent"])
+    if int(match["total"]) != mutants or equivalent > mutants - killed:
+        raise ValueError(
+            f"K of N must count the row's {mutants} mutants, and its equivalent ones no more "
+            f"than the N - K survivors: {row}"
+        )
+    return Figure(match["module"], mutants, killed, equivalent, match["commit"])
+
+
+def counted_figures(root: Path) -> str:
+    """The table of figures with today's mutant counts, a row for each module of DEFAULT_TESTS: its
+    figure kept while the count is the one it was measured on, else not yet measured."""
+    recorded = figures((root / FIGURES).read_text())
+    rows = [_row(FIGURES_HEADER), "|" + "---|" * len(FIGURES_HEADER)]
+    for module in DEFAULT_TESTS:
+        count = len(mutants((root / module).read_text()))
+        kept = recorded.get(module)
+        rows.append((kept if kept and kept.mutants == count else Figure(module, count)).row())
+    return "\n".join(rows) + "\n"
+
+
+# -------------------------------------------------------------------------------------------------
+# The command
+# -------------------------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("module", help="the module's path, relative to --root")
+    parser.add_argument("module", nargs="?", help="the module's path, relative to --root")
     parser.add_argument(
         "--tests",
         nargs="+",
@@ -570,17 +730,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--report", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--counts",
+        action="store_true",
+        help=f"print {FIGURES}'s table of figures with today's mutant counts, and stop",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.counts:
+        try:
+            print(counted_figures(args.root), end="")
+        except ValueError as bad:
+            parser.error(f"{FIGURES}: {bad}")
+        return 0
+    if args.module is None:
+        parser.error("name the module (or ask for --counts)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up as on Ctrl-C
     module = Path(args.module).as_posix()
-    if args.every > 1:
-        count = len(mutants((args.root / module).read_text()))
-        args.only = {
-            n for n in range(1, count + 1, args.every) if args.only is None or n in args.only
-        }
+    found = mutants((args.root / module).read_text())
+    unknown = sorted((args.only or set()) - {m.number for m in found})
+    if unknown:
+        parser.error(f"{module} has {len(found)} mutants, no #{', #'.join(map(str, unknown))}")
+    chosen = {m.number for m in found[:: args.every] if args.only is None or m.number in args.only}
     if args.list:
-        for m in mutants((args.root / module).read_text()):
-            if args.only is None or m.number in args.only:
+        for m in found:
+            if m.number in chosen:
                 print(f"#{m.number} {module}:{m.line} {m.mutation}")
         return 0
     tests = args.tests or DEFAULT_TESTS.get(module)
@@ -591,7 +769,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tests,
         root=args.root,
         jobs=args.jobs,
-        only=args.only,
+        only=chosen,
         timeout=args.timeout,
         log=lambda text: print(text, file=sys.stderr, flush=True),
     )
