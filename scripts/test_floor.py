@@ -1,14 +1,18 @@
-"""The construct tests against the lowest versions pyproject.toml allows (and Python's floor).
+"""The construct, emulation and rehearsal tests against the lowest versions pyproject.toml allows
+(and Python's floor).
 
 Its dependencies and its ``[testing]`` extra are installed at their lower bounds.
 
     python3 scripts/test_floor.py [pytest args]
 
-Reads ``[project] dependencies`` and ``requires-python`` from pyproject.toml, makes
-``.venv-floor`` with each dependency at its lower bound (``name>=X`` installed as ``name==X``),
-on the oldest Python that ``requires-python`` admits and pyenv has (else this interpreter, said
-so), and runs the tests that exercise the constructs with the CDK. Snapshot tests are left out: a
-whole-template snapshot is pinned to the CDK version of requirements.txt.
+Reads ``[project] dependencies``, the ``[testing]`` extra and ``requires-python`` from
+pyproject.toml, makes ``.venv-floor`` with each of them at its lower bound (``name>=X`` installed
+as ``name==X``), on the oldest Python that ``requires-python`` admits and pyenv has (else this
+interpreter, said so), and runs the tests that exercise the constructs with the CDK, the moto
+emulation (``cdk_ota_update.testing``) and ``cdk-ota-update rehearse`` on stacks of their own.
+Left out: snapshot tests (a whole-template snapshot is pinned to the CDK version of
+requirements.txt) and the tests that synthesize app.py: it imports cdk-nag, no dependency of the
+package, and the cdk-nag requirements.txt pins needs a newer aws-cdk-lib than the floor.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ TESTS = [
     "tests/test_derived_id.py",
     "tests/test_import_existing.py",
     "tests/test_provider_options.py",
+    "tests/test_emulation.py",
+    "tests/test_strict_iam.py",
+    "tests/test_rehearse_stacks.py",
 ]
 # Test tools: pytest as requirements.txt pins it; syrupy (imported by the construct tests) at
 # what the floor Python can run (its newest releases need Python 3.11).

@@ -28,9 +28,13 @@ class Aws:
 
     endpoint: str | None
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, *, parameter_validation: bool = True) -> Any:
+        """A client; without ``parameter_validation`` it sends what botocore would refuse."""
         return _session().client(
-            service, region_name=REGION, endpoint_url=self.endpoint, config=NO_RETRIES
+            service,
+            region_name=REGION,
+            endpoint_url=self.endpoint,
+            config=NO_RETRIES.merge(Config(parameter_validation=parameter_validation)),
         )
 
     def reset(self) -> None:

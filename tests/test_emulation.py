@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,26 +106,43 @@ def test_signature_blob_round_trips_as_bytes(world: World) -> None:
     ("members", "message"),
     [
         (
+            {"otaUpdateId": "ota.1"},
+            "1 validation error detected: Value 'ota.1' at 'otaUpdateId' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+",
+        ),
+        (
             {"awsJobExecutionsRolloutConfig": {"maximumPerMinute": 5000}},
             "1 validation error detected: Value '5000' at "
             "'awsJobExecutionsRolloutConfig.maximumPerMinute' failed to satisfy constraint: "
-            "Member must be an integer from 1 to 1000",
+            "Member must have value less than or equal to 1000",
+        ),
+        (
+            {"protocols": ["MQTT", "COAP"]},
+            "1 validation error detected: Value 'COAP' at 'protocols.2.member' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [MQTT, HTTP]",
+        ),
+        (
+            {"protocols": ["MQTT", "HTTP", "COAP"]},
+            "2 validation errors detected: Value '[MQTT, HTTP, COAP]' at 'protocols' failed to "
+            "satisfy constraint: Member must have length less than or equal to 2; Value 'COAP' at "
+            "'protocols.3.member' failed to satisfy constraint: Member must satisfy enum value "
+            "set: [MQTT, HTTP]",
         ),
         (
             {"otaUpdateId": "x" * 57},
             f"1 validation error detected: Value '{'x' * 57}' at 'otaUpdateId' failed to satisfy "
-            "constraint: Member must be from 1 to 56 characters long (the service creates the "
-            "job AFR_OTA-<otaUpdateId> and job ids are at most 64 characters)",
+            "constraint: Member must have length less than or equal to 56 (the service creates "
+            "the job AFR_OTA-<otaUpdateId> and job ids are at most 64 characters)",
         ),
         (
             {"protocols": ["MQTT", "MQTT"], "tags": [{"Key": "aws:x", "Value": "v"}]},
-            "2 validation errors detected: Value '['MQTT', 'MQTT']' at 'protocols' failed to "
-            "satisfy constraint: Member must be a list without repeated values; Value 'aws:x' at "
-            "'tags[0].Key' failed to satisfy constraint: Member must be a string not starting "
-            "with aws: (the aws: prefix is reserved for AWS)",
+            "2 validation errors detected: Value '[MQTT, MQTT]' at 'protocols' failed to satisfy "
+            "constraint: Member must be a list without repeated values; Value 'aws:x' at "
+            "'tags.1.member.key' failed to satisfy constraint: Member must be a string not "
+            "starting with aws: (the aws: prefix is reserved for AWS)",
         ),
     ],
-    ids=["range", "job-id-length", "two-rules"],
+    ids=["pattern", "value-range", "enum", "list-length", "job-id-length", "two-rules"],
 )
 def test_invalid_request_is_answered_as_aws_words_it(
     world: World, members: dict[str, Any], message: str
@@ -419,34 +438,47 @@ def test_a_resource_at_the_limit_can_change_its_values_and_untag(world: World) -
     [
         (
             {"Key": "aws:cost-center", "Value": "42"},
-            "Value 'aws:cost-center' at 'tags[0].Key' failed to satisfy constraint: Member must be "
-            "a string not starting with aws: (the aws: prefix is reserved for AWS)",
+            "Value 'aws:cost-center' at 'tags.1.member.key' failed to satisfy constraint: Member "
+            "must be a string not starting with aws: (the aws: prefix is reserved for AWS)",
         ),
         (
             {"Key": "k" * 129, "Value": "v"},
-            f"Value '{'k' * 129}' at 'tags[0].Key' failed to satisfy constraint: Member must be "
-            "from 1 to 128 characters long",
+            f"Value '{'k' * 129}' at 'tags.1.member.key' failed to satisfy constraint: Member must "
+            "have length less than or equal to 128",
+        ),
+        (
+            {"Key": "", "Value": "v"},
+            "Value '' at 'tags.1.member.key' failed to satisfy constraint: Member must have length "
+            "greater than or equal to 1",
+        ),
+        (
+            {"Value": "v"},
+            "Value null at 'tags.1.member.key' failed to satisfy constraint: Member must not be "
+            "null",
         ),
         (
             {"Key": "cost#center", "Value": "v"},
-            "Value 'cost#center' at 'tags[0].Key' failed to satisfy constraint: Member must be a "
-            "string matching the pattern ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$",
+            "Value 'cost#center' at 'tags.1.member.key' failed to satisfy constraint: Member must "
+            "satisfy regular expression pattern: ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$",
         ),
         (
             {"Key": "k", "Value": "v" * 257},
-            f"Value '{'v' * 257}' at 'tags[0].Value' failed to satisfy constraint: Member must be "
-            "from 0 to 256 characters long",
+            f"Value '{'v' * 257}' at 'tags.1.member.value' failed to satisfy constraint: Member "
+            "must have length less than or equal to 256",
         ),
     ],
-    ids=["reserved-prefix", "long-key", "key-pattern", "long-value"],
+    ids=["reserved-prefix", "long-key", "empty-key", "no-key", "key-pattern", "long-value"],
 )
 def test_tag_resource_refuses_what_the_tag_shapes_refuse(
     world: World, tag: dict[str, str], message: str
 ) -> None:
     arn = world.create(tags=[{"Key": "team", "Value": "fw"}])["otaUpdateArn"]
+    unvalidated = world.aws.client(
+        "iot", parameter_validation=False
+    )  # botocore checks min, required
 
     with pytest.raises(ClientError) as caught:
-        world.iot.tag_resource(resourceArn=arn, tags=[tag])
+        unvalidated.tag_resource(resourceArn=arn, tags=[tag])
 
     assert error(caught.value) == ("InvalidRequestException", 400)
     assert caught.value.response["Error"]["Message"] == f"1 validation error detected: {message}"
@@ -859,13 +891,60 @@ def test_importing_the_library_does_not_import_moto() -> None:
     assert result.stdout.strip() == "False"
 
 
-def test_python_m_runs_a_moto_server_with_the_emulation(monkeypatch: pytest.MonkeyPatch) -> None:
+def _import_emulation(moto: Path, *python_options: str) -> subprocess.CompletedProcess[str]:
+    """``import cdk_ota_update.testing`` in a new interpreter whose path starts with ``moto``."""
+    return subprocess.run(
+        [sys.executable, *python_options, "-c", "import cdk_ota_update.testing"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": os.pathsep.join([str(moto), "constructs"])},
+    )
+
+
+def _moto_metadata(path: Path, version: str) -> Path:
+    """The metadata of an installed moto ``version`` (no code: the real moto is imported)."""
+    dist_info = path / f"moto-{version}.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: moto\nVersion: {version}\n")
+    return path
+
+
+def test_importing_with_an_older_moto_says_which_moto_it_needs_and_how_to_install_it(
+    tmp_path: Path,
+) -> None:
+    result = _import_emulation(_moto_metadata(tmp_path, "5.2.3"))
+
+    assert result.stderr.splitlines()[-1] == (
+        "ImportError: cdk_ota_update.testing needs moto 5.2.4 or newer (below 5.3), but moto "
+        '5.2.3 is installed: pip install "moto[server]>=5.2.4,<5.3"'
+    )
+
+
+@pytest.mark.parametrize("version", ["5.2.4", "5.2.10"])
+def test_importing_with_moto_at_or_past_the_floor_succeeds(tmp_path: Path, version: str) -> None:
+    result = _import_emulation(_moto_metadata(tmp_path, version))
+
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_importing_without_moto_says_how_to_install_it(tmp_path: Path) -> None:
+    result = _import_emulation(tmp_path, "-S")  # no site-packages: no moto
+
+    assert result.stderr.splitlines()[-1] == (
+        "ImportError: cdk_ota_update.testing needs moto 5.2.4 or newer (below 5.3), but moto is "
+        'not installed: pip install "moto[server]>=5.2.4,<5.3"'
+    )
+
+
+def test_python_m_runs_a_moto_server_with_the_emulation_on_the_default_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "cdk_ota_update.testing", "-H", "127.0.0.1", "-p", str(port)]
+    command = [sys.executable, "-m", "cdk_ota_update.testing", "-p", str(port)]
     server = subprocess.Popen(
         command,
         env={**os.environ, "PYTHONPATH": "constructs"},
@@ -880,6 +959,49 @@ def test_python_m_runs_a_moto_server_with_the_emulation(monkeypatch: pytest.Monk
         server.wait(timeout=30)
 
     assert streams == []
+
+
+@pytest.fixture(scope="module")
+def server_help() -> str:
+    """``python -m cdk_ota_update.testing --help``, its lines joined by single spaces."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cdk_ota_update.testing", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": "constructs"},
+    )
+    return " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        *("CreateOTAUpdate", "GetOTAUpdate", "ListOTAUpdates", "DeleteOTAUpdate"),
+        *("CreateStream", "DescribeStream", "ListStreams", "UpdateStream", "DeleteStream"),
+        *("ListTagsForResource", "TagResource", "UntagResource"),
+    ],
+)
+def test_server_help_names_each_operation_the_emulation_adds(
+    server_help: str, operation: str
+) -> None:
+    assert operation in re.findall(r"\w+", server_help)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "-H HOST, --host HOST the address to listen on (default: 127.0.0.1)",
+        "-p PORT, --port PORT the port to listen on (default: $MOTO_PORT if set, else 5000)",
+        "are Python functions acting on the process that calls them: they cannot reach this "
+        "server.",
+        "POST /moto-api/reset wipes moto's state, the emulation's OTA updates, streams and tags "
+        "included.",
+    ],
+    ids=["default-host", "default-port", "controls-in-process", "reset"],
+)
+def test_server_help_states(server_help: str, statement: str) -> None:
+    assert statement in server_help
 
 
 def _when_up(call: Any, timeout: float = 60) -> Any:

@@ -19,6 +19,8 @@ import pytest
 import tomllib
 from app_support import ROOT, build_distributions, fresh_venv_with, lambda_asset
 
+from cdk_ota_update.testing.moto_requirement import MOTO_REQUIREMENT
+
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 VERSION: str = PYPROJECT["version"]
 
@@ -139,6 +141,10 @@ def test_the_readme_states_the_supported_versions_the_packaging_declares() -> No
         if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
     ]
     assert classifiers[0] == lowest_python
+
+
+def test_the_testing_extra_requires_the_moto_the_emulation_checks_for() -> None:
+    assert MOTO_REQUIREMENT in PYPROJECT["optional-dependencies"]["testing"]
 
 
 def test_the_changelog_has_a_section_for_this_version() -> None:

@@ -7,6 +7,7 @@ of its stack: what the handler answered, the Reason it gave, and what the report
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -362,6 +363,19 @@ def test_an_arn_of_something_that_cannot_be_given_exits_2(
             exists=["arn:aws:iam::1:role/x"],
             workdir=tmp_path_factory.mktemp("bad"),
         )
+
+
+def test_an_emulation_that_cannot_be_imported_exits_2_saying_what_to_install(
+    assembly: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As with a moto older than the emulation works with (its ImportError)."""
+    monkeypatch.setitem(sys.modules, "cdk_ota_update.testing", None)
+    with pytest.raises(RehearsalError) as raised:
+        rehearse(assembly, stacks=["LegacyEu"], workdir=tmp_path_factory.mktemp("no-moto"))
+
+    assert str(raised.value).startswith("the rehearsal needs moto and boto3 ("), str(raised.value)
+    assert "cdk_ota_update.testing" in str(raised.value)
+    assert str(raised.value).endswith('pip install "cdk-ota-update[testing]"')
 
 
 def test_a_signing_profile_cloudformation_cannot_create_is_not_brought_up(report: Report) -> None:

@@ -26,12 +26,13 @@ class Emulation:
             import boto3
             from botocore.config import Config
             from moto.server import ThreadedMotoServer
-        except ImportError as missing:
+
+            from cdk_ota_update import testing
+        except ImportError as missing:  # moto or boto3 missing, or a moto it cannot work with
             raise RehearsalError(
-                f"the rehearsal needs moto and boto3 ({missing}): "
+                f"the rehearsal needs moto and boto3 ({missing}); "
                 'pip install "cdk-ota-update[testing]"'
             ) from None
-        from cdk_ota_update import testing
 
         testing.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request

@@ -8,10 +8,16 @@ ListTagsForResource / TagResource / UntagResource (for OTA update and stream ARN
 
 The state lives in moto's IoT backend and resets with it. The test controls are the functions
 re-exported below (see :mod:`.controls`); what is checked when is described in :mod:`.backend`.
-Importing ``cdk_ota_update`` never imports moto: only this package does.
+Importing ``cdk_ota_update`` never imports moto: only this package does, after checking that the
+installed moto is one the emulation works with (:mod:`.moto_requirement`; ImportError otherwise).
 """
 
 from __future__ import annotations
+
+# ruff: noqa: E402 (moto's version is checked before anything imports moto)
+from .moto_requirement import require_moto
+
+require_moto()
 
 from moto.iot.models import IoTBackend
 from moto.iot.responses import IoTResponse
