@@ -101,7 +101,7 @@ class Lifecycle:
 
 
 @dataclass
-class Stream:
+class FakeStream:
     stream_id: str
     arn: str
     files: list[dict[str, Any]]
@@ -130,7 +130,7 @@ class Stream:
 
 
 @dataclass
-class OtaUpdate:
+class FakeOtaUpdate:
     request: dict[str, Any]
     arn: str
     job_arn: str
@@ -237,8 +237,8 @@ class OtaBackend:
 
     def __init__(self, iot: IoTBackend) -> None:
         self.iot = iot
-        self.ota_updates: dict[str, OtaUpdate] = {}
-        self.streams: dict[str, Stream] = {}
+        self.ota_updates: dict[str, FakeOtaUpdate] = {}
+        self.streams: dict[str, FakeStream] = {}
         self.tags = TaggingService(tag_name="tags")
         self.lifecycles: list[tuple[str, Lifecycle]] = []
         partition = get_partition(iot.region_name)
@@ -262,7 +262,7 @@ class OtaBackend:
         self.lifecycles.append((ota_update_id, Lifecycle(stages, delay, manual)))
 
     # -- OTA updates ------------------------------------------------------------------------
-    def create_ota_update(self, request: dict[str, Any]) -> OtaUpdate:
+    def create_ota_update(self, request: dict[str, Any]) -> FakeOtaUpdate:
         ota_update_id = request["otaUpdateId"]
         arn = self.place.iot(api.ota_update_resource(ota_update_id))
         if ota_update_id in self.ota_updates:
@@ -279,7 +279,7 @@ class OtaBackend:
                     "does not exist"
                 )
         self._check_tag_count(arn, request.get("tags"))
-        ota = OtaUpdate(request, arn, self.place.iot(api.job_resource(ota_update_id)))
+        ota = FakeOtaUpdate(request, arn, self.place.iot(api.job_resource(ota_update_id)))
         failure = controls.take_creation_failure() or self._creation_problem(ota)
         self.ota_updates[ota_update_id] = ota
         self.tags.tag_resource(arn, request.get("tags"))
@@ -294,14 +294,14 @@ class OtaBackend:
         self._start(ota_update_id, [lambda: ota.set_status("CREATE_IN_PROGRESS"), complete])
         return ota
 
-    def get_ota_update(self, ota_update_id: str) -> OtaUpdate:
+    def get_ota_update(self, ota_update_id: str) -> FakeOtaUpdate:
         ota = self.ota_updates.get(ota_update_id)
         if ota is None:
             raise ResourceNotFoundException(f"OTA update {ota_update_id} does not exist")
         return ota
 
     @paginate(PAGINATION_MODEL)
-    def list_ota_updates(self, ota_update_status: str | None = None) -> list[OtaUpdate]:
+    def list_ota_updates(self, ota_update_status: str | None = None) -> list[FakeOtaUpdate]:
         return [ota for ota in self.ota_updates.values() if ota_update_status in (None, ota.status)]
 
     def delete_ota_update(
@@ -343,7 +343,7 @@ class OtaBackend:
         role_arn: str | None,
         description: str | None,
         tags: list[dict[str, str]] | None,
-    ) -> Stream:
+    ) -> FakeStream:
         arn = self.place.iot(f"stream/{stream_id}")
         if stream_id in self.streams:
             raise ResourceAlreadyExistsException(
@@ -351,11 +351,11 @@ class OtaBackend:
             )
         self._check_file_ids(files)
         self._check_tag_count(arn, tags)
-        stream = self.streams[stream_id] = Stream(stream_id, arn, files, role_arn, description)
+        stream = self.streams[stream_id] = FakeStream(stream_id, arn, files, role_arn, description)
         self.tags.tag_resource(arn, tags)
         return stream
 
-    def describe_stream(self, stream_id: str) -> Stream:
+    def describe_stream(self, stream_id: str) -> FakeStream:
         stream = self.streams.get(stream_id)
         if stream is None:
             raise ResourceNotFoundException(f"Stream {stream_id} does not exist")
@@ -367,7 +367,7 @@ class OtaBackend:
         files: list[dict[str, Any]] | None,
         role_arn: str | None,
         description: str | None,
-    ) -> Stream:
+    ) -> FakeStream:
         stream = self.describe_stream(stream_id)
         if files is not None:
             self._check_file_ids(files)
@@ -388,7 +388,7 @@ class OtaBackend:
         self._remove_stream(stream_id)
 
     @paginate(PAGINATION_MODEL)
-    def list_streams(self, ascending_order: bool = False) -> list[Stream]:
+    def list_streams(self, ascending_order: bool = False) -> list[FakeStream]:
         streams = list(self.streams.values())
         return streams if ascending_order else streams[::-1]
 
@@ -442,7 +442,7 @@ class OtaBackend:
         if arn not in known:
             raise ResourceNotFoundException(f"Resource {arn} does not exist")
 
-    def _creation_problem(self, ota: OtaUpdate) -> ErrorInfo | None:
+    def _creation_problem(self, ota: FakeOtaUpdate) -> ErrorInfo | None:
         """What the service would find while creating the OTA update (CREATE_FAILED)."""
         role_arn = ota.request[api.ROLE_ARN]
         try:
@@ -464,7 +464,7 @@ class OtaBackend:
             return ErrorInfo("ResourceAlreadyExistsException", f"Job {ota.job_id} already exists")
         return None
 
-    def _deletion_problem(self, ota: OtaUpdate, force: bool) -> ErrorInfo | None:
+    def _deletion_problem(self, ota: FakeOtaUpdate, force: bool) -> ErrorInfo | None:
         job = self.iot.jobs.get(ota.job_id) if ota.has_job else None
         if job and not force and job.status not in TERMINAL_JOB_STATUSES:
             return ErrorInfo(
@@ -488,7 +488,7 @@ class OtaBackend:
         stream = self.streams.pop(stream_id)
         self.tags.delete_all_tags_for_resource(stream.arn)
 
-    def _create_job(self, ota: OtaUpdate) -> None:
+    def _create_job(self, ota: FakeOtaUpdate) -> None:
         """The job ``AFR_OTA-<otaUpdateId>`` (and, for MQTT with S3 files, its stream)."""
         request = ota.request
         s3_files = {
@@ -526,7 +526,7 @@ class OtaBackend:
         self.iot.jobs[ota.job_id].status = "IN_PROGRESS"  # as the service's jobs start
         ota.has_job = True
 
-    def _job_document(self, ota: OtaUpdate) -> dict[str, Any]:
+    def _job_document(self, ota: FakeOtaUpdate) -> dict[str, Any]:
         """The job document of an OTA update, as FreeRTOS's OTA agent reads it."""
         stream_ids = ota.streams
         document: dict[str, Any] = {"protocols": ota.protocols, "files": []}
