@@ -43,7 +43,7 @@ class Validation:
         return self._validate()
 
 
-def kept(table: MutableMapping[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
+def get_or_make(table: MutableMapping[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
     """``table[key]``, made by ``make()`` the first time (values the library keeps on the Python
     side, so that finding them again costs no jsii call)."""
     found = table.get(key)
@@ -56,7 +56,7 @@ def stack_of(scope: Construct) -> Stack:
     """``Stack.of(scope)``, read from jsii once per scope (a stack is its own)."""
     if isinstance(scope, Stack):
         return scope
-    return kept(_STACKS, scope, lambda: Stack.of(scope))
+    return get_or_make(_STACKS, scope, lambda: Stack.of(scope))
 
 
 _STACKS: weakref.WeakKeyDictionary[Construct, Stack] = weakref.WeakKeyDictionary()
@@ -65,7 +65,7 @@ _STACKS: weakref.WeakKeyDictionary[Construct, Stack] = weakref.WeakKeyDictionary
 def attribute(obj: Any, name: str) -> Any:
     """``getattr(obj, name)`` for an attribute that never changes (a bucket's name, a signing
     profile's name), read from jsii once per object however many OtaUpdates use it."""
-    return kept(_ATTRIBUTES.setdefault(obj, {}), name, lambda: getattr(obj, name))
+    return get_or_make(_ATTRIBUTES.setdefault(obj, {}), name, lambda: getattr(obj, name))
 
 
 _ATTRIBUTES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -76,7 +76,7 @@ def add_stack_validation(scope: Construct, check: Callable[[], list[str]]) -> No
     of the stack (one jsii callback per stack instead of one per construct); its errors name
     their construct paths themselves."""
     stack = stack_of(scope)
-    kept(_CHECKS, stack, lambda: _validated(stack)).append(check)
+    get_or_make(_CHECKS, stack, lambda: _validated(stack)).append(check)
 
 
 def _validated(stack: Stack) -> list[Callable[[], list[str]]]:

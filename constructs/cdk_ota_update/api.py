@@ -547,11 +547,12 @@ class Violation:
     why: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.path} = {_show(self.value)} is invalid: it must be {self.expected}"
+        text = f"{self.path} = {show(self.value)} is invalid: it must be {self.expected}"
         return f"{text} ({self.why})" if self.why else text
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A value as an error message shows it: bytes by their count, a repr cut at 200 characters."""
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     text = repr(value)

@@ -29,8 +29,8 @@ from ._cdk import (
     PSEUDO_SAMPLES,
     Producer,
     add_stack_validation,
+    get_or_make,
     is_list_token,
-    kept,
     pseudo,
     readable,
     stack_of,
@@ -121,7 +121,7 @@ class OtaUpdate(Construct):
         """
         super().__init__(scope, id)
         stack = stack_of(scope)
-        fleet = _Fleet.of(stack)
+        siblings = _StackOtaUpdates.of(stack)
         _check_removal_policy(self, removal_policy)
         user_tags = _tag_map(self, tags)
         self._tags = TagManager(TagType.KEY_VALUE, api.RESOURCE_TYPE, user_tags)
@@ -148,14 +148,14 @@ class OtaUpdate(Construct):
             api.create_request_shape(),
         )
         if ota_update_id is None:
-            request = {api.OTA_UPDATE_ID: fleet.derive(scope, id, request), **request}
+            request = {api.OTA_UPDATE_ID: siblings.derive(scope, id, request), **request}
         else:
-            fleet.claim(scope, id, ota_update_id)
+            siblings.claim(scope, id, ota_update_id)
         _raise_for(self, _violations(request))
         _check_targets(self, stack, request.get(api.TARGETS))
         _warn_continuous_without_force(self, request, force_delete_aws_job)
         _warn_same_file_names(self, request.get(api.FILES))
-        fleet.add(self, role)
+        siblings.add(self, role)
 
         # CDK's own lazy rendering of the tags at synth (Tags.of(...) adds to them later).
         request[api.TAGS] = self._tags.rendered_tags
@@ -230,12 +230,12 @@ class OtaUpdate(Construct):
         return [f"{self.node.path}: {v}" for v in violations]
 
 
-class _Fleet:
+class _StackOtaUpdates:
     """What the library keeps of each stack's OtaUpdates, on the Python side: their derived
     ids (computed together at synth, one resolve for all), the fixed ids taken, the roles given
     (a role's trust is checked once), and one synth check of them all."""
 
-    _OF: ClassVar[weakref.WeakKeyDictionary[Stack, _Fleet]] = weakref.WeakKeyDictionary()
+    _OF: ClassVar[weakref.WeakKeyDictionary[Stack, _StackOtaUpdates]] = weakref.WeakKeyDictionary()
 
     def __init__(self, stack: Stack) -> None:
         self._stack = stack
@@ -247,8 +247,8 @@ class _Fleet:
         add_stack_validation(stack, self._check)
 
     @classmethod
-    def of(cls, stack: Stack) -> _Fleet:
-        return kept(cls._OF, stack, lambda: cls(stack))
+    def of(cls, stack: Stack) -> _StackOtaUpdates:
+        return get_or_make(cls._OF, stack, lambda: cls(stack))
 
     def add(self, ota: OtaUpdate, role: iam.IRole | None) -> None:
         self._ota_updates.append(ota)
@@ -306,7 +306,7 @@ _PATHS: weakref.WeakKeyDictionary[Construct, str] = weakref.WeakKeyDictionary()
 
 def _child_path(scope: Construct, id: str) -> str:
     """The path of ``scope``'s child ``id`` (each scope's own path read from jsii once)."""
-    parent = kept(_PATHS, scope, lambda: scope.node.path)
+    parent = get_or_make(_PATHS, scope, lambda: scope.node.path)
     return f"{parent}/{id}" if parent else id
 
 

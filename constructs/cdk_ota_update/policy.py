@@ -45,7 +45,7 @@ from ._cdk import (
     TOKEN,
     add_stack_validation,
     cdk_nag_in_use,
-    kept,
+    get_or_make,
     pseudo,
     stack_id,
     stack_of,
@@ -281,7 +281,7 @@ class ScopedPolicy(Construct):
         self._statements: dict[tuple[Any, ...], tuple[Grant, dict[Resource, None]]] = {}
         self._parts: list[tuple[iam.CfnPolicy | iam.CfnManagedPolicy, list[_Statement]]] = []
         self._errors: list[str] = []
-        kept(_PLANNERS, stack_of(scope), lambda: _planned(self)).policies.append(self)
+        get_or_make(_PLANNERS, stack_of(scope), lambda: _planned(self)).policies.append(self)
         add_stack_validation(scope, self._validate)
 
     def add(self, grants: Iterable[Grant]) -> None:

@@ -93,18 +93,18 @@ class ProviderOptions:
                 continue
             if f.name == "timeout_seconds":
                 found.append(
-                    f"timeout = {_show(Duration.seconds(mine))} "
-                    f"(now {_show(Duration.seconds(theirs))})"
+                    f"timeout = {_option(Duration.seconds(mine))} "
+                    f"(now {_option(Duration.seconds(theirs))})"
                 )
             else:
-                found.append(f"{f.name} = {_show(mine)} (now {_show(theirs)})")
+                found.append(f"{f.name} = {_option(mine)} (now {_option(theirs)})")
         return found
 
 
 @functools.cache
 def _architectures() -> dict[str, lambda_.Architecture]:
-    """The architectures the handler runs on, by Lambda's name (read from jsii on first use: the
-    module makes no jsii call when imported)."""
+    """The architectures the handler runs on, by Lambda's name (read from jsii on first use:
+    importing the library loads nothing of aws-lambda into jsii, tests/test_imports.py)."""
     return {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}
 
 
@@ -121,8 +121,9 @@ def _lambda_principal() -> iam.ServicePrincipal:
     return iam.ServicePrincipal("lambda.amazonaws.com")
 
 
-def _show(value: Any) -> str:
-    """A value as a message shows it: durations in words, constructs by path."""
+def _option(value: Any) -> str:
+    """An option's value as a message shows it: durations in words, constructs by path, the
+    rest as :func:`api.show` shows any value."""
     if isinstance(value, Duration):
         seconds = value.to_seconds(integral=False)
         return value.to_human_string() if seconds == int(seconds) else f"{seconds:g} seconds"
@@ -133,8 +134,8 @@ def _show(value: Any) -> str:
     if hasattr(value, "node"):  # a construct, or an imported one (a jsii proxy)
         return str(value.node.path)
     if isinstance(value, tuple | list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return repr(value)
+        return "[" + ", ".join(_option(v) for v in value) + "]"
+    return api.show(value)
 
 
 def _number(value: Any) -> bool:
@@ -159,7 +160,7 @@ def provider_options(
     """The options, checked: each refusal names ``path``, the option, its value and the fix."""
 
     def refuse(option: str, value: Any, rule: str) -> OtaUpdateValidationError:
-        return OtaUpdateValidationError(f"{path}: {option} = {_show(value)} is invalid: {rule}")
+        return OtaUpdateValidationError(f"{path}: {option} = {_option(value)} is invalid: {rule}")
 
     defaults = ProviderOptions()
     if memory_size is not None and not Token.is_unresolved(memory_size):

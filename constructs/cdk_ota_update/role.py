@@ -24,7 +24,7 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from constructs import Construct, Dependable, IDependable
 
-from ._cdk import StackSingleton, iot_arn, kept, pseudo, readable, stack_of
+from ._cdk import StackSingleton, get_or_make, iot_arn, pseudo, readable, stack_of
 from .grants import IOT_SERVICE, role_arn, self_grants
 from .policy import MANAGED_POLICIES_PER_ROLE, Grant, Resource, ScopedPolicy
 
@@ -117,7 +117,7 @@ def service_role(scope: Construct, role: iam.IRole | None) -> ServiceRole:
     None; otherwise ``role``, which gets the same statements unless it is immutable. Bound once
     per stack and role (the OtaUpdates that share it cost no jsii call for it)."""
     roles = _SERVICE_ROLES.setdefault(stack_of(scope), {})
-    return kept(roles, role, lambda: _bind(scope, role))
+    return get_or_make(roles, role, lambda: _bind(scope, role))
 
 
 _SERVICE_ROLES: weakref.WeakKeyDictionary[Stack, dict[iam.IRole | None, ServiceRole]] = (
