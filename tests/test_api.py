@@ -6,6 +6,8 @@ import pytest
 
 from cdk_ota_update import api
 
+pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
+
 VALID = {
     "otaUpdateId": "fw-1",
     "targets": ["arn:aws:iot:us-east-1:123456789012:thinggroup/fleet"],

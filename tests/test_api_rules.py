@@ -14,6 +14,8 @@ import pytest
 
 from cdk_ota_update import api
 
+pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
+
 TARGET = "arn:aws:iot:us-east-1:123456789012:thinggroup/fleet"
 S3 = {"s3Location": {"bucket": "b", "key": "k"}}
 SIGNER = {"awsSignerJobId": "job"}

@@ -43,6 +43,8 @@ from cdk_ota_update import (
     api,
 )
 
+pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
+
 SIGNATURE = b"\x30\x45\x02\x20signature-bytes\xff"
 
 # Each dataclass and the API shape it mirrors.

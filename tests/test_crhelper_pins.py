@@ -17,6 +17,8 @@ from harness import CloudFormation
 
 from cdk_ota_update.rehearse.lambda_runtime import LambdaContext
 
+pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
+
 URL = "https://127.0.0.1/answer?X-Amz-Signature=0"
 
 

@@ -43,6 +43,8 @@ from cdk_ota_update import (
     StartSigningJobParameter,
 )
 
+pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
+
 FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
 SIGNATURE = b"\x30\x45\x02\x21\x00\xffsignature"
 DERIVED = re.compile(r"^[a-zA-Z0-9_-]{1,39}-[0-9a-f]{16}$")

@@ -20,6 +20,8 @@ from handler_support import ID, LOGICAL_ID
 
 from cdk_ota_update import api
 
+pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
+
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/Firmware/1e2d"
 OWNER = lifecycle.Owner(STACK_ID, LOGICAL_ID)
 ARN = f"arn:aws:iot:us-east-1:123456789012:otaupdate/{ID}"

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from test_mutation_tool import tool
 
+pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
+
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = list(tool().DEFAULT_TESTS)
 

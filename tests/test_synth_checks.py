@@ -26,6 +26,8 @@ from cdk_ota_update import (
     api,
 )
 
+pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
+
 GROUP_ARN = "arn:aws:iot:eu-west-1:123456789012:thinggroup/fleet"
 PSEUDO_ARN = r"'arn:\$\{AWS::Partition\}:iot:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
 

@@ -29,6 +29,8 @@ from cdk_ota_update import (
     Stream,
 )
 
+pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
+
 S3 = FileLocation(s3_location=S3Location(bucket="b", key="k"))
 SIGNED = CodeSigning(aws_signer_job_id="job")
 
