@@ -14,13 +14,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Annotations, Match, Template
 from iam_support import LONGEST, MANAGED_POLICY_LIMIT, Resolver, fleet, size
 
-from cdk_ota_update.grants import s3_object, signer_arn
+from cdk_ota_update._cdk import iot_arn
+from cdk_ota_update.grants import role_arn, s3_object, service_role_grants, signer_arn, target
 from cdk_ota_update.policy import (
     INLINE_RESERVE,
+    JOBS,
     PROFILES,
     ROLE_INLINE_POLICIES_LIMIT,
+    SIGNING_JOBS,
+    STREAMS,
     Arn,
     Grant,
+    Kind,
     Resource,
     ScopedPolicy,
 )
@@ -28,6 +33,212 @@ from cdk_ota_update.policy import (
 FIRST_INLINE_BUDGET = ROLE_INLINE_POLICIES_LIMIT - INLINE_RESERVE
 
 
+def _listing(resources: int, length: int) -> tuple[cdk.Stack, ScopedPolicy, list[str]]:
+    stack = cdk.Stack(cdk.App(), "Policies")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
+    policy = ScopedPolicy(stack, "Policy", role=role)
+    arns = [f"arn:aws:s3:::{i:0{length}d}" for i in range(resources)]
+    policy.add([Grant(("s3:ListBucket",), tuple(Resource.fixed(arn) for arn in arns))])
+    return stack, policy, arns
+
+
+def test_a_spilled_policy_fills_each_part_within_its_limit_and_lists_every_grant_once() -> None:
+    stack, policy, arns = _listing(300, 60)  # ~22,000 characters
+    template = Template.from_stack(stack)
+    (inline,) = template.find_resources("AWS::IAM::Policy").values()
+    managed = list(template.find_resources("AWS::IAM::ManagedPolicy").values())
+    documents = [r["Properties"]["PolicyDocument"] for r in (inline, *managed)]
+
+    assert len(managed) == 3
+    assert policy.sizes == [size(d) for d in documents]
+    assert size(documents[0]) <= FIRST_INLINE_BUDGET
+    assert size(documents[0]) > FIRST_INLINE_BUDGET - 70  # full: the next ARN would not fit
+    for document in documents[1:]:
+        assert 0 < size(document) <= MANAGED_POLICY_LIMIT
+    assert all(s["Resource"] for d in documents for s in d["Statement"])
+    listed = [arn for d in documents for s in d["Statement"] for arn in s["Resource"]]
+    assert listed == arns
+    Annotations.from_stack(stack).has_warning(
+        "/Policies/Policy", Match.string_like_regexp("spilled into 3 managed policies")
+    )
+
+
+def _policy_of_size(target: int, *, inline: bool) -> tuple[cdk.Stack, ScopedPolicy]:
+    """A policy of literal bucket ARNs whose document is exactly ``target`` characters."""
+    skeleton = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": []}],
+    }
+    room = target - len(json.dumps(skeleton, separators=(",", ":")))
+    arns: list[str] = []
+    while room > 0:
+        separator = 1 if arns else 0
+        length = room - 2 - separator  # the rest in one ARN, unless it is long: then 60
+        length = 60 if length > 78 else length
+        arns.append(f"arn:aws:s3:::{len(arns):03d}" + "b" * (length - 16))
+        room -= length + 2 + separator
+    assert room == 0
+    stack = cdk.Stack(cdk.App(), "Policies")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
+    policy = ScopedPolicy(stack, "Policy", role=role, inline=inline)
+    policy.add([Grant(("s3:ListBucket",), tuple(Resource.fixed(arn) for arn in arns))])
+    return stack, policy
+
+
+# IAM's quotas, as AWS documents them: a role's inline policies 10,240 characters together (the
+# library leaves 1,024 of them to the app's own), a managed policy 6,144.
+@pytest.mark.parametrize(
+    ("inline", "budget"), [(True, 10_240 - 1_024), (False, 6_144)], ids=["inline", "managed"]
+)
+@pytest.mark.parametrize("over", [0, 1])
+def test_the_first_part_takes_exactly_its_budget(inline: bool, budget: int, over: int) -> None:
+    stack, policy = _policy_of_size(budget + over, inline=inline)
+    Template.from_stack(stack)
+
+    assert sum(policy.sizes) >= budget + over
+    assert len(policy.sizes) == 1 + over
+    assert policy.sizes[0] <= budget
+
+
+def _planned_resources(grants: list[Grant]) -> tuple[list[Any], str, cdk.Stack]:
+    """The resources of a policy planned for ``grants``, the grouping warning, the stack."""
+    stack = cdk.Stack(cdk.App(), "Policies")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
+    ScopedPolicy(stack, "Policy", role=role).add(grants)
+    template = Template.from_stack(stack)
+    (inline,) = template.find_resources("AWS::IAM::Policy").values()
+    listed = [
+        arn
+        for statement in inline["Properties"]["PolicyDocument"]["Statement"]
+        for arn in statement["Resource"]
+    ]
+    (warning,) = Annotations.from_stack(stack).find_warning("*", Match.any_value())
+    return listed, str(warning.entry.data), stack
+
+
+# (kind, an exact ARN of it, the ARN grouping them all, how the warning names them)
+KINDS = [
+    (PROFILES, "signing-profiles/p{:063d}", "signing-profiles/*", "signing profiles"),
+    (SIGNING_JOBS, "signing-jobs/j{:063d}", "signing-jobs/*", "signing jobs"),
+    (STREAMS, "stream/s{:0127d}", "stream/*", "streams"),
+    (JOBS, "job/AFR_OTA-{:056d}", "job/AFR_OTA-*", "jobs"),
+]
+
+
+@pytest.mark.parametrize(("kind", "exact", "every", "named"), KINDS, ids=[k[3] for k in KINDS])
+def test_each_kind_is_grouped_to_all_of_its_kind_in_the_account_and_region(
+    kind: Kind, exact: str, every: str, named: str
+) -> None:
+    arn = signer_arn if kind in (PROFILES, SIGNING_JOBS) else iot_arn
+    group = Arn.of(arn(every))
+    resources = tuple(Resource((Arn.of(arn(exact.format(i))), group), kind) for i in range(120))
+    listed, warning, stack = _planned_resources([Grant(("x:Action",), resources)])
+
+    assert listed == [stack.resolve(group.text)]
+    assert f"resources are grouped (120 {named} -> {every}): now " in warning
+
+
+def test_targets_are_grouped_to_all_things_and_groups_of_the_account_and_region() -> None:
+    targets = tuple(target(iot_arn(f"thinggroup/g{i:0127d}")) for i in range(120))
+    listed, warning, stack = _planned_resources([Grant(("iot:CreateJob",), targets)])
+
+    assert listed == [stack.resolve(iot_arn("thinggroup/*"))]
+    assert "(120 targets -> thing/* and thinggroup/* of their account and Region)" in warning
+
+
+def test_objects_of_mixed_depths_are_grouped_one_folder_level_at_a_time() -> None:
+    """Keys two, one and no folders deep in one bucket, too many folders to list: each key one
+    folder above its own, at most the bucket (a key in fw/ reaches the bucket, one in
+    fw/<release>/ reaches fw/)."""
+    keys = [f"fw/{release:0150d}/image.bin" for release in range(100)]
+    keys += [f"fw/loose-{i}.bin" for i in range(3)] + ["top.bin"]
+    objects = tuple(s3_object("firmware-bucket", key) for key in keys)
+    listed, warning, stack = _planned_resources([Grant(("s3:GetObject",), objects)])
+
+    assert [json.dumps(a) for a in listed] == [
+        json.dumps(stack.resolve(s3_object("firmware-bucket", key).at(2).text))
+        for key in ("fw/0/image.bin", "top.bin")
+    ]
+    assert "104 S3 objects -> 1 folder(s) above their folder, at most the bucket" in warning
+
+
+def _longest(text: str) -> int:
+    """The length of ``text`` with its pseudo parameters at their longest (``LONGEST``)."""
+    values = {"<P>": LONGEST.partition, "<R>": LONGEST.region, "<A>": LONGEST.account}
+    for name, value in values.items():
+        text = text.replace(name, value)
+    return len(text)
+
+
+def _exact_sizes(grants: list[Grant]) -> dict[str, int]:
+    """Each grant's first resource (exact level), by its first action (the first grant of that
+    action): its size as counted."""
+    sizes: dict[str, int] = {}
+    for grant in grants:
+        sizes.setdefault(grant.actions[0], grant.resources[0].levels[0].size)
+    return sizes
+
+
+def test_a_token_counts_as_the_longest_value_of_what_it_stands_for() -> None:
+    """IAM's and the services' longest names: a bucket 63, an object key 1,024, a thing group,
+    stream 128, a job id 64 (AFR_OTA- included), a profile and a signing job 64."""
+    stack = cdk.Stack(cdk.App(), "Tokens")
+    token = cdk.Fn.import_value("Elsewhere")
+    request = {
+        "otaUpdateId": token,
+        "targets": [iot_arn(f"thinggroup/{token}")],
+        "files": [
+            {
+                "fileLocation": {"s3Location": {"bucket": token, "key": token}},
+                "codeSigning": {"awsSignerJobId": token},
+            },
+            {
+                "fileLocation": {"stream": {"streamId": token, "fileId": 0}},
+                "codeSigning": {
+                    "startSigningJobParameter": {
+                        "signingProfileName": token,
+                        "destination": {"s3Destination": {"bucket": token}},
+                    }
+                },
+            },
+        ],
+    }
+    grants = list(service_role_grants(request))
+    assert stack  # the tokens' app
+
+    iot, signing = "arn:<P>:iot:<R>:<A>:", "arn:<P>:signer:<R>:<A>:/"
+    assert _exact_sizes(grants) == {
+        "iot:CreateJob": _longest(f"{iot}job/") + 64,
+        "iot:DescribeJob": _longest(f"{iot}job/") + 64,
+        "s3:GetObject": _longest("arn:<P>:s3:::") + 63 + 1 + 1024,
+        "s3:GetBucketLocation": _longest("arn:<P>:s3:::") + 63,
+        "iot:CreateStream": _longest(f"{iot}stream/AFR_OTA-*"),
+        "iot:DescribeStream": _longest(f"{iot}stream/") + 128,
+        "signer:DescribeSigningJob": _longest(f"{signing}signing-jobs/") + 64,
+        "signer:StartSigningJob": _longest(f"{signing}signing-profiles/") + 64,
+        "s3:PutObject": _longest("arn:<P>:s3:::") + 63 + len("/*"),
+    }
+    create_job = next(g for g in grants if g.actions[0] == "iot:CreateJob")
+    assert create_job.resources[1].levels[0].size == _longest(f"{iot}thinggroup/") + 128
+
+
+@pytest.mark.parametrize(
+    ("path", "longest"),
+    [(None, len("arn:<P>:iam::<A>:role") + 512 + 64), ("/", len("arn:<P>:iam::<A>:role/") + 64)],
+)
+def test_a_role_token_counts_as_the_longest_role_arn_of_its_path(
+    path: str | None, longest: int
+) -> None:
+    arn = cdk.Fn.import_value("RoleArn")
+    expected = longest - len("<P><A>") + len(LONGEST.partition + LONGEST.account)
+    assert role_arn(arn, path).levels[0].size == expected
+
+
+def test_a_token_nothing_is_known_about_counts_as_iams_longest_arn() -> None:
+    assert Resource.fixed(cdk.Fn.import_value("Anything")).levels[0].size == 2048
+
+
+# The apps' exact sizes last: their synths are the slow part of this file.
 def _one_stack(n: int, **options: Any) -> Callable[[cdk.App], list[cdk.Stack]]:
     def build(app: cdk.App) -> list[cdk.Stack]:
         stack = cdk.Stack(app, "Fleet")
@@ -95,77 +306,3 @@ def test_each_part_is_planned_at_its_size_with_every_value_at_its_longest(
     assert [(path, planned_size) for path, planned_size, _ in planned] == [
         (path, size(document)) for path, _, document in planned
     ]
-
-
-def _listing(resources: int, length: int) -> tuple[cdk.Stack, ScopedPolicy, list[str]]:
-    stack = cdk.Stack(cdk.App(), "Policies")
-    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
-    policy = ScopedPolicy(stack, "Policy", role=role)
-    arns = [f"arn:aws:s3:::{i:0{length}d}" for i in range(resources)]
-    policy.add([Grant(("s3:ListBucket",), tuple(Resource.fixed(arn) for arn in arns))])
-    return stack, policy, arns
-
-
-def test_a_spilled_policy_fills_each_part_within_its_limit_and_lists_every_grant_once() -> None:
-    stack, policy, arns = _listing(300, 60)  # ~22,000 characters
-    template = Template.from_stack(stack)
-    (inline,) = template.find_resources("AWS::IAM::Policy").values()
-    managed = list(template.find_resources("AWS::IAM::ManagedPolicy").values())
-    documents = [r["Properties"]["PolicyDocument"] for r in (inline, *managed)]
-
-    assert len(managed) == 3
-    assert policy.sizes == [size(d) for d in documents]
-    assert size(documents[0]) <= FIRST_INLINE_BUDGET
-    assert size(documents[0]) > FIRST_INLINE_BUDGET - 70  # full: the next ARN would not fit
-    for document in documents[1:]:
-        assert 0 < size(document) <= MANAGED_POLICY_LIMIT
-    assert all(s["Resource"] for d in documents for s in d["Statement"])
-    listed = [arn for d in documents for s in d["Statement"] for arn in s["Resource"]]
-    assert listed == arns
-    Annotations.from_stack(stack).has_warning(
-        "/Policies/Policy", Match.string_like_regexp("spilled into 3 managed policies")
-    )
-
-
-def _planned_resources(grants: list[Grant]) -> tuple[list[Any], str, cdk.Stack]:
-    """The resources of a policy planned for ``grants``, the grouping warning, the stack."""
-    stack = cdk.Stack(cdk.App(), "Policies")
-    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
-    ScopedPolicy(stack, "Policy", role=role).add(grants)
-    template = Template.from_stack(stack)
-    (inline,) = template.find_resources("AWS::IAM::Policy").values()
-    listed = [
-        arn
-        for statement in inline["Properties"]["PolicyDocument"]["Statement"]
-        for arn in statement["Resource"]
-    ]
-    (warning,) = Annotations.from_stack(stack).find_warning("*", Match.any_value())
-    return listed, str(warning.entry.data), stack
-
-
-def test_signing_profiles_are_grouped_to_all_profiles_of_the_account_and_region() -> None:
-    every = Arn.of(signer_arn("signing-profiles/*"))
-    profiles = tuple(
-        Resource((Arn.of(signer_arn(f"signing-profiles/p{i:063d}")), every), PROFILES)
-        for i in range(120)
-    )
-    listed, warning, stack = _planned_resources([Grant(("signer:StartSigningJob",), profiles)])
-
-    assert listed == [stack.resolve(every.text)]
-    assert "120 signing profiles -> signing-profiles/*" in warning
-
-
-def test_objects_of_mixed_depths_are_grouped_one_folder_level_at_a_time() -> None:
-    """Keys two, one and no folders deep in one bucket, too many folders to list: each key one
-    folder above its own, at most the bucket (a key in fw/ reaches the bucket, one in
-    fw/<release>/ reaches fw/)."""
-    keys = [f"fw/{release:0150d}/image.bin" for release in range(100)]
-    keys += [f"fw/loose-{i}.bin" for i in range(3)] + ["top.bin"]
-    objects = tuple(s3_object("firmware-bucket", key) for key in keys)
-    listed, warning, stack = _planned_resources([Grant(("s3:GetObject",), objects)])
-
-    assert [json.dumps(a) for a in listed] == [
-        json.dumps(stack.resolve(s3_object("firmware-bucket", key).at(2).text))
-        for key in ("fw/0/image.bin", "top.bin")
-    ]
-    assert "104 S3 objects -> 1 folder(s) above their folder, at most the bucket" in warning

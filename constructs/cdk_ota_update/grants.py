@@ -165,7 +165,8 @@ def self_grants(role_arn: Resource) -> Iterator[Grant]:
 def service_role_grants(request: Mapping[str, Any]) -> Iterator[Grant]:
     """What the OTA update service does with its role for ``request``."""
     ota_id = request[api.OTA_UPDATE_ID]
-    job_arn = _iot("job", (api.job_id(ota_id), api.JOB_ID_MAX_LENGTH))
+    # A derived id is a token: it counts as the longest id, AFR_OTA- literal beside it.
+    job_arn = _iot("job", (api.job_id(ota_id), api.OTA_UPDATE_ID_MAX_LENGTH))
     job = Resource((job_arn, Arn.of(OTA_JOBS)), JOBS)
     targets = request.get(api.TARGETS) or []
     if is_list_token(targets):
