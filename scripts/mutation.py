@@ -88,9 +88,9 @@ DEFAULT_TESTS: dict[str, list[str]] = {
     ],
     "lambda_handler/index.py": [
         "tests/test_crhelper_pins.py",
-        "tests/test_handler_answers.py",
         "tests/test_handler.py",
         "tests/test_handler_events.py",
+        "tests/test_handler_answers.py",
         "tests/test_handler_orphans.py",
         "tests/test_handler_tags.py",
         "tests/test_handler_sequences.py",

@@ -88,6 +88,80 @@ def _put(index: Any, url: str, within: float) -> tuple[bool, float]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Malformed events of each request type
+# ---------------------------------------------------------------------------------------------
+def _event(request_type: str) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "RequestType": request_type,
+        "ResponseURL": f"https://127.0.0.1/answer?{URL_SECRET}",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/Firmware/1",
+        "RequestId": "r-1",
+        "LogicalResourceId": LOGICAL_ID,
+        "ResourceProperties": {"otaUpdateId": ID},
+    }
+    if request_type != "Create":
+        event["PhysicalResourceId"] = ID
+    if request_type == "Update":
+        event["OldResourceProperties"] = {"otaUpdateId": ID}
+    return event
+
+
+MALFORMED = [
+    (kind, member, value)
+    for kind in ("Create", "Update", "Delete")
+    for member, value in (
+        ("RequestType", None),
+        ("ResponseURL", None),
+        ("StackId", 7),
+        ("RequestId", ""),
+        ("LogicalResourceId", None),
+        ("ResourceProperties", "x"),
+        ("PhysicalResourceId", None),
+        ("OldResourceProperties", None),
+    )
+    if (member != "PhysicalResourceId" or kind != "Create")
+    and (member != "OldResourceProperties" or kind == "Update")
+]
+
+
+@pytest.mark.parametrize(("kind", "member", "value"), MALFORMED)
+def test_a_malformed_event_of_each_request_type_is_refused_naming_the_member(
+    index: Any, kind: str, member: str, value: Any
+) -> None:
+    event = _event(kind)
+    if value is None:
+        del event[member]
+    else:
+        event[member] = value
+    settings = api.Settings(stack_id=_event(kind)["StackId"])
+
+    assert index.refusal(event, settings) == (
+        f"Malformed event: {member} missing or of the wrong type"
+    )
+
+
+@pytest.mark.parametrize("kind", ["Create", "Update", "Delete"])
+def test_a_well_formed_event_of_each_request_type_is_not_refused(index: Any, kind: str) -> None:
+    event = _event(kind)
+    assert index.refusal(event, api.Settings(stack_id=event["StackId"])) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reasons within crhelper's 256 characters, their beginning kept
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("length", [255, 256])
+def test_a_reason_that_fits_is_kept_whole(index: Any, length: int) -> None:
+    reason = "r" * length
+    assert index.fit(reason) == reason
+
+
+def test_a_longer_reason_keeps_its_beginning_and_says_it_was_cut(index: Any) -> None:
+    reason = "begin " + "x" * 300
+    assert index.fit(reason) == reason[:255] + "…"
+    assert len(index.fit(reason)) == index.REASON_LENGTH == 256
+
+
+# ---------------------------------------------------------------------------------------------
 # Each attempt, and all of them, within the invocation
 # ---------------------------------------------------------------------------------------------
 def test_an_attempt_never_outlasts_the_deadline(
@@ -203,77 +277,3 @@ def test_a_refused_events_answer_stops_a_second_before_the_invocation_ends(
 
     assert host.arrivals
     assert 0.6 < took < 0.8 + 0.2
-
-
-# ---------------------------------------------------------------------------------------------
-# Malformed events of each request type
-# ---------------------------------------------------------------------------------------------
-def _event(request_type: str) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "RequestType": request_type,
-        "ResponseURL": f"https://127.0.0.1/answer?{URL_SECRET}",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/Firmware/1",
-        "RequestId": "r-1",
-        "LogicalResourceId": LOGICAL_ID,
-        "ResourceProperties": {"otaUpdateId": ID},
-    }
-    if request_type != "Create":
-        event["PhysicalResourceId"] = ID
-    if request_type == "Update":
-        event["OldResourceProperties"] = {"otaUpdateId": ID}
-    return event
-
-
-MALFORMED = [
-    (kind, member, value)
-    for kind in ("Create", "Update", "Delete")
-    for member, value in (
-        ("RequestType", None),
-        ("ResponseURL", None),
-        ("StackId", 7),
-        ("RequestId", ""),
-        ("LogicalResourceId", None),
-        ("ResourceProperties", "x"),
-        ("PhysicalResourceId", None),
-        ("OldResourceProperties", None),
-    )
-    if (member != "PhysicalResourceId" or kind != "Create")
-    and (member != "OldResourceProperties" or kind == "Update")
-]
-
-
-@pytest.mark.parametrize(("kind", "member", "value"), MALFORMED)
-def test_a_malformed_event_of_each_request_type_is_refused_naming_the_member(
-    index: Any, kind: str, member: str, value: Any
-) -> None:
-    event = _event(kind)
-    if value is None:
-        del event[member]
-    else:
-        event[member] = value
-    settings = api.Settings(stack_id=_event(kind)["StackId"])
-
-    assert index.refusal(event, settings) == (
-        f"Malformed event: {member} missing or of the wrong type"
-    )
-
-
-@pytest.mark.parametrize("kind", ["Create", "Update", "Delete"])
-def test_a_well_formed_event_of_each_request_type_is_not_refused(index: Any, kind: str) -> None:
-    event = _event(kind)
-    assert index.refusal(event, api.Settings(stack_id=event["StackId"])) is None
-
-
-# ---------------------------------------------------------------------------------------------
-# Reasons within crhelper's 256 characters, their beginning kept
-# ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("length", [255, 256])
-def test_a_reason_that_fits_is_kept_whole(index: Any, length: int) -> None:
-    reason = "r" * length
-    assert index.fit(reason) == reason
-
-
-def test_a_longer_reason_keeps_its_beginning_and_says_it_was_cut(index: Any) -> None:
-    reason = "begin " + "x" * 300
-    assert index.fit(reason) == reason[:255] + "…"
-    assert len(index.fit(reason)) == index.REASON_LENGTH == 256

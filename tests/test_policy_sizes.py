@@ -5,7 +5,11 @@ of a spilled policy each within IAM's limit, none empty, together exactly the gr
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -19,6 +23,7 @@ from cdk_ota_update.grants import role_arn, s3_object, service_role_grants, sign
 from cdk_ota_update.policy import (
     INLINE_RESERVE,
     JOBS,
+    OBJECTS,
     PROFILES,
     ROLE_INLINE_POLICIES_LIMIT,
     SIGNING_JOBS,
@@ -63,8 +68,11 @@ def test_a_spilled_policy_fills_each_part_within_its_limit_and_lists_every_grant
     )
 
 
-def _policy_of_size(target: int, *, inline: bool) -> tuple[cdk.Stack, ScopedPolicy]:
-    """A policy of literal bucket ARNs whose document is exactly ``target`` characters."""
+def _policy_of_size(
+    target: int, *, inline: bool, groupable: bool = False
+) -> tuple[cdk.Stack, ScopedPolicy]:
+    """A policy of literal bucket ARNs whose document is exactly ``target`` characters (with
+    ``groupable``, objects of one folder, grouped to ``arn:aws:s3:::f/*`` if they do not fit)."""
     skeleton = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": []}],
@@ -74,14 +82,19 @@ def _policy_of_size(target: int, *, inline: bool) -> tuple[cdk.Stack, ScopedPoli
     while room > 0:
         separator = 1 if arns else 0
         length = room - 2 - separator  # the rest in one ARN, unless it is long: then 60
-        length = 60 if length > 78 else length
-        arns.append(f"arn:aws:s3:::{len(arns):03d}" + "b" * (length - 16))
+        length = 60 if length > 79 else length
+        arns.append(f"arn:aws:s3:::{len(arns):04d}" + "b" * (length - 17))
         room -= length + 2 + separator
     assert room == 0
     stack = cdk.Stack(cdk.App(), "Policies")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
     policy = ScopedPolicy(stack, "Policy", role=role, inline=inline)
-    policy.add([Grant(("s3:ListBucket",), tuple(Resource.fixed(arn) for arn in arns))])
+    folder = Arn.of("arn:aws:s3:::f/*")
+    resources = tuple(
+        Resource((Arn.of(arn), folder), OBJECTS) if groupable else Resource.fixed(arn)
+        for arn in arns
+    )
+    policy.add([Grant(("s3:ListBucket",), resources)])
     return stack, policy
 
 
@@ -98,6 +111,97 @@ def test_the_first_part_takes_exactly_its_budget(inline: bool, budget: int, over
     assert sum(policy.sizes) >= budget + over
     assert len(policy.sizes) == 1 + over
     assert policy.sizes[0] <= budget
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_resources_are_grouped_only_past_the_budget(over: int) -> None:
+    stack, policy = _policy_of_size(10_240 - 1_024 + over, inline=True, groupable=True)
+    (inline,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+
+    document = inline["Properties"]["PolicyDocument"]
+    (statement,) = document["Statement"]
+    assert (statement["Resource"] == ["arn:aws:s3:::f/*"]) is bool(over)
+    assert policy.sizes == [size(document)]
+    assert policy.sizes[0] <= 10_240 - 1_024
+
+
+@pytest.mark.parametrize(("aws_managed", "left"), [(0, 10), (1, 9)])
+def test_a_policy_too_big_even_spilled_fails_synth_naming_what_iam_allows_the_role(
+    aws_managed: int, left: int
+) -> None:
+    """Each AWS managed policy the library attaches leaves one managed policy fewer."""
+    stack, policy = _policy_of_size(90_000, inline=True)  # more than 9,216 + 10 x 6,144
+    for _ in range(aws_managed):
+        policy.attach_aws_managed_policy("service-role/AmazonFreeRTOSOTAUpdate", "needed")
+
+    with pytest.raises(RuntimeError) as raised:
+        Template.from_stack(stack)
+
+    assert (
+        "Policies/Policy: the policy of the role needs 90000 characters even with its resources "
+        "grouped (tokens at their longest values), more than IAM allows one role (9216 for the "
+        f"first policy, then {left} managed policies of 6144): split the OtaUpdates across "
+        "stacks or roles"
+    ) in str(raised.value)
+
+
+def test_grants_after_planning_are_refused() -> None:
+    stack, policy = _policy_of_size(1_000, inline=True)
+    Template.from_stack(stack)
+    late = Grant(("s3:GetObject",), (Resource.fixed("arn:aws:s3:::late/x"),))
+
+    with pytest.raises(RuntimeError) as raised:
+        policy.add([late])
+
+    assert str(raised.value) == "Policies/Policy: grants added after synth planned the policy"
+
+
+def test_grants_merge_by_actions_and_conditions_whatever_their_order() -> None:
+    stack = cdk.Stack(cdk.App(), "Policies")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
+    policy = ScopedPolicy(stack, "Policy", role=role)
+    one, two = (Resource.fixed(f"arn:aws:s3:::b/{n}") for n in ("one", "two"))
+    tagged = {"StringEquals": {"aws:ResourceTag/a": "1", "aws:ResourceTag/b": "2"}}
+    reordered = {"StringEquals": {"aws:ResourceTag/b": "2", "aws:ResourceTag/a": "1"}}
+    policy.add(
+        [
+            Grant(("s3:GetObject",), (one,), tagged),
+            Grant(("s3:GetObject",), (two,), reordered),
+            Grant(("s3:GetObject",), (one,)),
+        ]
+    )
+    (inline,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+
+    assert [
+        (s.get("Condition"), s["Resource"])
+        for s in inline["Properties"]["PolicyDocument"]["Statement"]
+    ] == [
+        (tagged, ["arn:aws:s3:::b/one", "arn:aws:s3:::b/two"]),
+        (None, ["arn:aws:s3:::b/one"]),
+    ]
+
+
+def test_an_aws_managed_policy_is_attached_in_an_app_without_cdk_nag() -> None:
+    """Nothing to acknowledge then: the synth passes, cdk-nag never imported."""
+    program = (
+        "import sys, aws_cdk as cdk\n"
+        "from aws_cdk import aws_iam as iam\n"
+        "from cdk_ota_update.policy import Grant, Resource, ScopedPolicy\n"
+        "stack = cdk.Stack(cdk.App(), 'Policies')\n"
+        "role = iam.Role(stack, 'Role', assumed_by=iam.ServicePrincipal('iot.amazonaws.com'))\n"
+        "policy = ScopedPolicy(stack, 'Policy', role=role)\n"
+        "policy.add([Grant(('s3:GetObject',), (Resource.fixed('arn:aws:s3:::b/*'),))])\n"
+        "policy.attach_aws_managed_policy('service-role/AmazonFreeRTOSOTAUpdate', 'needed')\n"
+        "cdk.App.of(stack).synth()\n"
+        "print('cdk_nag' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "constructs")}
+    result = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
 
 
 def _planned_resources(grants: list[Grant]) -> tuple[list[Any], str, cdk.Stack]:
@@ -136,6 +240,53 @@ def test_each_kind_is_grouped_to_all_of_its_kind_in_the_account_and_region(
 
     assert listed == [stack.resolve(group.text)]
     assert f"resources are grouped (120 {named} -> {every}): now " in warning
+
+
+def test_each_wildcard_is_acknowledged_to_cdk_nag_with_why_it_is_there() -> None:
+    """A grouped resource with the grouping's reason, a wildcard of a grant without a reason of
+    its own with the library's general one."""
+    import cdk_nag  # noqa: F401  (an app using cdk-nag: the library acknowledges to it)
+
+    every = Arn.of(signer_arn("signing-profiles/*"))
+    profiles = tuple(
+        Resource((Arn.of(signer_arn(f"signing-profiles/p{i:063d}")), every), PROFILES)
+        for i in range(120)
+    )
+    stack = cdk.Stack(cdk.App(), "Policies")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
+    policy = ScopedPolicy(stack, "Policy", role=role)
+    policy.add(
+        [
+            Grant(("signer:StartSigningJob",), profiles),
+            Grant(("s3:GetObject",), (Resource.fixed("arn:aws:s3:::firmware/*"),)),
+        ]
+    )
+    Template.from_stack(stack)
+
+    (part,) = policy.parts
+    acknowledged = [
+        json.dumps(entry.data)
+        for entry in part.node.metadata
+        if entry.type == "aws:cdk:acknowledged-rules"
+    ]
+    assert len(acknowledged) == 2, acknowledged
+    assert (
+        "signing-profiles/*" in acknowledged[0]
+        and (
+            "The exact resource list would exceed IAM's policy size limits, so cdk-ota-update "
+            "grouped these resources by folder, bucket or the service's name prefix (see the synth "
+            "warning)."
+        )
+        in acknowledged[0]
+    )
+    assert (
+        "arn:aws:s3:::firmware/*" in acknowledged[1]
+        and (
+            "Granted by cdk-ota-update: the OTA update service needs this resource for the OTA "
+            "updates of this stack; limited to this account and Region."
+        )
+        in acknowledged[1]
+    )
 
 
 def test_targets_are_grouped_to_all_things_and_groups_of_the_account_and_region() -> None:
