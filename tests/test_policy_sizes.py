@@ -14,8 +14,10 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import Names
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Annotations, Match, Template
+from constructs import Construct
 from iam_support import LONGEST, MANAGED_POLICY_LIMIT, Resolver, fleet, size
 
 from cdk_ota_update._cdk import iot_arn
@@ -68,33 +70,60 @@ def test_a_spilled_policy_fills_each_part_within_its_limit_and_lists_every_grant
     )
 
 
+ACTIONS = ("s3:ListBucket", "s3:GetObject")  # a statement each
+
+
+def _document(arns: list[str], statements: int) -> dict[str, Any]:
+    """The policy document of ``arns``, dealt out to ``statements`` statements in turn."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": action, "Resource": arns[n::statements]}
+            for n, action in enumerate(ACTIONS[:statements])
+        ],
+    }
+
+
+def _arns_of_size(target: int, statements: int) -> list[str]:
+    """Literal bucket ARNs whose document (:func:`_document`) is exactly ``target`` characters:
+    60-character ARNs, the last one padded to make up the rest."""
+    arns: list[str] = []
+    while size(_document([*arns, "a" * 60], statements)) < target - 200:
+        arns.append(f"arn:aws:s3:::{len(arns):04d}" + "b" * 43)
+    arns += [f"arn:aws:s3:::{len(arns) + n:04d}" for n in range(statements)]
+    arns[-1] += "b" * (target - size(_document(arns, statements)))
+    assert size(_document(arns, statements)) == target
+    return arns
+
+
 def _policy_of_size(
-    target: int, *, inline: bool, groupable: bool = False
+    target: int,
+    *,
+    inline: bool,
+    groupable: bool = False,
+    statements: int = 1,
+    scope: str = "Policy",
 ) -> tuple[cdk.Stack, ScopedPolicy]:
     """A policy of literal bucket ARNs whose document is exactly ``target`` characters (with
-    ``groupable``, objects of one folder, grouped to ``arn:aws:s3:::f/*`` if they do not fit)."""
-    skeleton = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": []}],
-    }
-    room = target - len(json.dumps(skeleton, separators=(",", ":")))
-    arns: list[str] = []
-    while room > 0:
-        separator = 1 if arns else 0
-        length = room - 2 - separator  # the rest in one ARN, unless it is long: then 60
-        length = 60 if length > 79 else length
-        arns.append(f"arn:aws:s3:::{len(arns):04d}" + "b" * (length - 17))
-        room -= length + 2 + separator
-    assert room == 0
+    ``groupable``, objects of one folder, grouped to ``arn:aws:s3:::f/*`` if they do not fit),
+    made at the construct path ``Policies/<scope>``."""
+    arns = _arns_of_size(target, statements)
     stack = cdk.Stack(cdk.App(), "Policies")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
-    policy = ScopedPolicy(stack, "Policy", role=role, inline=inline)
-    folder = Arn.of("arn:aws:s3:::f/*")
-    resources = tuple(
-        Resource((Arn.of(arn), folder), OBJECTS) if groupable else Resource.fixed(arn)
+    parent: Construct = stack
+    *folders, name = scope.split("/")
+    for folder in folders:
+        parent = Construct(parent, folder)
+    policy = ScopedPolicy(parent, name, role=role, inline=inline)
+    every = Arn.of("arn:aws:s3:::f/*")
+    resources = [
+        Resource((Arn.of(arn), every), OBJECTS) if groupable else Resource.fixed(arn)
         for arn in arns
+    ]
+    policy.add(
+        Grant((action,), tuple(resources[n::statements]))
+        for n, action in enumerate(ACTIONS[:statements])
     )
-    policy.add([Grant(("s3:ListBucket",), resources)])
     return stack, policy
 
 
@@ -104,8 +133,11 @@ def _policy_of_size(
     ("inline", "budget"), [(True, 10_240 - 1_024), (False, 6_144)], ids=["inline", "managed"]
 )
 @pytest.mark.parametrize("over", [0, 1])
-def test_the_first_part_takes_exactly_its_budget(inline: bool, budget: int, over: int) -> None:
-    stack, policy = _policy_of_size(budget + over, inline=inline)
+@pytest.mark.parametrize("statements", [1, 2])
+def test_the_first_part_takes_exactly_its_budget(
+    inline: bool, budget: int, over: int, statements: int
+) -> None:
+    stack, policy = _policy_of_size(budget + over, inline=inline, statements=statements)
     Template.from_stack(stack)
 
     assert sum(policy.sizes) >= budget + over
@@ -143,6 +175,81 @@ def test_a_policy_too_big_even_spilled_fails_synth_naming_what_iam_allows_the_ro
         f"first policy, then {left} managed policies of 6144): split the OtaUpdates across "
         "stacks or roles"
     ) in str(raised.value)
+
+
+MOST = 10_240 - 1_024 + 10 * 6_144  # the first part's budget and ten managed policies
+
+
+@pytest.mark.parametrize(("target", "parts"), [(MOST - 2_500, 11), (MOST + 1_000, None)])
+def test_a_role_holds_its_first_policy_and_ten_managed_ones_and_no_more(
+    target: int, parts: int | None
+) -> None:
+    stack, policy = _policy_of_size(target, inline=True, statements=2)
+    if parts is None:
+        with pytest.raises(RuntimeError, match="more than IAM allows one role"):
+            Template.from_stack(stack)
+        assert policy.parts == []  # nothing half-made
+        return
+    template = Template.from_stack(stack)
+
+    assert len(policy.parts) == parts
+    assert len(template.find_resources("AWS::IAM::ManagedPolicy")) == parts - 1
+
+
+def test_the_parts_of_a_spill_are_named_and_described_in_order() -> None:
+    stack, policy = _policy_of_size(20_000, inline=False)
+    managed = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
+
+    assert [(stack.get_logical_id(p), p.description) for p in policy.parts] == [  # type: ignore[union-attr]
+        (logical_id, resource["Properties"]["Description"])
+        for logical_id, resource in managed.items()
+    ]
+    assert [p.node.id for p in policy.parts] == ["Resource", "Overflow1", "Overflow2", "Overflow3"]
+    assert [p.description for p in policy.parts] == [  # type: ignore[union-attr]
+        f"Part {n} of the grants of Policies/Policy (cdk-ota-update)" for n in (1, 2, 3, 4)
+    ]
+
+
+def test_names_and_descriptions_keep_within_iams_limits_on_a_long_path() -> None:
+    """A policy name is at most 128 characters, a managed policy's description 1,000."""
+    deep = "/".join(f"Level{n}" + "x" * 200 for n in range(6)) + "/Policy"
+    stack, policy = _policy_of_size(20_000, inline=True, scope=deep)
+    Template.from_stack(stack)
+
+    first, *managed = policy.parts
+    assert len(first.policy_name) == 128  # type: ignore[union-attr]
+    assert first.policy_name == Names.unique_id(policy)[-128:]  # type: ignore[union-attr]
+    assert [len(m.description) for m in managed] == [1_000] * len(managed)  # type: ignore[union-attr]
+
+
+def test_resources_that_resolve_alike_are_one_whatever_their_tokens() -> None:
+    stack = cdk.Stack(cdk.App(), "Policies")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
+    policy = ScopedPolicy(stack, "Policy", role=role)
+    same = [Resource.fixed(cdk.Fn.import_value("FirmwareBucketArn")) for _ in range(3)]
+    other = Resource.fixed(cdk.Fn.import_value("OtherBucketArn"))
+    policy.add([Grant(("s3:ListBucket",), (*same, other))])
+    (inline,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+
+    (statement,) = inline["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == [
+        {"Fn::ImportValue": "FirmwareBucketArn"},
+        {"Fn::ImportValue": "OtherBucketArn"},
+    ]
+
+
+def test_a_spill_without_grouping_is_announced_in_full() -> None:
+    stack, _ = _policy_of_size(12_000, inline=True)
+    Template.from_stack(stack)
+
+    (warning,) = Annotations.from_stack(stack).find_warning("*", Match.any_value())
+    assert warning.entry.data == (
+        "The exact resource list of this role's policy needs 12000 characters (tokens at their "
+        "longest values), over IAM's 9216-character budget for it, so resources are grouped "
+        "(nothing grouped): now 12000 characters, and spilled into 1 managed policy attached to "
+        "the same role. Split the OtaUpdates across stacks, or pass roles of your own, to keep "
+        "exact resources. [ack: cdk-ota-update:policy-grouped]"
+    )
 
 
 def test_grants_after_planning_are_refused() -> None:
@@ -259,6 +366,7 @@ def test_each_wildcard_is_acknowledged_to_cdk_nag_with_why_it_is_there() -> None
         [
             Grant(("signer:StartSigningJob",), profiles),
             Grant(("s3:GetObject",), (Resource.fixed("arn:aws:s3:::firmware/*"),)),
+            Grant(("s3:PutObject",), (Resource.fixed("arn:aws:s3:::signed/*"),), reason="Mine."),
         ]
     )
     Template.from_stack(stack)
@@ -269,7 +377,7 @@ def test_each_wildcard_is_acknowledged_to_cdk_nag_with_why_it_is_there() -> None
         for entry in part.node.metadata
         if entry.type == "aws:cdk:acknowledged-rules"
     ]
-    assert len(acknowledged) == 2, acknowledged
+    assert len(acknowledged) == 3, acknowledged
     assert (
         "signing-profiles/*" in acknowledged[0]
         and (
@@ -287,6 +395,7 @@ def test_each_wildcard_is_acknowledged_to_cdk_nag_with_why_it_is_there() -> None
         )
         in acknowledged[1]
     )
+    assert "arn:aws:s3:::signed/*" in acknowledged[2] and '"Mine."' in acknowledged[2]
 
 
 def test_targets_are_grouped_to_all_things_and_groups_of_the_account_and_region() -> None:
