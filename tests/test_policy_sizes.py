@@ -270,11 +270,13 @@ def test_grants_merge_by_actions_and_conditions_whatever_their_order() -> None:
     one, two = (Resource.fixed(f"arn:aws:s3:::b/{n}") for n in ("one", "two"))
     tagged = {"StringEquals": {"aws:ResourceTag/a": "1", "aws:ResourceTag/b": "2"}}
     reordered = {"StringEquals": {"aws:ResourceTag/b": "2", "aws:ResourceTag/a": "1"}}
+    other = {"StringEquals": {"aws:ResourceTag/a": "3"}}
     policy.add(
         [
             Grant(("s3:GetObject",), (one,), tagged),
             Grant(("s3:GetObject",), (two,), reordered),
             Grant(("s3:GetObject",), (one,)),
+            Grant(("s3:GetObject",), (two,), other),
         ]
     )
     (inline,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
@@ -285,6 +287,7 @@ def test_grants_merge_by_actions_and_conditions_whatever_their_order() -> None:
     ] == [
         (tagged, ["arn:aws:s3:::b/one", "arn:aws:s3:::b/two"]),
         (None, ["arn:aws:s3:::b/one"]),
+        (other, ["arn:aws:s3:::b/two"]),
     ]
 
 
@@ -372,30 +375,29 @@ def test_each_wildcard_is_acknowledged_to_cdk_nag_with_why_it_is_there() -> None
     Template.from_stack(stack)
 
     (part,) = policy.parts
-    acknowledged = [
-        json.dumps(entry.data)
-        for entry in part.node.metadata
-        if entry.type == "aws:cdk:acknowledged-rules"
-    ]
-    assert len(acknowledged) == 3, acknowledged
-    assert (
-        "signing-profiles/*" in acknowledged[0]
-        and (
+    acknowledged: dict[str, str] = {}
+    for entry in part.node.metadata:
+        if entry.type == "aws:cdk:acknowledged-rules":
+            acknowledged.update(entry.data)
+    profiles_arn = stack.resolve(every.text)
+    assert acknowledged == {
+        f"Annotation::AwsSolutions-IAM5[Resource::{_nag_text(profiles_arn)}]": (
             "The exact resource list would exceed IAM's policy size limits, so cdk-ota-update "
-            "grouped these resources by folder, bucket or the service's name prefix (see the synth "
-            "warning)."
-        )
-        in acknowledged[0]
-    )
-    assert (
-        "arn:aws:s3:::firmware/*" in acknowledged[1]
-        and (
+            "grouped these resources by folder, bucket or the service's name prefix (see the "
+            "synth warning)."
+        ),
+        "Annotation::AwsSolutions-IAM5[Resource::arn:aws:s3:::firmware/*]": (
             "Granted by cdk-ota-update: the OTA update service needs this resource for the OTA "
             "updates of this stack; limited to this account and Region."
-        )
-        in acknowledged[1]
-    )
-    assert "arn:aws:s3:::signed/*" in acknowledged[2] and '"Mine."' in acknowledged[2]
+        ),
+        "Annotation::AwsSolutions-IAM5[Resource::arn:aws:s3:::signed/*]": "Mine.",
+    }
+
+
+def _nag_text(resolved: Any) -> str:
+    """How cdk-nag writes a resolved ARN in its finding (``Fn::Join`` of pseudo parameters)."""
+    parts = resolved["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)
 
 
 def test_targets_are_grouped_to_all_things_and_groups_of_the_account_and_region() -> None:
