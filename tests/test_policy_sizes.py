@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -70,7 +71,7 @@ def test_a_spilled_policy_fills_each_part_within_its_limit_and_lists_every_grant
     )
 
 
-ACTIONS = ("s3:ListBucket", "s3:GetObject")  # a statement each
+ACTIONS = ("s3:ListBucket", "s3:GetObject", "s3:PutObject")  # a statement each
 
 
 def _document(arns: list[str], statements: int) -> dict[str, Any]:
@@ -133,7 +134,7 @@ def _policy_of_size(
     ("inline", "budget"), [(True, 10_240 - 1_024), (False, 6_144)], ids=["inline", "managed"]
 )
 @pytest.mark.parametrize("over", [0, 1])
-@pytest.mark.parametrize("statements", [1, 2])
+@pytest.mark.parametrize("statements", [1, 3])
 def test_the_first_part_takes_exactly_its_budget(
     inline: bool, budget: int, over: int, statements: int
 ) -> None:
@@ -351,7 +352,34 @@ def test_each_kind_is_grouped_to_all_of_its_kind_in_the_account_and_region(
     listed, warning, stack = _planned_resources([Grant(("x:Action",), resources)])
 
     assert listed == [stack.resolve(group.text)]
-    assert f"resources are grouped (120 {named} -> {every}): now " in warning
+    assert re.search(
+        rf"resources are grouped \(120 {re.escape(named)} -> {re.escape(every)}\): now \d+ "
+        r"characters\. Split the OtaUpdates",
+        warning,
+    ), warning
+
+
+def test_what_each_kind_was_grouped_to_is_listed_in_one_warning() -> None:
+    jobs = KINDS[3]
+    job_group = Arn.of(iot_arn(jobs[2]))
+    grants = [
+        Grant(
+            ("iot:CreateJob",),
+            tuple(
+                Resource((Arn.of(iot_arn(jobs[1].format(i))), job_group), JOBS) for i in range(90)
+            ),
+        ),
+        Grant(
+            ("s3:GetObject",),
+            tuple(s3_object("firmware-bucket", f"fw/{i:0100d}/image.bin") for i in range(90)),
+        ),
+    ]
+    _, warning, _ = _planned_resources(grants)
+
+    assert (
+        "(90 S3 objects -> 1 folder(s) above their folder, at most the bucket; 90 jobs -> "
+        "job/AFR_OTA-*): now "
+    ) in warning, warning
 
 
 def test_each_wildcard_is_acknowledged_to_cdk_nag_with_why_it_is_there() -> None:

@@ -367,7 +367,7 @@ class ScopedPolicy(Construct):
                 f"{MANAGED_POLICY_LIMIT}): split the OtaUpdates across stacks or roles"
             )
             return
-        if depth or len(parts) > 1:
+        if depth:  # over the budget (a spill comes after grouping steps)
             self._warn(depth, statements, exact_size, len(parts) - 1)
         for index, part in enumerate(parts):
             self._parts.append((self._policy(index, part), part))
