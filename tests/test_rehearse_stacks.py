@@ -21,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
 from cdk_support import ROOT, isolated_vpc
 
+import cdk_ota_update
 from cdk_ota_update import (
     FileLocation,
     OtaTarget,
@@ -370,6 +371,7 @@ def test_an_emulation_that_cannot_be_imported_exits_2_saying_what_to_install(
 ) -> None:
     """As with a moto older than the emulation works with (its ImportError)."""
     monkeypatch.setitem(sys.modules, "cdk_ota_update.testing", None)
+    monkeypatch.delattr(cdk_ota_update, "testing", raising=False)  # imported by earlier tests
     with pytest.raises(RehearsalError) as raised:
         rehearse(assembly, stacks=["LegacyEu"], workdir=tmp_path_factory.mktemp("no-moto"))
 
