@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import ssl
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from handler_support import ID, LOGICAL_ID
 from harness import URL_SECRET, CloudFormation
 
 from cdk_ota_update import api
-from cdk_ota_update.rehearse.host import QuietHandler
+from cdk_ota_update.rehearse.host import QuietHandler, serve_http
 from cdk_ota_update.rehearse.lambda_runtime import LambdaContext
 
 
@@ -41,13 +39,8 @@ class ResponseUrl:
                 time.sleep(url.delay)
                 self.reply(url.statuses.pop(0) if url.statuses else 200, b"")
 
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ca.issue_cert("127.0.0.1").configure_cert(context)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}/answer?{URL_SECRET}"
+        self._server, root = serve_http(Handler, ca)
+        self.url = f"{root}/answer?{URL_SECRET}"
 
     def close(self) -> None:
         self._server.shutdown()

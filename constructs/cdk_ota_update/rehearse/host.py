@@ -102,8 +102,6 @@ class ResponseServer:
         self._answers: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self._refusals: dict[str, list[int]] = {}
         self._arrived = threading.Condition()
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         answers = self
 
         class Handler(QuietHandler):
@@ -111,11 +109,8 @@ class ResponseServer:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 self.reply(answers._take(urlsplit(self.path).path, json.loads(body)), b"")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._server, _ = serve_http(Handler, ca)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def url(
         self, stack_id: str, logical_id: str, request_id: str, *, signed_at: float | None = None
@@ -209,13 +204,21 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
-def serve_http(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
-    """``handler`` served over plain HTTP on 127.0.0.1 by a daemon thread: the server (to shut
-    down) and its URL."""
+def serve_http(
+    handler: type[BaseHTTPRequestHandler], ca: Any = None
+) -> tuple[ThreadingHTTPServer, str]:
+    """``handler`` served on 127.0.0.1 by a daemon thread, over HTTPS with a certificate of the
+    ``trustme.CA`` ``ca`` when given (else plain HTTP): the server (to shut down) and its URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    scheme = "http"
+    if ca is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    return server, f"{scheme}://127.0.0.1:{server.server_address[1]}"
 
 
 class StackService:
