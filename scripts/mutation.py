@@ -39,6 +39,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import itertools
+import json
 import os
 import re
 import shutil
@@ -54,6 +55,7 @@ from pathlib import Path
 from typing import Literal
 
 ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = Path(__file__).resolve().parent
 
 # The fast tests that exercise each module (``-x`` stops at the first failure): the module's own
 # tests first, then the others fastest first.
@@ -190,6 +192,9 @@ class Mutant:
     start: int  # byte offsets of the replaced source
     end: int
     replacement: bytes
+    # The lines a test runs when it runs the replaced source: its statement's (a compound
+    # statement's first line and the replaced source's own)
+    runs_on: frozenset[int] = frozenset()
 
     def apply(self, source: bytes) -> bytes:
         return source[: self.start] + self.replacement + source[self.end :]
@@ -210,6 +215,8 @@ class Result:
     mutant: Mutant
     status: Status
     seconds: float
+    # The tests that ran its lines, the first run's (None: all the tests, at once)
+    selected: tuple[str, ...] | None = None
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -432,6 +439,7 @@ def mutants(source: str) -> list[Mutant]:
     starts = [0]
     for line in data.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
+    statements = _statements(tree)
     found: list[Mutant] = []
     for anchor, shown, apply, what in finder.found:
         assert isinstance(anchor, (ast.expr, ast.stmt))
@@ -445,9 +453,61 @@ def mutants(source: str) -> list[Mutant]:
             replacement = f"({ast.unparse(shown)})".encode()
             restore()
         code = _short(lines[anchor.lineno - 1], 70)
-        found.append(Mutant(0, anchor.lineno, what, code, start, end, replacement))
+        runs_on = _lines_running(anchor, statements[id(anchor)])
+        found.append(Mutant(0, anchor.lineno, what, code, start, end, replacement, runs_on))
     found.sort(key=lambda m: (m.start, m.end))
     return [dataclasses.replace(m, number=n) for n, m in enumerate(found, 1)]
+
+
+def _statements(tree: ast.Module) -> dict[int, ast.stmt]:
+    """Each node's innermost statement, by the node's ``id``."""
+    innermost: dict[int, ast.stmt] = {}
+    for statement in ast.walk(tree):  # outer statements first: inner ones overwrite them
+        if isinstance(statement, ast.stmt):
+            innermost.update((id(node), statement) for node in ast.walk(statement))
+    return innermost
+
+
+def _lines_running(anchor: ast.expr | ast.stmt, statement: ast.stmt) -> frozenset[int]:
+    """The lines of which one at least runs when ``anchor`` does."""
+    assert anchor.end_lineno is not None and statement.end_lineno is not None
+    if hasattr(statement, "body"):  # a compound statement: its header, and the anchor
+        return frozenset({statement.lineno, *range(anchor.lineno, anchor.end_lineno + 1)})
+    return frozenset(range(statement.lineno, statement.end_lineno + 1))
+
+
+# -------------------------------------------------------------------------------------------------
+# Choosing each mutant's tests: those that ran its lines in the unmutated run
+# -------------------------------------------------------------------------------------------------
+PLUGIN = "mutation_coverage"  # scripts/mutation_coverage.py, a pytest plugin
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What ran each line of the module in the unmutated run (read from the plugin's output):
+    ``""`` no test (an import), ``fixture:NAME`` a fixture shared by tests, else a test."""
+
+    lines: dict[int, frozenset[str]]
+    tests: tuple[str, ...]  # node ids, in the order run
+    fixtures: dict[str, frozenset[str]]  # each test's fixtures
+
+    @classmethod
+    def read(cls, path: Path) -> Coverage:
+        data = json.loads(path.read_text())
+        return cls(
+            lines={int(n): frozenset(ran) for n, ran in data["lines"].items()},
+            tests=tuple(t["id"] for t in data["tests"]),
+            fixtures={t["id"]: frozenset(t["fixtures"]) for t in data["tests"]},
+        )
+
+    def tests_for(self, mutant: Mutant) -> tuple[str, ...] | None:
+        """The tests that ran the mutant's lines, in the order run; None if no test did, or if
+        they ran outside any test (on import, whose result every test may use)."""
+        ran = frozenset().union(*(self.lines.get(n, frozenset()) for n in mutant.runs_on))
+        if not ran or "" in ran:
+            return None
+        shared = {c.removeprefix("fixture:") for c in ran if c.startswith("fixture:")}
+        return tuple(t for t in self.tests if t in ran or shared & self.fixtures[t])
 
 
 # -------------------------------------------------------------------------------------------------
@@ -465,8 +525,19 @@ def _copy(root: Path, into: Path) -> Path:
 _RUNNING: set[subprocess.Popen[bytes]] = set()  # killed when the run is interrupted
 
 
-def _pytest(copy: Path, tests: Sequence[str], timeout: float | None) -> tuple[Status, float]:
-    """Run ``tests`` in ``copy`` with a temporary directory of their own, removed after them."""
+def _pytest(
+    copy: Path, tests: Sequence[str], timeout: float | None, measure: Path | None = None
+) -> tuple[Status, float]:
+    """Run ``tests`` in ``copy`` with a temporary directory of their own, removed after them;
+    with ``measure`` (a module of the copy), write what ran its lines to ``measure.json`` beside
+    the copy."""
+    plugin: dict[str, str] = {}
+    if measure is not None:
+        plugin = {
+            "PYTHONPATH": os.pathsep.join([str(SCRIPTS), *filter(None, [os.getenv("PYTHONPATH")])]),
+            "MUTATION_COVERAGE_FILE": str(measure.resolve()),
+            "MUTATION_COVERAGE_OUT": str(copy.parent / "measure.json"),
+        }
     command = [
         sys.executable,
         "-m",
@@ -477,13 +548,14 @@ def _pytest(copy: Path, tests: Sequence[str], timeout: float | None) -> tuple[St
         "no:cacheprovider",
         "-p",
         "no:randomly",
+        *(["-p", PLUGIN] if measure is not None else []),
         *tests,
     ]
     # Cleanup errors are left to the removal of the whole run's copies.
     with tempfile.TemporaryDirectory(
         prefix="tmp-", dir=copy.parent, ignore_cleanup_errors=True
     ) as temp:
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **_temp_env(temp)}
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **_temp_env(temp), **plugin}
         began = time.monotonic()
         code = _exit_code(command, copy, env, timeout)
         return _status(code), time.monotonic() - began
@@ -540,19 +612,25 @@ def run(
     jobs: int = 1,
     only: set[int] | None = None,
     timeout: float | None = None,
+    select: bool = True,
     log: Callable[[str], None] = print,
 ) -> tuple[list[Result], float]:
     """Run the mutants of ``module`` (a path under ``root``) against ``tests``.
 
-    A mutant's tests are stopped after ``timeout`` seconds (default: 3 x the unmutated run + 10).
+    With ``select``, a mutant runs first against the tests that ran its lines in the unmutated
+    run (measured with coverage.py), and a mutant they do not kill against all the tests: a
+    survivor has survived all of them. A mutant's tests are stopped after ``timeout`` seconds
+    (default: 3 x the unmutated run + 10).
     """
     original = (root / module).read_bytes()
     chosen = [m for m in mutants(original.decode()) if only is None or m.number in only]
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
         copies = [_copy(root, Path(scratch) / str(j)) for j in range(max(1, jobs))]
-        status, baseline = _pytest(copies[0], tests, None)
+        measure = copies[0] / module if select else None
+        status, baseline = _pytest(copies[0], tests, None, measure)
         if status != "survived":
             raise SystemExit(f"the tests fail without any mutation: {' '.join(tests)}")
+        ran = Coverage.read(copies[0].parent / "measure.json") if select else None
         timeout = timeout or 3 * baseline + 10
         log(
             f"{len(chosen)} mutants of {module}; unmutated tests: {baseline:.1f} s, "
@@ -564,18 +642,26 @@ def run(
         def one(mutant: Mutant) -> Result:
             with lock:
                 copy = free.pop()
+            selected = ran.tests_for(mutant) if ran else None
             try:
                 (copy / module).write_bytes(mutant.apply(original))
-                status, seconds = _pytest(copy, tests, timeout)
+                status: Status = "survived"  # until a test fails
+                seconds = 0.0
+                if selected:
+                    status, seconds = _pytest(copy, selected, timeout)
+                if status == "survived":
+                    status, more = _pytest(copy, tests, timeout)
+                    seconds += more
             finally:
                 (copy / module).write_bytes(original)
                 with lock:
                     free.append(copy)
+            shown = f"{len(selected)} tests" if selected else "all tests"
             log(
                 f"  #{mutant.number} {module}:{mutant.line} {mutant.mutation}: {status} "
-                f"({seconds:.1f} s)"
+                f"({shown}, {seconds:.1f} s)"
             )
-            return Result(mutant, status, seconds)
+            return Result(mutant, status, seconds, selected)
 
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(copies))
         try:
@@ -728,6 +814,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--every", type=int, default=1, help="a sample: every n-th mutant (1, 1 + n, 1 + 2n, ...)"
     )
+    parser.add_argument(
+        "--all-tests",
+        action="store_true",
+        help="run every mutant against all the tests (default: those that ran its lines first)",
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--report", type=Path, help="also write the report to this file")
     parser.add_argument(
@@ -771,6 +862,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs=args.jobs,
         only=chosen,
         timeout=args.timeout,
+        select=not args.all_tests,
         log=lambda text: print(text, file=sys.stderr, flush=True),
     )
     text = report(module, tests, results)

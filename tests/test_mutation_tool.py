@@ -76,6 +76,38 @@ def test_remember() -> None:
 """
 
 
+# Which tests run each mutant first: those that ran its lines, in this process.
+SPLIT = """FACTOR = 2
+
+
+def double(n: int) -> int:
+    return n * FACTOR
+
+
+def halve(n: int) -> int:
+    return n // 2
+"""
+SPLIT_TESTS = """import subprocess
+import sys
+
+from split import double, halve
+
+
+def test_double() -> None:
+    assert double(3) == 6
+
+
+def test_halve_of_zero() -> None:  # notices none of halve's mutants
+    assert halve(0) == 0
+
+
+def test_halve_in_another_process() -> None:  # runs halve where coverage does not look
+    code = "from split import halve; print(halve(9))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout == "4\\n"
+"""
+
+
 @functools.cache
 def tool() -> ModuleType:
     """scripts/mutation.py, loaded once (tests/test_mutation_figures.py uses it too)."""
@@ -170,6 +202,36 @@ def test_each_outcome_is_counted_apart_and_they_add_up_to_the_mutants_run(
     ]
 
 
+def test_a_mutant_runs_first_against_the_tests_that_ran_its_lines_then_against_all(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "split.py").write_text(SPLIT)
+    (tmp_path / "test_split.py").write_text(SPLIT_TESTS)
+    results, _ = tool().run(
+        "split.py", ["test_split.py"], root=tmp_path, jobs=2, log=lambda _text: None
+    )
+    double, zero = ("test_split.py::test_double",), ("test_split.py::test_halve_of_zero",)
+    assert [(r.mutant.line, r.mutant.mutation, r.selected, r.status) for r in results] == [
+        # Run on import: every test may use it.
+        (1, "`2` → `3`", None, "killed"),
+        (5, "removed `return n * FACTOR`", double, "killed"),
+        (5, "`*` → `/`", double, "killed"),
+        # The first killed by test_halve_of_zero; it lets the others live, all the tests kill them.
+        (9, "removed `return n // 2`", zero, "killed"),
+        (9, "`//` → `/`", zero, "killed"),
+        (9, "`2` → `3`", zero, "killed"),
+    ]
+
+
+def test_every_mutant_can_run_against_all_the_tests_at_once(tmp_path: Path) -> None:
+    (tmp_path / "split.py").write_text(SPLIT)
+    (tmp_path / "test_split.py").write_text(SPLIT_TESTS)
+    results, _ = tool().run(
+        "split.py", ["test_split.py"], root=tmp_path, jobs=2, select=False, log=lambda _: None
+    )
+    assert [(r.selected, r.status) for r in results] == [(None, "killed")] * 6
+
+
 def test_each_run_of_the_tests_has_a_fresh_temporary_directory_removed_after_it(
     tmp_path: Path,
 ) -> None:
@@ -210,7 +272,9 @@ def test_each_run_of_the_tests_has_a_fresh_temporary_directory_removed_after_it(
         "| 5 | remember.py:10 | removed `path.write_text(value)` | `path.write_text(value)` |",
     ]
     temp_dirs = log.read_text().splitlines()
-    assert len(set(temp_dirs)) == len(temp_dirs) == 7  # the unmutated run, then each mutant
+    # The unmutated run, then each mutant: #2 and #5 twice (the test running their lines, then
+    # all the tests), #4 once (no test ran its line: all the tests at once).
+    assert len(set(temp_dirs)) == len(temp_dirs) == 9
     assert not any(Path(d).exists() for d in temp_dirs)
     assert list(user_temp.iterdir()) == []
 
