@@ -193,7 +193,8 @@ class Mutant:
     end: int
     replacement: bytes
     # The lines a test runs when it runs the replaced source: its statement's (a compound
-    # statement's first line and the replaced source's own)
+    # statement's first line and the replaced source's own); none for source outside functions,
+    # which runs on import (whichever test imports the module first, every test uses it)
     runs_on: frozenset[int] = frozenset()
 
     def apply(self, source: bytes) -> bytes:
@@ -439,7 +440,7 @@ def mutants(source: str) -> list[Mutant]:
     starts = [0]
     for line in data.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
-    statements = _statements(tree)
+    statements, in_functions = _statements(tree), _in_functions(tree)
     found: list[Mutant] = []
     for anchor, shown, apply, what in finder.found:
         assert isinstance(anchor, (ast.expr, ast.stmt))
@@ -453,7 +454,9 @@ def mutants(source: str) -> list[Mutant]:
             replacement = f"({ast.unparse(shown)})".encode()
             restore()
         code = _short(lines[anchor.lineno - 1], 70)
-        runs_on = _lines_running(anchor, statements[id(anchor)])
+        runs_on = frozenset[int]()
+        if id(anchor) in in_functions:
+            runs_on = _lines_running(anchor, statements[id(anchor)])
         found.append(Mutant(0, anchor.lineno, what, code, start, end, replacement, runs_on))
     found.sort(key=lambda m: (m.start, m.end))
     return [dataclasses.replace(m, number=n) for n, m in enumerate(found, 1)]
@@ -466,6 +469,17 @@ def _statements(tree: ast.Module) -> dict[int, ast.stmt]:
         if isinstance(statement, ast.stmt):
             innermost.update((id(node), statement) for node in ast.walk(statement))
     return innermost
+
+
+def _in_functions(tree: ast.Module) -> set[int]:
+    """The nodes in functions' bodies (not their defaults or decorators), by their ``id``."""
+    inside: set[int] = set()
+    for function in ast.walk(tree):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inside.update(id(node) for statement in function.body for node in ast.walk(statement))
+        elif isinstance(function, ast.Lambda):
+            inside.update(id(node) for node in ast.walk(function.body))
+    return inside
 
 
 def _lines_running(anchor: ast.expr | ast.stmt, statement: ast.stmt) -> frozenset[int]:
@@ -501,8 +515,8 @@ class Coverage:
         )
 
     def tests_for(self, mutant: Mutant) -> tuple[str, ...] | None:
-        """The tests that ran the mutant's lines, in the order run; None if no test did, or if
-        they ran outside any test (on import, whose result every test may use)."""
+        """The tests that ran the mutant's lines, in the order run; None (all the tests) if no
+        test did, or if they run on import (whose result every test may use)."""
         ran = frozenset().union(*(self.lines.get(n, frozenset()) for n in mutant.runs_on))
         if not ran or "" in ran:
             return None
