@@ -218,6 +218,7 @@ class Result:
     seconds: float
     # The tests that ran its lines, the first run's (None: all the tests, at once)
     selected: tuple[str, ...] | None = None
+    failed: str = ""  # the test that killed it, if one did
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -539,9 +540,18 @@ def _copy(root: Path, into: Path) -> Path:
 _RUNNING: set[subprocess.Popen[bytes]] = set()  # killed when the run is interrupted
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one run of the tests ended."""
+
+    status: Status
+    seconds: float
+    failed: str = ""  # the first test that failed, as pytest's summary names it
+
+
 def _pytest(
     copy: Path, tests: Sequence[str], timeout: float | None, measure: Path | None = None
-) -> tuple[Status, float]:
+) -> Outcome:
     """Run ``tests`` in ``copy`` with a temporary directory of their own, removed after them;
     with ``measure`` (a module of the copy), write what ran its lines to ``measure.json`` beside
     the copy."""
@@ -570,9 +580,21 @@ def _pytest(
         prefix="tmp-", dir=copy.parent, ignore_cleanup_errors=True
     ) as temp:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **_temp_env(temp), **plugin}
-        began = time.monotonic()
-        code = _exit_code(command, copy, env, timeout)
-        return _status(code), time.monotonic() - began
+        output = Path(temp + ".out")  # beside it: the tests find their directory empty
+        try:
+            began = time.monotonic()
+            code = _exit_code(command, copy, env, timeout, output)
+            seconds = time.monotonic() - began
+            failed = _first_failed(output.read_text(errors="replace"))
+        finally:
+            output.unlink(missing_ok=True)
+        return Outcome(_status(code), seconds, failed)
+
+
+def _first_failed(output: str) -> str:
+    """The test that failed first in pytest's output (its short summary), or ""."""
+    found = re.search(r"^(?:FAILED|ERROR) (\S+)", output, re.MULTILINE)
+    return found[1] if found else ""
 
 
 def _temp_env(directory: str) -> dict[str, str]:
@@ -581,17 +603,25 @@ def _temp_env(directory: str) -> dict[str, str]:
 
 
 def _exit_code(
-    command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float | None
+    command: Sequence[str],
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float | None,
+    output: Path,
 ) -> int | None:
-    """The command's exit code, or None if it was stopped after ``timeout`` seconds."""
-    with subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    ) as process:
+    """The command's exit code, or None if it was stopped after ``timeout`` seconds; what it
+    prints goes to ``output``."""
+    with (
+        output.open("wb") as out,
+        subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ) as process,
+    ):
         _RUNNING.add(process)
         try:
             return process.wait(timeout=timeout)
@@ -641,8 +671,9 @@ def run(
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
         copies = [_copy(root, Path(scratch) / str(j)) for j in range(max(1, jobs))]
         measure = copies[0] / module if select else None
-        status, baseline = _pytest(copies[0], tests, None, measure)
-        if status != "survived":
+        unmutated = _pytest(copies[0], tests, None, measure)
+        baseline = unmutated.seconds
+        if unmutated.status != "survived":
             raise SystemExit(f"the tests fail without any mutation: {' '.join(tests)}")
         ran = Coverage.read(copies[0].parent / "measure.json") if select else None
         timeout = timeout or 3 * baseline + 10
@@ -659,23 +690,23 @@ def run(
             selected = ran.tests_for(mutant) if ran else None
             try:
                 (copy / module).write_bytes(mutant.apply(original))
-                status: Status = "survived"  # until a test fails
-                seconds = 0.0
-                if selected:
-                    status, seconds = _pytest(copy, selected, timeout)
-                if status == "survived":
-                    status, more = _pytest(copy, tests, timeout)
-                    seconds += more
+                first = _pytest(copy, selected, timeout) if selected else None
+                outcome = first
+                if first is None or first.status == "survived":
+                    outcome = _pytest(copy, tests, timeout)
+                assert outcome is not None
+                seconds = outcome.seconds + (first.seconds if first else 0.0)
             finally:
                 (copy / module).write_bytes(original)
                 with lock:
                     free.append(copy)
             shown = f"{len(selected)} tests" if selected else "all tests"
+            by = f" by {outcome.failed}" if outcome.failed else ""
             log(
-                f"  #{mutant.number} {module}:{mutant.line} {mutant.mutation}: {status} "
-                f"({shown}, {seconds:.1f} s)"
+                f"  #{mutant.number} {module}:{mutant.line} {mutant.mutation}: "
+                f"{outcome.status}{by} ({shown}, {seconds:.1f} s)"
             )
-            return Result(mutant, status, seconds, selected)
+            return Result(mutant, outcome.status, seconds, selected, outcome.failed)
 
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(copies))
         try:

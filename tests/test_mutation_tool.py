@@ -211,15 +211,18 @@ def test_a_mutant_runs_first_against_the_tests_that_ran_its_lines_then_against_a
         "split.py", ["test_split.py"], root=tmp_path, jobs=2, log=lambda _text: None
     )
     double, zero = ("test_split.py::test_double",), ("test_split.py::test_halve_of_zero",)
-    assert [(r.mutant.line, r.mutant.mutation, r.selected, r.status) for r in results] == [
+    other = "test_split.py::test_halve_in_another_process"
+    assert [
+        (r.mutant.line, r.mutant.mutation, r.selected, r.status, r.failed) for r in results
+    ] == [
         # Run on import: every test may use it.
-        (1, "`2` → `3`", None, "killed"),
-        (5, "removed `return n * FACTOR`", double, "killed"),
-        (5, "`*` → `/`", double, "killed"),
+        (1, "`2` → `3`", None, "killed", double[0]),
+        (5, "removed `return n * FACTOR`", double, "killed", double[0]),
+        (5, "`*` → `/`", double, "killed", double[0]),
         # The first killed by test_halve_of_zero; it lets the others live, all the tests kill them.
-        (9, "removed `return n // 2`", zero, "killed"),
-        (9, "`//` → `/`", zero, "killed"),
-        (9, "`2` → `3`", zero, "killed"),
+        (9, "removed `return n // 2`", zero, "killed", zero[0]),
+        (9, "`//` → `/`", zero, "killed", other),
+        (9, "`2` → `3`", zero, "killed", other),
     ]
 
 
