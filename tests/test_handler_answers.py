@@ -21,6 +21,10 @@ from cdk_ota_update import api
 from cdk_ota_update.rehearse.host import QuietHandler, serve_http
 from cdk_ota_update.rehearse.lambda_runtime import LambdaContext
 
+# How late past its deadline a give-up may be seen here: one last short attempt, a TLS handshake
+# and a busy machine (mutation runs put two test runs on two cores). A fault's lateness is the
+# host's delay (5 s and more).
+SLACK = 0.6
 
 class ResponseUrl:
     """A ResponseURL host over HTTPS: it answers each PUT after ``delay`` seconds with the next
@@ -160,13 +164,13 @@ def test_a_longer_reason_keeps_its_beginning_and_says_it_was_cut(index: Any) -> 
 def test_an_attempt_never_outlasts_the_deadline(
     index: Any, host: ResponseUrl, timeouts: list[float]
 ) -> None:
-    host.delay = 3.0  # slower than the deadline, which is nearer than api.PUT_TIMEOUT
+    host.delay = 5.0  # slower than the deadline, which is nearer than api.PUT_TIMEOUT
 
-    delivered, took = _put(index, host.url, within=0.6)
+    delivered, took = _put(index, host.url, within=1.0)
 
     assert not delivered
-    assert timeouts and all(t <= 0.6 for t in timeouts), timeouts
-    assert took < 0.6 + 0.3
+    assert timeouts and all(t <= 1.0 for t in timeouts), timeouts
+    assert took < 1.0 + SLACK
 
 
 def test_an_attempt_lasts_up_to_put_timeout_when_the_deadline_is_further(
@@ -191,7 +195,7 @@ def test_a_host_that_never_answers_is_given_up_on_at_the_deadline(
     delivered, took = _put(index, host.url, within=1.2)
 
     assert not delivered
-    assert 0.9 < took < 1.2 + 0.2
+    assert 0.9 < took < 1.2 + SLACK
     assert len(timeouts) >= 2 and all(t <= 0.3 for t in timeouts), timeouts
 
 
@@ -265,8 +269,8 @@ def test_a_refused_events_answer_stops_a_second_before_the_invocation_ends(
     host.delay = 30
 
     started = time.monotonic()
-    index.handler(_malformed_delete(host.url), LambdaContext(1.8))
+    index.handler(_malformed_delete(host.url), LambdaContext(3.0))
     took = time.monotonic() - started
 
     assert host.arrivals
-    assert 0.6 < took < 0.8 + 0.2
+    assert 1.8 < took < 2.0 + SLACK
