@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .base import IOtaUpdate
+    from .dashboard import RolloutDashboard
     from .errors import OtaUpdateValidationError
     from .ota_update import OtaUpdate
     from .props import (
@@ -52,6 +53,7 @@ _MODULES = {
     "OtaUpdate": "ota_update",
     "OtaUpdateProvider": "provider",
     "OtaUpdateServiceRole": "role",
+    "RolloutDashboard": "dashboard",
 }
 
 
@@ -88,6 +90,7 @@ __all__ = [
     "OtaUpdateServiceRole",
     "OtaUpdateValidationError",
     "Protocol",
+    "RolloutDashboard",
     "S3Destination",
     "S3Location",
     "SigningProfileParameter",

@@ -39,6 +39,7 @@ from ._cdk import (
 from .base import ImportedOtaUpdate, IOtaUpdate, grant_read
 from .errors import OtaUpdateValidationError
 from .grants import IOT_SERVICE, provider_grants, service_role_grants
+from .metrics import JobMetrics
 from .props import (
     AwsJobAbortConfig,
     AwsJobExecutionsRolloutConfig,
@@ -59,13 +60,16 @@ _DIGEST_LENGTH = 16
 
 
 @jsii.implements(ITaggable)
-class OtaUpdate(Construct):
+class OtaUpdate(Construct, JobMetrics):
     """An AWS IoT OTA update, created on deploy and deleted on teardown.
 
     Backed by ``Custom::OtaUpdate`` (one crhelper Lambda per stack). The request is validated at
     synth against the API's constraints; the deploy waits until the service reports
     CREATE_COMPLETE and fails with the service's own error otherwise. OTA updates are
     immutable: a changed request replaces the OTA update (a new derived ``otaUpdateId``).
+
+    Its job's AWS IoT Jobs metrics (``metric_failed()``, ...) and alarms on them
+    (``alarm_failure_rate()``, ``alarm_no_success()``) come from ``JobMetrics``.
     """
 
     def __init__(
@@ -156,6 +160,9 @@ class OtaUpdate(Construct):
         _warn_continuous_without_force(self, request, force_delete_aws_job)
         _warn_same_file_names(self, request.get(api.FILES))
         siblings.add(self, role)
+        # The job's id as synth knows it (the id given, or the derived one), for the metrics'
+        # JobId: no reference to the resource, so a dashboard of another stack imports nothing.
+        self._job_id = api.job_id(request[api.OTA_UPDATE_ID])
 
         # CDK's own lazy rendering of the tags at synth (Tags.of(...) adds to them later).
         request[api.TAGS] = self._tags.rendered_tags
@@ -219,6 +226,9 @@ class OtaUpdate(Construct):
         """Let ``grantee`` watch the rollout: GetOTAUpdate on this OTA update, DescribeJob and
         ListJobExecutionsForJob on exactly its job."""
         return grant_read(grantee, self)
+
+    def _metric_job_id(self) -> str:
+        return self._job_id
 
     def _check_tags(self) -> list[str]:
         """The tags' violations, if anything could add tags after the constructor checked
