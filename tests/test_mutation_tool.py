@@ -226,6 +226,18 @@ def test_a_mutant_runs_first_against_the_tests_that_ran_its_lines_then_against_a
     ]
 
 
+def test_without_confirmation_a_survivor_of_the_tests_that_ran_its_lines_survives(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "split.py").write_text(SPLIT)
+    (tmp_path / "test_split.py").write_text(SPLIT_TESTS)
+    results, _ = tool().run(
+        "split.py", ["test_split.py"], root=tmp_path, jobs=2, confirm=False, log=lambda _: None
+    )
+    # Only the other process's test would kill halve's last two: they count as survivors.
+    assert [r.status for r in results] == ["killed"] * 4 + ["survived"] * 2
+
+
 def test_every_mutant_can_run_against_all_the_tests_at_once(tmp_path: Path) -> None:
     (tmp_path / "split.py").write_text(SPLIT)
     (tmp_path / "test_split.py").write_text(SPLIT_TESTS)
