@@ -5,6 +5,9 @@ crhelper's length keeping their beginning."""
 
 from __future__ import annotations
 
+import io
+import logging
+import os
 import ssl
 import sys
 import time
@@ -12,10 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import trustme
-from handler_support import ID, LOGICAL_ID
-from harness import URL_SECRET, CloudFormation
+from emulation_support import World
+from handler_support import ID, LOGICAL_ID, properties
+from harness import ACCOUNT, REGION, URL_SECRET, CloudFormation
 
 from cdk_ota_update import api
 from cdk_ota_update.rehearse.host import QuietHandler, serve_http
@@ -25,6 +30,7 @@ from cdk_ota_update.rehearse.lambda_runtime import LambdaContext
 # and a busy machine (mutation runs put two test runs on two cores). A fault's lateness is the
 # host's delay (5 s and more).
 SLACK = 0.6
+
 
 class ResponseUrl:
     """A ResponseURL host over HTTPS: it answers each PUT after ``delay`` seconds with the next
@@ -274,3 +280,63 @@ def test_a_refused_events_answer_stops_a_second_before_the_invocation_ends(
 
     assert host.arrivals
     assert 1.8 < took < 2.0 + SLACK
+
+
+# ---------------------------------------------------------------------------------------------
+# The answer's whole body, and what building the crhelper resource leaves behind
+# ---------------------------------------------------------------------------------------------
+def test_a_successful_create_answers_exactly_what_cloudformation_reads(
+    cloudformation: CloudFormation, world: World
+) -> None:
+    response = cloudformation.create(LOGICAL_ID, properties(world))
+
+    arn = f"arn:aws:iot:{REGION}:{ACCOUNT}"
+    assert {k: v for k, v in response.body.items() if k not in ("StackId", "RequestId")} == {
+        "Status": "SUCCESS",
+        "Reason": "",
+        "PhysicalResourceId": ID,
+        "LogicalResourceId": LOGICAL_ID,
+        "NoEcho": False,
+        "Data": {
+            "otaUpdateId": ID,
+            "otaUpdateArn": f"{arn}:otaupdate/{ID}",
+            "awsIotJobId": f"AFR_OTA-{ID}",
+            "awsIotJobArn": f"{arn}:job/AFR_OTA-{ID}",
+            "otaUpdateStatus": "CREATE_COMPLETE",
+        },
+    }
+
+
+@pytest.mark.parametrize("sam_local", [None, "", "1"])
+def test_the_resource_builds_no_client_and_leaves_the_environment_as_it_was(
+    index: Any, monkeypatch: pytest.MonkeyPatch, sam_local: str | None
+) -> None:
+    """crhelper builds its poller's clients (lambda, events, logs) unless AWS_SAM_LOCAL is set:
+    the handler sets it while building, then puts back what was there."""
+    if sam_local is None:
+        monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
+    else:
+        monkeypatch.setenv("AWS_SAM_LOCAL", sam_local)
+    clients: list[str] = []
+    monkeypatch.setattr(boto3, "client", lambda name, **_: clients.append(name))
+
+    index.OtaUpdateResource()
+
+    assert clients == []
+    assert os.environ.get("AWS_SAM_LOCAL") == sam_local
+
+
+def test_the_handlers_logs_stay_plain_text(
+    cloudformation: CloudFormation, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """crhelper's JSON logging would put its formatter on the root logger's handlers (Lambda's)."""
+    plain = logging.Formatter("%(levelname)s %(message)s")
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(plain)
+    monkeypatch.setattr(logging.root, "handlers", [*logging.root.handlers, handler])
+
+    cloudformation.create(LOGICAL_ID, properties(world))
+
+    assert handler.formatter is plain
+    assert f"INFO {LOGICAL_ID} answered SUCCESS (HTTP 200, attempt 1)" in lines.getvalue()
