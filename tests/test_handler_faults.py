@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -347,11 +348,50 @@ def test_hand_over_refused_by_lambda_fails_naming_it_and_the_rollback_deletes_it
     testing.advance()
     rollback = cloudformation.roll_back(event, created)
 
+    function = cloudformation.service_token.rsplit(":", 1)[1]
     assert (created.status, created.physical_id) == ("FAILED", ID)
-    assert created.reason.startswith("Handing the wait over to the next invocation failed: ")
-    assert "AccessDeniedException" in created.reason
+    assert re.fullmatch(
+        r"Handing the wait over to the next invocation failed: An error occurred "
+        r"\(AccessDeniedException\) when calling the Invoke operation: .+ "
+        rf"\(Invoke of function {function}\); retry the deployment",
+        created.reason,
+    ), created.reason
     assert [r.status for r in rollback] == ["SUCCESS"]
     assert leftovers(world) == NOTHING
+
+
+def test_each_hand_over_is_logged_with_the_invocation_it_hands_over_to(
+    cloudformation: CloudFormation,
+    world: World,
+    short_invocations: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cloudformation.start(cloudformation.event("Create", LOGICAL_ID, properties(world)))
+    cloudformation.run_handovers()  # the second invocation hands over again
+
+    assert [line for line in handler_lines(caplog) if "anded over" in line] == [
+        "INFO Handed over to invocation 2 ",
+        "INFO Handed over to invocation 3 ",
+    ]
+
+
+def test_a_refused_hand_over_is_logged_as_an_error(
+    cloudformation: CloudFormation,
+    world: World,
+    short_invocations: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert cloudformation.lambda_service is not None
+    cloudformation.lambda_service.refuse("AccessDeniedException")
+
+    cloudformation.send(cloudformation.event("Create", LOGICAL_ID, properties(world)))
+
+    errors = [line for line in handler_lines(caplog) if line.startswith("ERROR Handing over")]
+    assert len(errors) == 1
+    assert errors[0].startswith(
+        "ERROR Handing over failed: An error occurred (AccessDeniedException) when calling the "
+        "Invoke operation"
+    )
 
 
 def test_malformed_hand_over_is_refused_and_touches_nothing(
