@@ -1,13 +1,11 @@
 """The AWS IoT Jobs metrics of an OTA update's job, and the alarms a release needs.
 
 AWS IoT publishes, in the namespace ``AWS/IoT`` with the dimension ``JobId``, two metrics per
-job execution status (AWS IoT Core Developer Guide, "AWS IoT metrics and dimensions", section
-"Jobs metrics": https://docs.aws.amazon.com/iot/latest/developerguide/metrics_dimensions.html):
+job execution status: ``<Status>JobExecutionCount`` (the executions whose status changed to it
+within the period) and ``<Status>JobExecutionTotalCount`` (the job's executions in that status).
 
-- ``<Status>JobExecutionCount``: the executions whose status changed to it within the period;
-- ``<Status>JobExecutionTotalCount``: the job's executions in that status.
-
-``JOB_METRICS`` is the one table of their names. AWS spells SUCCEEDED's ``Succeded`` and
+``JOB_METRICS`` is the one table of their names (kept in :mod:`cdk_ota_update.job_metrics`, which
+the emulation reads without importing aws_cdk). AWS spells SUCCEEDED's ``Succeded`` and
 publishes no metric for TIMED_OUT executions (nor ``ClientErrorCount``/``ServerErrorCount``
 here: they count API errors, not executions). ``JobMetrics`` gives ``OtaUpdate`` and the imported
 OTA updates the same ``metric_*()`` and ``alarm_*()`` methods, in aws-cdk's ``metricXxx`` style.
@@ -23,24 +21,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from .errors import OtaUpdateValidationError
+from .job_metrics import JOB_ID_DIMENSION as JOB_ID_DIMENSION  # re-exported: the names' table
+from .job_metrics import JOB_METRICS as JOB_METRICS
+from .job_metrics import NAMESPACE as NAMESPACE
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-NAMESPACE = "AWS/IoT"
-JOB_ID_DIMENSION = "JobId"
-
-# Each job execution status and its two metrics: (changed to it within the period, total of the
-# job in it). AWS's own spelling: "Succeded".
-JOB_METRICS: Mapping[str, tuple[str, str]] = {
-    "QUEUED": ("QueuedJobExecutionCount", "QueuedJobExecutionTotalCount"),
-    "IN_PROGRESS": ("InProgressJobExecutionCount", "InProgressJobExecutionTotalCount"),
-    "SUCCEEDED": ("SuccededJobExecutionCount", "SuccededJobExecutionTotalCount"),
-    "FAILED": ("FailedJobExecutionCount", "FailedJobExecutionTotalCount"),
-    "REJECTED": ("RejectedJobExecutionCount", "RejectedJobExecutionTotalCount"),
-    "CANCELED": ("CanceledJobExecutionCount", "CanceledJobExecutionTotalCount"),
-    "REMOVED": ("RemovedJobExecutionCount", "RemovedJobExecutionTotalCount"),
-}
 # A count of changes adds up over the period; a total is a level: its highest in the period.
 # (Plain strings, as cloudwatch.Stats has them: reading those is a jsii call on import.)
 CHANGED_STATISTIC = "Sum"
