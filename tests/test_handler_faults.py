@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -475,3 +476,48 @@ def test_logs_never_show_the_properties(
     lines = handler_lines(caplog)
 
     assert not [line for line in lines if world.role_arn in line or "Firmware 1.0" in line]
+
+
+def test_an_unexpected_error_fails_with_its_type_and_message_and_is_logged(
+    cloudformation: CloudFormation,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not a lifecycle.Failure (a bug, say): the Reason names the exception; the log keeps its
+    traceback."""
+
+    def broken(*_args: Any) -> Any:
+        raise ValueError("the unexpected")
+
+    monkeypatch.setattr(sys.modules["lifecycle"], "create", broken)
+
+    created = cloudformation.create(LOGICAL_ID, properties(world))
+
+    assert (created.status, created.reason) == ("FAILED", "ValueError: the unexpected")
+    (failed,) = [r for r in caplog.records if r.getMessage() == "Create failed"]
+    assert failed.levelname == "ERROR" and failed.exc_text and "the unexpected" in failed.exc_text
+    assert testing.calls("CreateOTAUpdate") == 0
+
+
+def test_a_handed_over_update_carries_neither_its_old_properties_nor_its_new_request(
+    cloudformation: CloudFormation, world: World, short_invocations: None
+) -> None:
+    """The next invocation needs the id, ServiceTimeout and teardown flags; the request's digest
+    travels in the hand-over (Lambda's asynchronous payloads are limited)."""
+    old, new = properties(world), properties(world, "fw-2", description="Firmware 2.0")
+    testing.set_manual_lifecycle(False)
+    cloudformation.create(LOGICAL_ID, old)
+    testing.set_manual_lifecycle(True)
+    update = cloudformation.event("Update", LOGICAL_ID, new, physical_id=ID, old_properties=old)
+
+    cloudformation.start(update)  # fw-2 CREATE_PENDING: handed over
+    ((_, continued),) = _queued(cloudformation)
+
+    assert "OldResourceProperties" not in continued
+    assert continued["ResourceProperties"] == {
+        "otaUpdateId": "fw-2",
+        "deleteStream": "true",
+        "forceDeleteAWSJob": "true",
+    }
+    assert sorted(continued["OtaUpdateHandover"]) == ["count", "digest", "giveUpAt"]
