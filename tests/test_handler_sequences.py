@@ -72,6 +72,25 @@ def test_a_create_cancelled_while_handed_over_is_deleted_and_never_answered(
     assert leftovers(world) == NOTHING
 
 
+def test_a_request_no_longer_waited_for_is_logged_as_a_warning(
+    cloudformation: CloudFormation,
+    world: World,
+    short_invocations: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    create = cloudformation.event("Create", LOGICAL_ID, properties(world))
+    cloudformation.start(create)  # CREATE_PENDING: handed over
+    cloudformation.start(cloudformation.cancel(create))
+    _settle()
+    _run_all_handovers(cloudformation)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert (
+        f"Create {LOGICAL_ID} (request {create['RequestId']}): CloudFormation no longer waits "
+        f"for it ({LOGICAL_ID} is DELETE_IN_PROGRESS): not answered"
+    ) in warnings
+
+
 def test_a_create_that_never_answered_is_deleted_by_the_delete_after_the_timeout(
     cloudformation: CloudFormation, world: World, short_invocations: None
 ) -> None:
