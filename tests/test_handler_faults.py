@@ -456,6 +456,21 @@ def test_each_step_logs_a_line_with_the_id_and_status(
     ]
 
 
+def test_each_request_logs_its_type_resource_and_ota_update_ids(
+    cloudformation: CloudFormation, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = properties(world), properties(world, "fw-2", description="Firmware 2.0")
+    cloudformation.create(LOGICAL_ID, old)
+    cloudformation.update(LOGICAL_ID, ID, new, old)
+    cloudformation.delete(LOGICAL_ID, "fw-2", new)
+
+    assert [line for line in handler_lines(caplog) if ": otaUpdateId " in line] == [
+        f"INFO Create {LOGICAL_ID}: otaUpdateId {ID} ",
+        f"INFO Update {LOGICAL_ID}: otaUpdateId {ID} -> fw-2 ",
+        f"INFO Delete {LOGICAL_ID}: otaUpdateId fw-2 ",
+    ]
+
+
 def test_logs_never_show_the_response_url(
     cloudformation: CloudFormation, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:

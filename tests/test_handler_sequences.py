@@ -91,6 +91,29 @@ def test_a_request_no_longer_waited_for_is_logged_as_a_warning(
     ) in warnings
 
 
+def test_a_cancelled_create_goes_on_watching_the_deletion_of_what_it_created(
+    cloudformation: CloudFormation, world: World, short_invocations: None
+) -> None:
+    """Its hand-over finds CloudFormation no longer waiting: it deletes its OTA update and,
+    while the deletion lasts, hands over again (silently) until the OTA update is gone."""
+    create = cloudformation.event("Create", LOGICAL_ID, properties(world))
+    cloudformation.start(create)  # CREATE_PENDING: handed over
+    cloudformation.cancel(create)
+    testing.advance()
+    testing.advance()  # created; the deletion the hand-over starts then waits for the test
+
+    (first,) = cloudformation.run_handovers()
+    (second,) = cloudformation.run_handovers()  # deleting: handed over again
+    _settle()
+    _run_all_handovers(cloudformation)
+
+    assert testing.calls("DeleteOTAUpdate") >= 1
+    assert second["RequestId"] == first["RequestId"] == create["RequestId"]
+    assert second["OtaUpdateHandover"]["count"] == first["OtaUpdateHandover"]["count"] + 1
+    assert _answers(cloudformation, create) == []
+    assert leftovers(world) == NOTHING
+
+
 def test_a_create_that_never_answered_is_deleted_by_the_delete_after_the_timeout(
     cloudformation: CloudFormation, world: World, short_invocations: None
 ) -> None:
