@@ -306,3 +306,17 @@ def test_delete_of_the_id_crhelper_made_up_after_a_failed_create_succeeds(
 
     assert created.status == "FAILED"
     assert deleted.status == "SUCCESS"
+
+
+def test_an_update_from_properties_todays_rules_refuse_replaces_it(
+    cloudformation: CloudFormation, world: World
+) -> None:
+    """The old properties are another release's (v1 under v2): read, never judged."""
+    created = cloudformation.create(LOGICAL_ID, properties(world))
+    refused_today = properties(world, description="x" * 3000)  # past the 2,028 allowed
+    new = properties(world, "fw-2", description="Firmware 2.0")
+
+    updated = cloudformation.update(LOGICAL_ID, created.physical_id, new, refused_today)
+
+    assert (updated.status, updated.physical_id) == ("SUCCESS", "fw-2")
+    assert exists(world.iot, "fw-2")
