@@ -997,8 +997,9 @@ def test_server_help_names_each_operation_the_emulation_adds(
         "server.",
         "POST /moto-api/reset wipes moto's state, the emulation's OTA updates, streams and tags "
         "included.",
+        "No simulated fleet runs here: the jobs' executions stay as they are created.",
     ],
-    ids=["default-host", "default-port", "controls-in-process", "reset"],
+    ids=["default-host", "default-port", "controls-in-process", "reset", "no-fleet"],
 )
 def test_server_help_states(server_help: str, statement: str) -> None:
     assert statement in server_help

@@ -8,6 +8,20 @@ ListTagsForResource / TagResource / UntagResource (for OTA update and stream ARN
 
 The state lives in moto's IoT backend and resets with it. The test controls are the functions
 re-exported below (see :mod:`.controls`); what is checked when is described in :mod:`.backend`.
+
+A simulated fleet (:mod:`.fleet`) moves the executions of the jobs, the OTA updates' and moto's
+own, on a simulated clock: :func:`simulate_fleet` makes the targeted things devices with an
+outcome drawn from a seed (or scripted per thing) and a :class:`Pace`; :func:`advance_fleet`
+moves the clock, honouring each job's rollout, abort and timeout configurations; DescribeJob,
+ListJobExecutionsForJob, DescribeJobExecution and the ``AWS/IoT`` job metrics in moto's
+CloudWatch show what the devices did; :func:`fleet_time` is the clock's time. Without a fleet,
+moto's jobs are as moto makes them::
+
+    testing.simulate_fleet(outcomes={"SUCCEEDED": 0.9, "FAILED": 0.1}, seed=7,
+                           script={"thing-3": "REJECTED"}, pace=testing.Pace(30, 120))
+    iot.create_ota_update(...)
+    testing.advance_fleet(600)  # ten simulated minutes, no sleeping
+    iot.describe_job(jobId="AFR_OTA-release-2")["job"]["jobProcessDetails"]
 Importing ``cdk_ota_update`` never imports moto: only this package does, after checking that the
 installed moto is one the emulation works with (:mod:`.moto_requirement`; ImportError otherwise).
 """
@@ -34,20 +48,25 @@ from .controls import (
     set_manual_lifecycle,
     throttle,
 )
+from .fleet import Pace, advance_fleet, fleet_time, simulate_fleet
 from .responses import RESPONSES
 from .strict_iam import set_strict_iam
 
 __all__ = [
+    "Pace",
     "advance",
+    "advance_fleet",
     "calls",
     "fail",
     "fail_next_creation",
     "fail_next_deletion",
+    "fleet_time",
     "install",
     "reset_controls",
     "set_lifecycle_delay",
     "set_manual_lifecycle",
     "set_strict_iam",
+    "simulate_fleet",
     "throttle",
 ]
 

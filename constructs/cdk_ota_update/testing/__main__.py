@@ -22,10 +22,11 @@ moto_server's other options (-r, -s, -c, -k) are accepted too."""
 
 EPILOG = """\
 test controls: the emulation's (set_lifecycle_delay, set_manual_lifecycle, advance, throttle,
-fail, ... of cdk_ota_update.testing) are Python functions acting on the process that calls
-them: they cannot reach this server. For them, run moto in the test's own process: mock_aws(),
-or a ThreadedMotoServer started after testing.install(). This server has moto's own HTTP
-controls, under /moto-api/: POST /moto-api/reset wipes moto's state, the emulation's OTA
+fail, simulate_fleet, advance_fleet, ... of cdk_ota_update.testing) are Python functions acting
+on the process that calls them: they cannot reach this server. For them, run moto in the test's
+own process: mock_aws(), or a ThreadedMotoServer started after testing.install(). No simulated
+fleet runs here: the jobs' executions stay as they are created. This server has moto's own
+HTTP controls, under /moto-api/: POST /moto-api/reset wipes moto's state, the emulation's OTA
 updates, streams and tags included. OTA updates follow the emulation's default lifecycle
 (CREATE_PENDING, then the final status at the next call), not moto's state manager
 (/moto-api/state-manager/)."""

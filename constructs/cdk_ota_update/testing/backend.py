@@ -17,7 +17,10 @@ What the emulation checks, and when (following what AWS documents, see docs/test
   its stream then stay.
 
 Outcomes are decided when the request arrives and revealed as the lifecycle advances (see
-:mod:`.controls`); the job and the stream appear when the OTA update reaches CREATE_COMPLETE.
+:mod:`.controls`); the job and the stream appear when the OTA update reaches CREATE_COMPLETE. The
+job has an execution QUEUED for each thing it targets, a thing group's things included (moto's
+CreateJob names one after the group itself); its executions move only with a simulated fleet
+(:mod:`.fleet`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,7 +43,7 @@ from moto.iot.exceptions import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from moto.iot.models import IoTBackend, iot_backends
+from moto.iot.models import FakeJob, FakeJobExecution, IoTBackend, iot_backends
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeKey, s3_backends
 from moto.utilities.paginator import paginate
@@ -523,7 +526,10 @@ class OtaBackend:
             "timeout_config": request.get("awsJobTimeoutConfig"),
         }
         self.iot.create_job(**job)
-        self.iot.jobs[ota.job_id].status = "IN_PROGRESS"  # as the service's jobs start
+        created = self.iot.jobs[ota.job_id]
+        created.status = "IN_PROGRESS"  # as the service's jobs start
+        expand_executions(self.iot, created)
+        created.job_process_details = job_process_details(self.iot, created, created.targets)
         ota.has_job = True
 
     def _job_document(self, ota: FakeOtaUpdate) -> dict[str, Any]:
@@ -562,6 +568,66 @@ class OtaBackend:
             )
             entry["auth_scheme"] = "aws.s3.presigned"
         return {key: value for key, value in entry.items() if value is not None}
+
+
+# Each job execution status and the member of DescribeJob's jobProcessDetails that counts it.
+PROCESS_COUNTS = {
+    "QUEUED": "numberOfQueuedThings",
+    "IN_PROGRESS": "numberOfInProgressThings",
+    "SUCCEEDED": "numberOfSucceededThings",
+    "FAILED": "numberOfFailedThings",
+    "REJECTED": "numberOfRejectedThings",
+    "TIMED_OUT": "numberOfTimedOutThings",
+    "CANCELED": "numberOfCanceledThings",
+    "REMOVED": "numberOfRemovedThings",
+}
+
+
+def target_things(iot: IoTBackend, targets: Iterable[str]) -> dict[str, str]:
+    """The things a job with these targets runs on, name -> ARN, in the targets' order: each
+    thing ARN, and the things of each thing group ARN (its members; not its child groups')."""
+    things: dict[str, str] = {}
+    for arn in targets:
+        group = iot.thing_groups.get(arn)
+        if group is None:
+            things.setdefault(arn.split("/")[-1], arn)
+        else:
+            for thing_arn, thing in group.things.items():
+                things.setdefault(thing.thing_name, thing_arn)
+    return things
+
+
+def job_executions(iot: IoTBackend, job_id: str) -> dict[str, FakeJobExecution]:
+    """The executions of a job, by thing name, in the order moto keeps them."""
+    return {name: ex for (job, name), ex in iot.job_executions.items() if job == job_id}
+
+
+def expand_executions(iot: IoTBackend, job: FakeJob) -> None:
+    """One execution of ``job`` per thing its targets name, as the service creates them.
+
+    moto's CreateJob gives each target one execution named after it, a thing group too (as if it
+    were a thing): those are replaced by an execution for each thing of the group.
+    """
+    for arn in job.targets:
+        group = iot.thing_groups.get(arn)
+        key = (job.job_id, group.thing_group_name) if group else None
+        if key and key in iot.job_executions and iot.job_executions[key].thing_arn == arn:
+            del iot.job_executions[key]
+    for name, arn in target_things(iot, job.targets).items():
+        if (job.job_id, name) not in iot.job_executions:
+            iot.job_executions[(job.job_id, name)] = FakeJobExecution(job.job_id, arn)
+
+
+def job_process_details(
+    iot: IoTBackend, job: FakeJob, processing_targets: list[str] | None
+) -> dict[str, Any]:
+    """DescribeJob's ``jobProcessDetails``: the job's executions counted by status, and the
+    targets still being rolled out to (none once every target was notified)."""
+    counts = dict.fromkeys(PROCESS_COUNTS.values(), 0)
+    for execution in job_executions(iot, job.job_id).values():
+        if execution.status in PROCESS_COUNTS:
+            counts[PROCESS_COUNTS[execution.status]] += 1
+    return {"processingTargets": processing_targets, **counts} if processing_targets else counts
 
 
 def _s3_url(location: Mapping[str, str]) -> str:

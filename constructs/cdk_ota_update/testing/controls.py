@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from botocore.model import OperationNotFoundError
@@ -119,9 +120,19 @@ def calls(operation: str) -> int:
 
 def reset_controls() -> None:
     """Back to the defaults: no delay, automatic lifecycle, no faults, call counts at zero, strict
-    IAM off."""
+    IAM off, no simulated fleet (its clock back at the start)."""
     with LOCK:
         _controls.clear()
+        for hook in _RESET_HOOKS:
+            hook()
+
+
+_RESET_HOOKS: list[Callable[[], None]] = []
+
+
+def on_reset(hook: Callable[[], None]) -> None:
+    """Make :func:`reset_controls` call ``hook`` too (the controls kept in other modules)."""
+    _RESET_HOOKS.append(hook)
 
 
 # ---------------------------------------------------------------------------------------------

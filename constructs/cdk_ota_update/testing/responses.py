@@ -16,7 +16,7 @@ from moto.iot.responses import IoTResponse
 
 from cdk_ota_update import api
 
-from . import controls
+from . import controls, fleet
 from .backend import OtaBackend, ota_backend
 from .exceptions import ServiceError, validation_error
 
@@ -128,11 +128,13 @@ def untag_resource(response: IoTResponse) -> ActionResult:
 
 
 def call_action(response: IoTResponse) -> TYPE_RESPONSE:
-    """Every IoT request: count it, fail it if a fault is queued, else settle and answer it."""
+    """Every IoT request: count it, fail it if a fault is queued, else settle (the OTA updates'
+    lifecycle, then the simulated fleet's jobs) and answer it."""
     with controls.LOCK:
         code = controls.take_call(response._get_action())
         if code is None:
             _backend(response).settle()
+            fleet.settle(response.iot_backend)
             return BaseResponse.call_action(response)
     error = ServiceError(code)
     return error.code, {**response.response_headers, **dict(error.get_headers())}, error.description
