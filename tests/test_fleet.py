@@ -17,20 +17,11 @@ from moto.iot.exceptions import InvalidRequestException, ResourceNotFoundExcepti
 
 from cdk_ota_update import testing
 from cdk_ota_update.job_metrics import JOB_METRICS
+from cdk_ota_update.testing.backend import PROCESS_COUNTS as COUNTS
 
 pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
 
 JOB = "AFR_OTA-ota-1"
-COUNTS = {
-    "QUEUED": "numberOfQueuedThings",
-    "IN_PROGRESS": "numberOfInProgressThings",
-    "SUCCEEDED": "numberOfSucceededThings",
-    "FAILED": "numberOfFailedThings",
-    "REJECTED": "numberOfRejectedThings",
-    "TIMED_OUT": "numberOfTimedOutThings",
-    "CANCELED": "numberOfCanceledThings",
-    "REMOVED": "numberOfRemovedThings",
-}
 
 
 @pytest.fixture
@@ -219,20 +210,26 @@ FAILED_10_PERCENT_AFTER_10 = {
 }
 
 
-def test_abort_cancels_the_job_when_the_tenth_executed_thing_puts_failures_at_ten_percent(
-    world: World,
-) -> None:
-    """One thing a minute, each executed 90 s after its notification: thing-03 fails, so 1 of 9
-    executed things is 11 % (below minNumberOfExecutedThings), and 1 of 10 is 10 %: the abort."""
+def failing_third(world: World, count: int) -> None:
+    """A release of ``count`` things notified one a minute, each executed 90 s after that; the
+    third fails; aborted at 10 % FAILED after 10 executed things."""
     testing.simulate_fleet(
         script={"thing-03": "FAILED"}, pace=testing.Pace(start_after=0, finish_after=90)
     )
     release(
         world,
-        20,
+        count,
         awsJobExecutionsRolloutConfig={"maximumPerMinute": 1},
         awsJobAbortConfig=FAILED_10_PERCENT_AFTER_10,
     )
+
+
+def test_abort_cancels_the_job_when_the_tenth_executed_thing_puts_failures_at_ten_percent(
+    world: World,
+) -> None:
+    """One thing a minute, each executed 90 s after its notification: thing-03 fails, so 1 of 9
+    executed things is 11 % (below minNumberOfExecutedThings), and 1 of 10 is 10 %: the abort."""
+    failing_third(world, 20)
     start = testing.fleet_time()
     tenth_executed = 9 * 60 + 90
 
@@ -251,15 +248,7 @@ def test_abort_cancels_the_job_when_the_tenth_executed_thing_puts_failures_at_te
 
 
 def test_an_in_progress_execution_finishes_after_the_abort(world: World) -> None:
-    testing.simulate_fleet(
-        script={"thing-03": "FAILED"}, pace=testing.Pace(start_after=0, finish_after=90)
-    )
-    release(
-        world,
-        12,
-        awsJobExecutionsRolloutConfig={"maximumPerMinute": 1},
-        awsJobAbortConfig=FAILED_10_PERCENT_AFTER_10,
-    )
+    failing_third(world, 12)
 
     testing.advance_fleet(3600)
 
@@ -338,10 +327,9 @@ def test_a_device_that_never_reports_stays_in_progress_without_a_timeout(world: 
 # ---------------------------------------------------------------------------------------------
 # Outcomes: drawn from a seed, scripted per thing
 # ---------------------------------------------------------------------------------------------
-def history(aws: Aws, seed: int) -> list[list[tuple[str, str, float]]]:
-    """Each thing's status and last update (seconds into the run), every 30 s for 15 minutes."""
-    aws.reset()
-    world = make_world(aws)
+def mixed_release(world: World, seed: int, count: int) -> None:
+    """A release of ``count`` things, 5 notified a minute, of every outcome, with jittered paces
+    and a 3-minute timeout."""
     testing.simulate_fleet(
         outcomes={"SUCCEEDED": 0.4, "FAILED": 0.2, "REJECTED": 0.2, "TIMED_OUT": 0.2},
         seed=seed,
@@ -349,10 +337,17 @@ def history(aws: Aws, seed: int) -> list[list[tuple[str, str, float]]]:
     )
     release(
         world,
-        12,
+        count,
         awsJobExecutionsRolloutConfig={"maximumPerMinute": 5},
         awsJobTimeoutConfig={"inProgressTimeoutInMinutes": 3},
     )
+
+
+def history(aws: Aws, seed: int) -> list[list[tuple[str, str, float]]]:
+    """Each thing's status and last update (seconds into the run), every 30 s for 15 minutes."""
+    aws.reset()
+    world = make_world(aws)
+    mixed_release(world, seed, 12)
     start = testing.fleet_time().replace(tzinfo=None)
     seen = []
     for _ in range(30):
@@ -430,17 +425,7 @@ def test_a_fleet_for_one_job_leaves_the_others_to_moto(world: World) -> None:
 # What the read APIs report
 # ---------------------------------------------------------------------------------------------
 def test_describe_jobs_counts_are_list_job_executions_counts(world: World) -> None:
-    testing.simulate_fleet(
-        outcomes={"SUCCEEDED": 0.5, "FAILED": 0.2, "REJECTED": 0.2, "TIMED_OUT": 0.1},
-        seed=3,
-        pace=testing.Pace(start_after=20, finish_after=90, jitter=0.5),
-    )
-    release(
-        world,
-        30,
-        awsJobExecutionsRolloutConfig={"maximumPerMinute": 6},
-        awsJobTimeoutConfig={"inProgressTimeoutInMinutes": 2},
-    )
+    mixed_release(world, 3, 30)
 
     for _ in range(12):
         testing.advance_fleet(45)
