@@ -91,7 +91,7 @@ def test_event_without_a_response_url_is_answered_nowhere(
 # 8. The provider acts only for its own stack
 # ---------------------------------------------------------------------------------------------
 def test_forged_delete_of_another_stack_is_refused(
-    cloudformation: CloudFormation, world: World
+    cloudformation: CloudFormation, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     cloudformation.create(LOGICAL_ID, properties(world))
     forged = cloudformation.event("Delete", LOGICAL_ID, properties(world), physical_id=ID)
@@ -102,7 +102,12 @@ def test_forged_delete_of_another_stack_is_refused(
     ((_, answer),) = cloudformation.responses.answers(forged["ResponseURL"])
 
     assert answer["Status"] == "FAILED"
-    assert answer["Reason"].startswith(f"Refused: StackId {forged['StackId']} is not the stack")
+    refusal = (
+        f"Refused: StackId {forged['StackId']} is not the stack of this provider "
+        f"({cloudformation.stack_id}); nothing was done"
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [refusal]
+    assert answer["Reason"] == refusal[:255] + "…"  # cut to crhelper's 256
     assert (testing.calls("GetOTAUpdate"), testing.calls("DeleteOTAUpdate")) == (reads, 0)
     assert leftovers(world)["ota_update"] == "CREATE_COMPLETE"
 
@@ -115,7 +120,9 @@ def test_provider_without_its_stack_id_acts_for_no_stack(
     created = cloudformation.create(LOGICAL_ID, properties(world))
 
     assert created.status == "FAILED"
-    assert "OTA_STACK_ID is not set" in created.reason
+    assert created.reason.endswith(
+        "is not the stack of this provider (OTA_STACK_ID is not set); nothing was done"
+    )
     assert leftovers(world) == NOTHING
 
 

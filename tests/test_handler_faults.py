@@ -374,6 +374,9 @@ def test_each_hand_over_is_logged_with_the_invocation_it_hands_over_to(
         "INFO Handed over to invocation 2 ",
         "INFO Handed over to invocation 3 ",
     ]
+    assert [line for line in handler_lines(caplog) if "waiting for" in line] == [
+        f"INFO Create {LOGICAL_ID}: waiting for otaUpdateId {ID} (hand-over 1) "
+    ]
 
 
 def test_a_refused_hand_over_is_logged_as_an_error(
