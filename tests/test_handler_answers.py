@@ -143,6 +143,17 @@ def test_a_malformed_event_of_each_request_type_is_refused_naming_the_member(
     )
 
 
+def test_an_event_missing_several_members_is_refused_naming_each(index: Any) -> None:
+    event = _event("Update")
+    del event["RequestId"], event["OldResourceProperties"]
+    event["ResourceProperties"] = []
+
+    assert index.refusal(event, api.Settings(stack_id=event["StackId"])) == (
+        "Malformed event: RequestId, ResourceProperties, OldResourceProperties missing or of the "
+        "wrong type"
+    )
+
+
 @pytest.mark.parametrize("kind", ["Create", "Update", "Delete"])
 def test_a_well_formed_event_of_each_request_type_is_not_refused(index: Any, kind: str) -> None:
     event = _event(kind)
