@@ -154,6 +154,30 @@ def test_an_event_missing_several_members_is_refused_naming_each(index: Any) -> 
     )
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            {"RequestType": "Replace"},
+            "RequestType 'Replace' is not one of Create, Update, Delete",
+        ),
+        ({"ResponseURL": "http://127.0.0.1/answer"}, "the ResponseURL is not an https URL"),
+        (
+            {"CrHelperData": {}, "CrHelperRule": "x"},
+            "CrHelperData, CrHelperRule (crhelper's poller state) is not expected",
+        ),
+    ],
+)
+def test_an_event_of_the_right_shape_but_wrong_values_is_refused_saying_why(
+    index: Any, change: dict[str, Any], reason: str
+) -> None:
+    event = {**_event("Delete"), **change}
+
+    assert index.refusal(event, api.Settings(stack_id=event["StackId"])) == (
+        f"Malformed event: {reason}"
+    )
+
+
 @pytest.mark.parametrize("kind", ["Create", "Update", "Delete"])
 def test_a_well_formed_event_of_each_request_type_is_not_refused(index: Any, kind: str) -> None:
     event = _event(kind)
