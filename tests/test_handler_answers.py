@@ -178,6 +178,39 @@ def test_an_event_of_the_right_shape_but_wrong_values_is_refused_saying_why(
     )
 
 
+DIGEST = "0" * 64
+HANDOVER_SHAPE = (
+    "OtaUpdateHandover is not {'giveUpAt': epoch seconds, 'count': a count, 'digest': a sha256}"
+)
+
+
+@pytest.mark.parametrize(
+    ("state", "refused"),
+    [
+        ({"giveUpAt": 1.5e9, "count": 1, "digest": DIGEST}, False),
+        ({"giveUpAt": 1500000000, "count": 3}, False),  # no digest: still valid
+        ({"giveUpAt": 1.5e9, "count": 1, "digest": "0" * 63}, True),
+        ({"giveUpAt": 1.5e9, "count": 1, "digest": DIGEST.upper().replace("0", "A")}, True),
+        ({"giveUpAt": 1.5e9, "count": 1, "digest": 7}, True),
+        ({"giveUpAt": 1.5e9, "count": 1, "digest": None}, True),
+        ({"giveUpAt": True, "count": 1}, True),
+        ({"giveUpAt": "1500000000", "count": 1}, True),
+        ({"giveUpAt": 1.5e9, "count": 0}, True),
+        ({"giveUpAt": 1.5e9, "count": 1.0}, True),
+        ({"count": 1}, True),
+        ([], True),
+    ],
+)
+def test_a_hand_over_state_is_refused_unless_it_is_the_handlers_shape(
+    index: Any, state: Any, refused: bool
+) -> None:
+    event = {**_event("Create"), "OtaUpdateHandover": state}
+
+    assert index.refusal(event, api.Settings(stack_id=event["StackId"])) == (
+        f"Malformed event: {HANDOVER_SHAPE}" if refused else None
+    )
+
+
 @pytest.mark.parametrize("kind", ["Create", "Update", "Delete"])
 def test_a_well_formed_event_of_each_request_type_is_not_refused(index: Any, kind: str) -> None:
     event = _event(kind)
