@@ -411,3 +411,65 @@ def test_the_handlers_logs_stay_plain_text(
 
     assert handler.formatter is plain
     assert f"INFO {LOGICAL_ID} answered SUCCESS (HTTP 200, attempt 1)" in lines.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# The answer to a refused event: FAILED on its own ResponseURL, with what it has of its ids
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def puts(index: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """What the handler PUTs, instead of PUTting it."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(index, "put_answer", lambda url, body, _deadline: sent.append((url, body)))
+    return sent
+
+
+WRONG_TYPE = "Malformed event: RequestType 'Replace' is not one of Create, Update, Delete"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "ids"),
+    [
+        ({}, WRONG_TYPE, {"PhysicalResourceId": ID}),
+        ({"PhysicalResourceId": ""}, WRONG_TYPE, {"PhysicalResourceId": "refused-r-1"}),
+        (
+            {"PhysicalResourceId": None, "RequestId": 5, "StackId": ["x"]},
+            "Malformed event: StackId, RequestId missing or of the wrong type",
+            {"PhysicalResourceId": "refused-request", "RequestId": "", "StackId": ""},
+        ),
+    ],
+)
+def test_a_refused_event_is_answered_failed_with_the_ids_it_has(
+    index: Any,
+    puts: list[tuple[str, dict[str, Any]]],
+    change: dict[str, Any],
+    reason: str,
+    ids: dict[str, str],
+) -> None:
+    event = {**_event("Delete"), "RequestType": "Replace", **change}
+
+    index.handler(event, LambdaContext(30))
+
+    assert puts == [
+        (
+            event["ResponseURL"],
+            {
+                "Status": "FAILED",
+                "Reason": reason,
+                "StackId": event["StackId"],
+                "RequestId": "r-1",
+                "LogicalResourceId": LOGICAL_ID,
+                "Data": {},
+                **ids,
+            },
+        )
+    ]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/answer", 7])
+def test_a_refused_event_without_an_https_response_url_is_not_answered(
+    index: Any, puts: list[tuple[str, dict[str, Any]]], url: Any
+) -> None:
+    index.handler({**_event("Delete"), "ResponseURL": url}, LambdaContext(30))
+
+    assert puts == []
