@@ -96,15 +96,19 @@ def test_the_wheel_holds_the_library_its_handler_and_the_emulation(wheel: Path) 
         "cdk_ota_update/_handler/crhelper/NOTICE",
         "cdk_ota_update/testing/__init__.py",
         "cdk_ota_update/testing/backend.py",
+        "cdk_ota_update/rollout.py",
+        "cdk_ota_update/status/cli.py",
         f"cdk_ota_update-{VERSION}.dist-info/licenses/LICENSE",
     } <= names
     assert not [n for n in names if n.startswith(("tests/", "examples/", "lambda_handler/"))]
     assert metadata["Version"] == VERSION
     assert metadata["Requires-Python"] == PYPROJECT["requires-python"]
     assert metadata["License-Expression"] == "Apache-2.0"
-    assert metadata.get_all("Provides-Extra") == ["testing"]
+    assert metadata.get_all("Provides-Extra") == ["testing", "status"]
     requires = metadata.get_all("Requires-Dist") or []
     assert any(r.startswith("aws-cdk-lib") for r in requires)
+    # `cdk-ota-update status` draws its progress bars with rich: an extra, not the constructs' cost
+    assert [r for r in requires if r.startswith("rich")] == ['rich>=13.3; extra == "status"']
     assert not [r for r in requires if r.startswith("crhelper")]  # vendored: no install moves it
 
 

@@ -1,6 +1,7 @@
-"""The names of the AWS IoT Jobs metrics of a job: one table, read by the constructs
-(:mod:`cdk_ota_update.metrics`) and by the emulation's simulated fleet
-(:mod:`cdk_ota_update.testing.fleet`), so it imports nothing (no aws_cdk).
+"""The names of the AWS IoT Jobs metrics of a job, and of the counts DescribeJob reports: one
+table each, read by the constructs (:mod:`cdk_ota_update.metrics`), the emulation
+(:mod:`cdk_ota_update.testing`) and ``cdk-ota-update status`` (:mod:`cdk_ota_update.rollout`), so
+it imports nothing (no aws_cdk).
 
 AWS IoT publishes, in the namespace ``AWS/IoT`` with the dimension ``JobId``, two metrics per
 job execution status (AWS IoT Core Developer Guide, "AWS IoT metrics and dimensions", section
@@ -29,4 +30,17 @@ JOB_METRICS: Mapping[str, tuple[str, str]] = {
     "REJECTED": ("RejectedJobExecutionCount", "RejectedJobExecutionTotalCount"),
     "CANCELED": ("CanceledJobExecutionCount", "CanceledJobExecutionTotalCount"),
     "REMOVED": ("RemovedJobExecutionCount", "RemovedJobExecutionTotalCount"),
+}
+
+# Each job execution status and the member of DescribeJob's jobProcessDetails that counts it (IoT
+# API Reference, JobProcessDetails), in the order an execution goes through them.
+PROCESS_COUNTS: Mapping[str, str] = {
+    "QUEUED": "numberOfQueuedThings",
+    "IN_PROGRESS": "numberOfInProgressThings",
+    "SUCCEEDED": "numberOfSucceededThings",
+    "FAILED": "numberOfFailedThings",
+    "REJECTED": "numberOfRejectedThings",
+    "TIMED_OUT": "numberOfTimedOutThings",
+    "CANCELED": "numberOfCanceledThings",
+    "REMOVED": "numberOfRemovedThings",
 }

@@ -1,4 +1,5 @@
-"""``cdk-ota-update rehearse CDK_OUT``: the rehearsal as a console script.
+"""``cdk-ota-update rehearse CDK_OUT``: the rehearsal as a console script (which also has
+``cdk-ota-update status``: :mod:`cdk_ota_update.status`).
 
 Exit status: 0 every OTA update deployed (and updated, deleted) as asked; 1 an OTA update
 failed; 2 the rehearsal itself could not run (a bad assembly or option, a reference it cannot
@@ -11,6 +12,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 from typing import TextIO
+
+from cdk_ota_update.status import cli as status_cli
 
 from .assembly import RehearsalError
 from .rehearsal import DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY, DEFAULT_REGION, rehearse
@@ -78,6 +81,11 @@ def parser() -> argparse.ArgumentParser:
         help=f"handler invocations at once per Lambda function (default {DEFAULT_CONCURRENCY})",
     )
     run.add_argument("--json", action="store_true", help="print the report as JSON")
+    status_cli.add_arguments(
+        commands.add_parser(
+            "status", help="the rollout of deployed OTA updates, once or until a threshold"
+        )
+    )
     return top
 
 
@@ -109,6 +117,8 @@ class ProgressLine:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
+    if arguments.command == "status":
+        return status_cli.run(arguments, status_cli.Environment())
     progress = ProgressLine(sys.stderr)
     try:
         report = rehearse(

@@ -51,6 +51,7 @@ from moto.utilities.tagging_service import TaggingService
 from moto.utilities.utils import get_partition
 
 from cdk_ota_update import api
+from cdk_ota_update.job_metrics import PROCESS_COUNTS as PROCESS_COUNTS  # re-exported
 
 from . import controls, strict_iam
 from .controls import ErrorInfo
@@ -568,19 +569,6 @@ class OtaBackend:
             )
             entry["auth_scheme"] = "aws.s3.presigned"
         return {key: value for key, value in entry.items() if value is not None}
-
-
-# Each job execution status and the member of DescribeJob's jobProcessDetails that counts it.
-PROCESS_COUNTS = {
-    "QUEUED": "numberOfQueuedThings",
-    "IN_PROGRESS": "numberOfInProgressThings",
-    "SUCCEEDED": "numberOfSucceededThings",
-    "FAILED": "numberOfFailedThings",
-    "REJECTED": "numberOfRejectedThings",
-    "TIMED_OUT": "numberOfTimedOutThings",
-    "CANCELED": "numberOfCanceledThings",
-    "REMOVED": "numberOfRemovedThings",
-}
 
 
 def target_things(iot: IoTBackend, targets: Iterable[str]) -> dict[str, str]:
