@@ -473,3 +473,18 @@ def test_a_refused_event_without_an_https_response_url_is_not_answered(
     index.handler({**_event("Delete"), "ResponseURL": url}, LambdaContext(30))
 
     assert puts == []
+
+
+@pytest.mark.parametrize("event", [[], "Create", None])
+def test_an_event_that_is_no_json_object_is_logged_and_not_answered(
+    index: Any,
+    puts: list[tuple[str, dict[str, Any]]],
+    caplog: pytest.LogCaptureFixture,
+    event: Any,
+) -> None:
+    index.handler(event, LambdaContext(30))
+
+    assert puts == []
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", "Malformed event: not a JSON object, not answered")
+    ]

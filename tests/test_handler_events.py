@@ -152,8 +152,10 @@ def test_bad_setting_of_the_provider_fails_naming_it_and_touches_nothing(
     rollback = cloudformation.roll_back(event, created)  # once the provider is fixed
 
     assert created.status == "FAILED"
-    assert created.reason.startswith(
-        f"Provider misconfigured: {name}={value!r} is invalid: {expected} expected"
+    assert created.reason == (
+        f"Provider misconfigured: {name}={value!r} is invalid: {expected} expected (the "
+        "provider's CDK construct sets it; fix or remove it in the function's environment); "
+        "nothing was done"
     )
     assert testing.calls("CreateOTAUpdate") == 0
     assert [r.status for r in rollback] == ["SUCCESS"]
