@@ -24,10 +24,18 @@ from moto.cloudformation.custom_model import CustomModel
 
 from cdk_ota_update import testing
 from cdk_ota_update.rehearse import cli as console_script
-from cdk_ota_update.rollout import Condition, Executions, parse_condition
-from cdk_ota_update.status import Environment, main
+from cdk_ota_update.rollout import (
+    Condition,
+    Executions,
+    Rollout,
+    judge,
+    parse_condition,
+    parse_conditions,
+)
+from cdk_ota_update.status import Environment, main, view
 from cdk_ota_update.status.aws import Aws as StatusAws
 from cdk_ota_update.status.aws import Pacer
+from cdk_ota_update.status.view import Row, plain_table
 
 pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
 
@@ -689,6 +697,31 @@ def test_the_command_starts_without_moto_boto3_rich_or_the_cdk() -> None:
     ).stdout.strip()
 
     assert loaded == "[]"  # rich once it draws a table on a terminal
+
+
+def test_the_readme_shows_what_the_command_prints() -> None:
+    """README's "Watch a rollout from a pipeline": its table and its JSON document, as printed."""
+    executions = {"QUEUED": 20, "IN_PROGRESS": 30, "SUCCEEDED": 930, "FAILED": 15, "REJECTED": 5}
+    rollout = Rollout(
+        "release-2",
+        "FirmwareRelease",
+        "SensorFirmware497D9507",
+        "CREATE_COMPLETE",
+        "AFR_OTA-release-2",
+        "IN_PROGRESS",
+        Executions({**Executions().counts, **executions}),
+    )
+    conditions = parse_conditions(["succeeded>=95%,failed>2%"])
+    row = Row(rollout, judge(rollout, conditions))
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Watch a rollout from a pipeline")[1].split("\n## ")[0]
+    text = section.split("```text\n")[1].split("\n```")[0]
+    document = section.split("```json\n")[1].split("\n```")[0]
+
+    summary = "--until succeeded>=95%,failed>2%: not met yet by release-2; --watch waits for it"
+    summary += " (exit status 1)"
+    assert text.splitlines() == [*plain_table([row]), summary]
+    assert json.loads(document) == view.document([row], conditions, "pending", 1, summary)
 
 
 def test_the_console_script_has_the_status_command(
