@@ -6,6 +6,7 @@ crhelper's length keeping their beginning."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import ssl
@@ -34,18 +35,21 @@ SLACK = 0.6
 
 class ResponseUrl:
     """A ResponseURL host over HTTPS: it answers each PUT after ``delay`` seconds with the next
-    of ``statuses`` (200 once they run out), recording when each PUT arrived."""
+    of ``statuses`` (200 once they run out), recording when each PUT arrived, its target and
+    its body."""
 
     def __init__(self, ca: trustme.CA) -> None:
         self.statuses: list[int] = []
         self.delay = 0.0
         self.arrivals: list[float] = []
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
         url = self
 
         class Handler(QuietHandler):
             def do_PUT(self) -> None:
                 url.arrivals.append(time.monotonic())
-                self.rfile.read(int(self.headers["content-length"]))
+                body = self.rfile.read(int(self.headers["content-length"]))
+                url.requests.append((self.path, dict(self.headers), body))
                 time.sleep(url.delay)
                 self.reply(url.statuses.pop(0) if url.statuses else 200, b"")
 
@@ -488,3 +492,27 @@ def test_an_event_that_is_no_json_object_is_logged_and_not_answered(
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("ERROR", "Malformed event: not a JSON object, not answered")
     ]
+
+
+def test_the_answer_is_put_to_the_urls_path_and_query_as_json_with_no_content_type(
+    index: Any, host: ResponseUrl
+) -> None:
+    """The presigned URL's signature covers the path, the query and an empty content type."""
+    assert _put(index, host.url, within=30)[0]
+
+    ((target, headers, body),) = host.requests
+    assert target == f"/answer?{URL_SECRET}"
+    assert headers["content-type"] == ""
+    assert json.loads(body) == {"Status": "SUCCESS"}
+
+
+def test_a_refused_events_answer_has_the_invocations_time_less_a_second(
+    index: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    left: list[float] = []
+    monkeypatch.setattr(index, "put_answer", lambda _u, _b, deadline: left.append(deadline))
+
+    started = time.monotonic()
+    index.handler(_malformed_delete("https://127.0.0.1/answer"), LambdaContext(600))
+
+    assert 598.8 < left[0] - started <= 599.0
