@@ -147,6 +147,15 @@ def half_rolled_out(world: World) -> None:
     testing.advance_fleet(45)
 
 
+def rolled_out(world: World, count: int, script: dict[str, str]) -> None:
+    """ota-1 on ``count`` things, an hour on: every device reported, ``script``'s things their
+    outcome, the others SUCCEEDED; the job COMPLETED."""
+    things(world, count)
+    testing.simulate_fleet(script=script, pace=testing.Pace(10, 30))
+    release(world)
+    testing.advance_fleet(3600)
+
+
 def stack(aws: Aws, name: str, ota_update_ids: list[str]) -> None:
     """A deployed stack with a ``Custom::OtaUpdate`` per id, and a bucket."""
     resources: dict[str, Any] = {"Firmware": {"Type": "AWS::S3::Bucket"}}
@@ -313,10 +322,7 @@ def test_a_missing_ota_update_and_a_missing_job_are_rows_saying_so(world: World)
 # --until, once
 # ---------------------------------------------------------------------------------------------
 def test_a_healthy_fleet_meets_succeeded_95_percent(world: World) -> None:
-    things(world, 20)
-    testing.simulate_fleet(script={"thing-07": "FAILED"}, pace=testing.Pace(10, 30))
-    release(world)
-    testing.advance_fleet(3600)
+    rolled_out(world, 20, {"thing-07": "FAILED"})
 
     ran = status("--ota-update-id", "ota-1", "--until", "succeeded=95%")
 
@@ -328,10 +334,7 @@ def test_a_healthy_fleet_meets_succeeded_95_percent(world: World) -> None:
 
 
 def test_a_failing_fleet_fails_failed_above_2_percent(world: World) -> None:
-    things(world, 10)
-    testing.simulate_fleet(script={"thing-03": "FAILED"}, pace=testing.Pace(10, 30))
-    release(world)
-    testing.advance_fleet(3600)
+    rolled_out(world, 10, {"thing-03": "FAILED"})
 
     ran = status("--ota-update-id", "ota-1", "--until", "succeeded>=80%,failed>2%")
 
@@ -357,10 +360,7 @@ def test_conditions_not_met_yet_exit_1_and_say_why(world: World) -> None:
 
 
 def test_a_job_that_ended_without_meeting_them_fails(world: World) -> None:
-    things(world, 4)
-    testing.simulate_fleet(script={"thing-04": "REJECTED"}, pace=testing.Pace(10, 30))
-    release(world)
-    testing.advance_fleet(3600)
+    rolled_out(world, 4, {"thing-04": "REJECTED"})
 
     ran = status("--ota-update-id", "ota-1", "--until", "succeeded>=95%")
 
@@ -580,10 +580,7 @@ def test_the_calls_of_each_operation_are_paced() -> None:
 def test_on_a_terminal_the_table_has_progress_bars(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    things(world, 4)
-    testing.simulate_fleet(script={"thing-02": "FAILED"}, pace=testing.Pace(10, 30))
-    release(world)
-    testing.advance_fleet(3600)
+    rolled_out(world, 4, {"thing-02": "FAILED"})
     monkeypatch.setenv("FORCE_COLOR", "1")  # rich takes the output for a terminal
     monkeypatch.setenv("COLUMNS", "100")
 
