@@ -32,7 +32,8 @@ from cdk_ota_update.rollout import (
     parse_condition,
     parse_conditions,
 )
-from cdk_ota_update.status import Environment, main, view
+from cdk_ota_update.status import CALLS_PER_SECOND, Environment, main, view
+from cdk_ota_update.status import cli as status_cli
 from cdk_ota_update.status.aws import Aws as StatusAws
 from cdk_ota_update.status.aws import Pacer
 from cdk_ota_update.status.view import Row, plain_table
@@ -719,6 +720,18 @@ def test_the_readme_shows_what_the_command_prints() -> None:
     summary += " (exit status 1)"
     assert text.splitlines() == [*plain_table([row]), summary]
     assert json.loads(document) == view.document([row], conditions, "pending", 1, summary)
+
+
+def test_the_readme_states_the_calls_the_command_makes() -> None:
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    per_minute = 60 / status_cli.DEFAULT_INTERVAL
+
+    assert (
+        f"never more than {CALLS_PER_SECOND:g} calls a second of any operation: with the default "
+        f"interval, {per_minute:g} DescribeJob calls a minute per OTA update, at most "
+        f"{60 * CALLS_PER_SECOND:g} a minute in all"
+    ) in readme
+    assert f"every `--interval` seconds (default {status_cli.DEFAULT_INTERVAL:g})" in readme
 
 
 def test_the_console_script_has_the_status_command(
