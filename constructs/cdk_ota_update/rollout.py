@@ -117,6 +117,7 @@ def parse_conditions(texts: Iterable[str]) -> tuple[Condition, ...]:
 
 
 def parse_condition(text: str) -> Condition:
+    """One condition, ``succeeded>=95%`` (ConditionError naming it and the accepted forms)."""
     match = _CONDITION.fullmatch(text)
     if match is None:
         raise ConditionError(f"{text!r} is not a rollout condition; {ACCEPTED_FORMS}")
@@ -168,6 +169,8 @@ class Rollout:
 
 @dataclass(frozen=True)
 class Verdict:
+    """Whether a rollout meets the conditions, and why."""
+
     outcome: str  # MET, FAILED or PENDING
     reason: str
 
