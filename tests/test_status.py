@@ -38,7 +38,9 @@ from cdk_ota_update.status.aws import Aws as StatusAws
 from cdk_ota_update.status.aws import Pacer
 from cdk_ota_update.status.view import Row, plain_table
 
-pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
+# The fast loop (CONTRIBUTING.md) takes the rules, the usage errors, the README's figures and one
+# table and one --watch against the emulation (`fast` below); the rest (~6 s) runs with the suite.
+fast = pytest.mark.fast
 
 JOB = "AFR_OTA-ota-1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,6 +173,7 @@ def stack(aws: Aws, name: str, ota_update_ids: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------
 # What it shows
 # ---------------------------------------------------------------------------------------------
+@fast
 def test_the_table_gives_each_status_its_count_and_share_in_plain_text(world: World) -> None:
     half_rolled_out(world)
 
@@ -392,6 +395,7 @@ def test_success_waits_for_the_rollout_to_reach_every_target(world: World) -> No
     )
 
 
+@fast
 @pytest.mark.parametrize(
     ("expression", "executions", "holds"),
     [
@@ -414,6 +418,7 @@ def test_a_condition_holds_on_the_share_of_all_the_jobs_executions(
     assert parse_condition(expression).holds(Executions(counts)) is holds
 
 
+@fast
 def test_a_condition_is_read_as_written_and_normalised() -> None:
     assert parse_condition(" Timed_Out = 2.50 % ") == Condition(
         "TIMED_OUT", ">=", Decimal("2.50"), percent=True
@@ -422,6 +427,7 @@ def test_a_condition_is_read_as_written_and_normalised() -> None:
     assert str(parse_condition("timed_out>100%")) == "timed-out>100%"
 
 
+@fast
 @pytest.mark.parametrize(
     ("expression", "error"),
     [
@@ -446,6 +452,7 @@ def test_a_bad_expression_is_refused_naming_it_and_the_accepted_forms(
     ) in capsys.readouterr().err
 
 
+@fast
 @pytest.mark.parametrize(
     ("argv", "error"),
     [
@@ -459,6 +466,7 @@ def test_a_usage_error_is_exit_status_2(argv: list[str], error: str) -> None:
     assert (ran.status, ran.err) == (2, f"cdk-ota-update status: error: {error}\n")
 
 
+@fast
 @pytest.mark.parametrize(
     ("option", "error"),
     [
@@ -479,6 +487,7 @@ def test_a_bad_duration_is_refused_by_argparse(
 # ---------------------------------------------------------------------------------------------
 # --watch, on the fleet's simulated clock
 # ---------------------------------------------------------------------------------------------
+@fast
 def test_watch_polls_until_the_conditions_are_met_one_describe_job_a_poll(world: World) -> None:
     things(world, 20)
     testing.simulate_fleet(pace=testing.Pace(60, 240))
@@ -557,6 +566,7 @@ def test_watch_without_until_ends_with_the_rollouts(world: World) -> None:
     assert ran.lines[-1] == "1 OTA update(s): 0 rolling out, 1 ended (exit status 0)"
 
 
+@fast
 def test_the_calls_of_each_operation_are_paced() -> None:
     clock = FleetClock()
     slept: list[float] = []
@@ -697,6 +707,7 @@ def test_the_command_starts_without_moto_boto3_rich_or_the_cdk() -> None:
     assert loaded == "[]"  # rich once it draws a table on a terminal
 
 
+@fast
 def test_the_readme_shows_what_the_command_prints() -> None:
     """README's "Watch a rollout from a pipeline": its table and its JSON document, as printed."""
     executions = {"QUEUED": 20, "IN_PROGRESS": 30, "SUCCEEDED": 930, "FAILED": 15, "REJECTED": 5}
@@ -722,6 +733,7 @@ def test_the_readme_shows_what_the_command_prints() -> None:
     assert json.loads(document) == view.document([row], conditions, "pending", 1, summary)
 
 
+@fast
 def test_the_readme_states_the_calls_the_command_makes() -> None:
     readme = " ".join((ROOT / "README.md").read_text().split())
     per_minute = 60 / status_cli.DEFAULT_INTERVAL
