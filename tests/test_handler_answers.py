@@ -503,6 +503,13 @@ def test_the_answer_is_put_to_the_urls_path_and_query_as_json_with_no_content_ty
     ((target, headers, body),) = host.requests
     assert target == f"/answer?{URL_SECRET}"
     assert headers["content-type"] == ""
+    assert headers["content-length"] == str(len(body))
+    assert sorted(name.lower() for name in headers) == [
+        "accept-encoding",  # http.client's own
+        "content-length",
+        "content-type",
+        "host",
+    ]
     assert json.loads(body) == {"Status": "SUCCESS"}
 
 
