@@ -9,6 +9,8 @@ import io
 import json
 import logging
 import os
+import re
+import socket
 import ssl
 import sys
 import time
@@ -523,3 +525,29 @@ def test_a_refused_events_answer_has_the_invocations_time_less_a_second(
     index.handler(_malformed_delete("https://127.0.0.1/answer"), LambdaContext(600))
 
     assert 598.8 < left[0] - started <= 599.0
+
+
+def test_each_failed_attempt_is_logged_with_what_went_wrong(
+    index: Any, host: ResponseUrl, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        refusing = f"https://127.0.0.1:{unused.getsockname()[1]}/answer?{URL_SECRET}"
+    host.statuses = [503]
+
+    assert _put(index, host.url, within=30)[0]
+    assert not _put(index, refusing, within=0.7)[0]
+
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert re.fullmatch(r"Answering failed \(HTTP 503\), attempt 1; retry in 0\.\d s", lines[0][1])
+    assert [level for level, _ in lines] == [
+        "WARNING",
+        "INFO",
+        *["WARNING"] * (len(lines) - 3),
+        "ERROR",
+    ]
+    assert lines[2][1].startswith("Answering failed (ConnectionRefusedError: ")
+    assert re.fullmatch(
+        r"The answer was not delivered after \d attempts, the last: ConnectionRefusedError: .+",
+        lines[-1][1],
+    )
