@@ -1,6 +1,7 @@
 """Synth cost per instance: OtaUpdate side by side with AwsCustomResource (docs/benchmarks.md).
 
     .venv/bin/python benchmarks/synth.py [--sizes 1 10 50 100 400] [--runs 3]
+    .venv/bin/python benchmarks/synth.py --whole-process [--runs 7]
 
 Each measurement runs in a fresh interpreter that first imports the same modules for every side
 (aws_cdk, its custom_resources, this library; importing the library asks jsii for nothing outside
@@ -29,6 +30,15 @@ update, its own ``releases/<version>/`` key in one bucket, an AWS Signer profile
 - *same resources*: this library's template (the same resources, statements and dependencies)
   made the plainest way from Python, with none of the library's logic: what jsii alone costs for
   it.
+
+``--whole-process`` measures instead what a user's ``cdk synth`` pays, as a whole process: a fresh
+``python`` that imports what an ``app.py`` imports, builds one stack with one instance,
+synthesizes it and exits (Node.js started and stopped), timed from outside (the wall time of the
+process), the sides alternating, ``--runs`` times each: one OtaUpdate, one AwsCustomResource (as
+AWS's examples write it), and the same stack with neither (*no custom resource*: Python, aws_cdk,
+Node.js and the stack's buckets and profile). The library's disk caches (the Lambda asset's
+folder, IoT's model) are warm, as on a user's second synth. Also reported: the time the process
+spent importing (``aws_cdk`` included), measured inside it.
 """
 
 from __future__ import annotations
@@ -39,6 +49,8 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,21 +63,12 @@ SIDES = (
     "same resources",
 )
 
-# Runs in the child interpreter: ``python -c CHILD <side> <n>`` prints one JSON line.
-CHILD = r"""
-import json, sys, tempfile, time
+# The stacks each side builds (run in a child interpreter; each imports what it uses).
+BUILDERS = r"""
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam, aws_s3 as s3, aws_signer as signer, custom_resources as cr
-from jsii._kernel.providers.process import _NodeProcess
-
-calls = [0]
-send = _NodeProcess.send
-def counted(self, request, response_type):
-    calls[0] += 1
-    return send(self, request, response_type)
-_NodeProcess.send = counted
 
 def fleet(stack, n):
+    from aws_cdk import aws_s3 as s3, aws_signer as signer
     bucket = s3.Bucket.from_bucket_name(stack, "Firmware", "firmware-releases")
     signed = s3.Bucket.from_bucket_name(stack, "Signed", "signed-firmware")
     profiles = [signer.SigningProfile.from_signing_profile_attributes(
@@ -89,6 +92,7 @@ def aws_custom_resources(stack, n, shared=False):
     # CreateOTAUpdate fails without iam:PassRole (and the reads of the file and the signing
     # profile), forceDeleteAWSJob without iot:DeleteJob. ``shared``: the cheapest way, every value
     # read once and one policy object for all calls.
+    from aws_cdk import aws_iam as iam, custom_resources as cr
     bucket, signed, profiles = fleet(stack, n)
     role_arn = f"arn:{cdk.Aws.PARTITION}:iam::{cdk.Aws.ACCOUNT_ID}:role/ota-service"
     actions = ["iot:CreateOTAUpdate", "iot:DeleteOTAUpdate", "iot:DeleteJob", "iam:PassRole",
@@ -285,8 +289,23 @@ def same_resources(stack, n):
             service_timeout=service_timeout,
             properties={**request, "tags": scope.tags.rendered_tags})
         resource.node.add_dependency(provider_policy, service_policy)
+"""
 
+# Runs in the child interpreter: ``python -c CHILD <side> <n>`` prints one JSON line.
+_COUNTED = r"""
+import json, sys, tempfile, time
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam, aws_s3 as s3, aws_signer as signer, custom_resources as cr
+from jsii._kernel.providers.process import _NodeProcess
 
+calls = [0]
+send = _NodeProcess.send
+def counted(self, request, response_type):
+    calls[0] += 1
+    return send(self, request, response_type)
+_NodeProcess.send = counted
+"""
+_PER_INSTANCE = r"""
 side, n = sys.argv[1], int(sys.argv[2])
 # The same imports for every side, before the clock (the construct's modules are imported on
 # first use, PEP 562, so a bare ``import cdk_ota_update`` would not import them).
@@ -313,18 +332,37 @@ print(json.dumps({"cold": cold, "warm": warm, "calls": warm_calls,
                   "bytes": len(json.dumps(template, separators=(",", ":"))),
                   "resources": len(template["Resources"])}))
 """
+CHILD = _COUNTED + BUILDERS + _PER_INSTANCE
 
 
-def measure(side: str, n: int) -> dict[str, float] | str:
-    """The side's numbers for ``n`` instances, or why its synth failed."""
-    env = {
+# Runs as a whole process, as ``python app.py`` does: ``python -c WHOLE <side> <outdir>``.
+_APP = r"""
+import sys
+side, outdir = sys.argv[1], sys.argv[2]
+build = {"OtaUpdate": ota_updates, "AwsCustomResource": aws_custom_resources,
+         "no custom resource": fleet}[side]
+app = cdk.App(outdir=outdir)
+stack = cdk.Stack(app, "Fleet")
+build(stack, 1)
+app.synth()
+"""
+WHOLE = BUILDERS + _APP
+WHOLE_SIDES = ("OtaUpdate", "AwsCustomResource", "no custom resource")
+
+
+def _env() -> dict[str, str]:
+    return {
         **os.environ,
         "PYTHONPATH": str(ROOT / "constructs"),
         "CDK_VALIDATION": "false",
         "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}",
     }
+
+
+def measure(side: str, n: int) -> dict[str, float] | str:
+    """The side's numbers for ``n`` instances, or why its synth failed."""
     run = subprocess.run(
-        [sys.executable, "-c", CHILD, side, str(n)], env=env, capture_output=True, text=True
+        [sys.executable, "-c", CHILD, side, str(n)], env=_env(), capture_output=True, text=True
     )
     if run.returncode != 0:
         errors = [line for line in run.stderr.splitlines() if line.startswith("RuntimeError: ")]
@@ -333,11 +371,71 @@ def measure(side: str, n: int) -> dict[str, float] | str:
     return result
 
 
+def measure_process(side: str) -> dict[str, float]:
+    """One whole process of ``side``: its wall time, and the time it spent importing (Python's
+    ``-X importtime``: the cumulative times of the outermost imports, the lazy ones included)."""
+    with tempfile.TemporaryDirectory() as outdir:
+        started = time.perf_counter()
+        run = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", WHOLE, side, outdir],
+            env=_env(),
+            capture_output=True,
+            text=True,
+        )
+        wall = time.perf_counter() - started
+    if run.returncode != 0:
+        raise SystemExit(f"{side}: {run.stderr[-600:]}")
+    imports = 0
+    for line in run.stderr.splitlines():
+        # "import time: self [us] | cumulative | name", nested imports' names indented further
+        fields = line.removeprefix("import time:").split("|")
+        outermost = len(fields) == 3 and fields[2][:1] == " " and fields[2][:2] != "  "
+        if outermost and fields[1].strip().isdigit():
+            imports += int(fields[1])
+    return {"wall": wall, "imports": imports / 1e6}
+
+
+def whole_process(runs: int) -> None:
+    """The whole-process table: each side ``runs`` times, alternating; medians and ratios."""
+    measure_process("no custom resource")  # the disk caches and the OS's file cache warm
+    results: dict[str, list[dict[str, float]]] = {side: [] for side in WHOLE_SIDES}
+    for _ in range(runs):
+        for side in WHOLE_SIDES:
+            results[side].append(measure_process(side))
+    medians = {
+        side: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        for side, rs in results.items()
+    }
+    baseline = medians["AwsCustomResource"]
+    print(
+        f"| one stack, one instance ({runs} runs each, alternating) | process wall time, median "
+        "| of which importing | min-max | beside AwsCustomResource | ratio |"
+    )
+    print("|---|---|---|---|---|---|")
+    for side in WHOLE_SIDES:
+        m, walls = medians[side], [r["wall"] for r in results[side]]
+        print(
+            f"| {side} | {m['wall'] * 1000:.0f} ms | {m['imports'] * 1000:.0f} ms "
+            f"| {min(walls) * 1000:.0f}-{max(walls) * 1000:.0f} ms "
+            f"| {(m['wall'] - baseline['wall']) * 1000:+.0f} ms "
+            f"| {m['wall'] / baseline['wall']:.2f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 50, 100, 400])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, help="default: 3, or 7 with --whole-process")
+    parser.add_argument(
+        "--whole-process",
+        action="store_true",
+        help="a whole `python app.py`-style synth of one instance per side, timed from outside",
+    )
     args = parser.parse_args()
+    if args.whole_process:
+        whole_process(args.runs or 7)
+        return
+    args.runs = args.runs or 3
     print(
         "| N | side | cold ms per instance | warm ms per instance | jsii calls per instance "
         "| template bytes per instance | resources per instance | cold ratio | warm ratio |"
