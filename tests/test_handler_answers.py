@@ -551,3 +551,15 @@ def test_each_failed_attempt_is_logged_with_what_went_wrong(
         r"The answer was not delivered after \d attempts, the last: ConnectionRefusedError: .+",
         lines[-1][1],
     )
+
+
+def test_a_refused_answer_is_logged_as_an_error_and_not_retried(
+    index: Any, host: ResponseUrl, caplog: pytest.LogCaptureFixture
+) -> None:
+    host.statuses = [403]
+
+    assert not _put(index, host.url, within=30)[0]
+
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", "The answer was refused: HTTP 403 (attempt 1)")
+    ]
