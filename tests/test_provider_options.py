@@ -1,5 +1,5 @@
-"""The provider's options, set once per stack with ``OtaUpdateProvider.configure``: each one as
-the template renders it, and each refusal at synth."""
+"""The provider's options, set once per stack with ``OtaUpdateProvider.configure`` (before or
+after the stack's OtaUpdates): each one as the template renders it, and each refusal at synth."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from cdk_support import isolated_vpc, ota, stack, template
 
-from cdk_ota_update import OtaUpdateProvider, OtaUpdateValidationError, api
+from cdk_ota_update import (
+    OtaUpdateProvider,
+    OtaUpdateServiceRole,
+    OtaUpdateValidationError,
+    api,
+    provider,
+)
 from cdk_ota_update.policy import Grant, Resource
 
 VPC_ACCESS = "service-role/AWSLambdaVPCAccessExecutionRole"
@@ -83,7 +89,136 @@ def test_configure_again_with_the_same_options_returns_the_same_provider() -> No
     assert again is first is OtaUpdateProvider.of(s)
 
 
-# 2. Each option, as rendered.
+# 2. Order: configure before or after the stack's OtaUpdates, one provider either way.
+
+
+def _vpc_options(s: cdk.Stack) -> dict[str, Any]:
+    vpc = isolated_vpc(s)
+    return {
+        "vpc": vpc,
+        "vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        "security_groups": [ec2.SecurityGroup(s, "Egress", vpc=vpc, allow_all_outbound=True)],
+    }
+
+
+def _key_and_boundary(s: cdk.Stack) -> dict[str, Any]:
+    return {
+        "environment_encryption": kms.Key(s, "Key", enable_key_rotation=True),
+        "permissions_boundary": iam.ManagedPolicy.from_managed_policy_name(s, "Boundary", "b"),
+    }
+
+
+OPTION_SETS: dict[str, Callable[[cdk.Stack], dict[str, Any]]] = {
+    "memory and timeout": lambda _: {
+        "memory_size": 1024,
+        "timeout": cdk.Duration.minutes(10),
+    },
+    "vpc, subnets and security groups": _vpc_options,
+    "key and permissions boundary": _key_and_boundary,
+    "logs, concurrency and architecture": lambda _: {
+        "log_retention": logs.RetentionDays.ONE_WEEK,
+        "log_removal_policy": cdk.RemovalPolicy.DESTROY,
+        "reserved_concurrent_executions": 2,
+        "architecture": lambda_.Architecture.X86_64,
+    },
+}
+
+
+def _configured_stack(
+    options: Callable[[cdk.Stack], dict[str, Any]], *, after: bool, context: dict[str, Any]
+) -> cdk.Stack:
+    """Two OtaUpdates and the provider configured with ``options``, before or ``after`` them."""
+    s = cdk.Stack(cdk.App(context=context), "Test")
+    given = options(s)
+    if not after:
+        OtaUpdateProvider.configure(s, **given)
+    ota(s, "Release1")
+    ota(s, "Release2", targets=[f"{THING}/d2"])
+    if after:
+        OtaUpdateProvider.configure(s, **given)
+    return s
+
+
+@pytest.mark.parametrize("options", list(OPTION_SETS.values()), ids=list(OPTION_SETS))
+def test_configure_after_the_ota_updates_gives_the_template_of_configure_before_them(
+    options: Callable[[cdk.Stack], dict[str, Any]],
+) -> None:
+    before = template(_configured_stack(options, after=False, context={})).to_json()
+    after = template(_configured_stack(options, after=True, context={})).to_json()
+    assert after == before
+    assert len([r for r in after["Resources"].values() if r["Type"] == "AWS::Lambda::Function"])
+    assert after != template(_configured_stack(lambda _: {}, after=True, context={})).to_json()
+
+
+@pytest.mark.parametrize("stabilized", [False, True], ids=["aspects v1", "aspects v2"])
+def test_configure_after_works_with_either_aspect_invocation_and_tags_reach_the_provider(
+    stabilized: bool,
+) -> None:
+    # The provider is built by an aspect at synth: with CDK's aspect stabilization or without,
+    # before Tags.of(...) (an aspect too) visits its constructs.
+    context = {"@aws-cdk/core:aspectStabilization": stabilized}
+    stacks = [
+        _configured_stack(_vpc_options, after=after, context=context) for after in (False, True)
+    ]
+    for s in stacks:
+        cdk.Tags.of(s.node.root).add("team", "firmware")
+    before, after = (template(s).to_json() for s in stacks)
+    assert after == before
+    function = _function(stacks[1])
+    assert {"Key": "team", "Value": "firmware"} in function["Tags"]
+    assert "VpcConfig" in function
+
+
+def test_a_timeout_configured_after_the_ota_updates_sets_their_service_timeout() -> None:
+    s = stack()
+    ota(s, "Release1")
+    ota(s, "Release2", targets=[f"{THING}/d2"])
+    OtaUpdateProvider.configure(s, timeout=cdk.Duration.minutes(10))
+    ota(s, "Release3", targets=[f"{THING}/d3"])
+    expected = str(api.TimeBudget(600).service_timeout_seconds)
+    timeouts = [
+        r["Properties"]["ServiceTimeout"]
+        for r in template(s).find_resources("Custom::OtaUpdate").values()
+    ]
+    assert timeouts == [expected] * 3
+    assert expected != str(api.TimeBudget().service_timeout_seconds)
+
+
+def test_the_provider_is_one_construct_of_the_stack_whatever_the_order() -> None:
+    s = stack()
+    ota(s, "Release1")
+    configured = OtaUpdateProvider.configure(s, memory_size=512)
+    ota(s, "Release2", targets=[f"{THING}/d2"])
+    assert configured is OtaUpdateProvider.of(s) is s.node.find_child("OtaUpdateProvider")
+    assert len(template(s).find_resources("AWS::Lambda::Function")) == 1
+    assert _function(s)["MemorySize"] == 512
+
+
+def test_a_service_role_made_before_the_provider_leaves_the_providers_policy_planned() -> None:
+    # The library's policies are planned by an aspect on the stack's first one; a provider
+    # built at synth after it plans its own.
+    early = stack()
+    OtaUpdateServiceRole.of(early).attach_aws_managed_policy()
+    ota(early)
+    plain = stack()
+    ota(plain)
+    OtaUpdateServiceRole.of(plain).attach_aws_managed_policy()
+    assert _provider_policies(early) == _provider_policies(plain) != []
+
+
+def test_reading_the_providers_function_builds_it_with_the_options_known_then() -> None:
+    s = stack()
+    ota(s)
+    function = OtaUpdateProvider.of(s).function
+    ota(s, "Release2", targets=[f"{THING}/d2"])
+    plain = stack()
+    ota(plain)
+    ota(plain, "Release2", targets=[f"{THING}/d2"])
+    assert function is OtaUpdateProvider.of(s).function
+    assert template(s).to_json() == template(plain).to_json()
+
+
+# 3. Each option, as rendered.
 
 
 def test_memory_size_is_the_functions() -> None:
@@ -242,7 +377,7 @@ def test_x86_64_is_allowed_for_the_pure_python_handler() -> None:
     assert _function(s)["Architectures"] == ["x86_64"]
 
 
-# 3. What is refused, and how the message says it: path, option, value, fix.
+# 4. What is refused, and how the message says it: path, option, value, fix.
 
 PATH = "^Test/OtaUpdateProvider: "
 
@@ -251,9 +386,23 @@ def _configure(**options: Any) -> Callable[[cdk.Stack], object]:
     return lambda s: OtaUpdateProvider.configure(s, **options)
 
 
-def _after_an_ota_update(s: cdk.Stack) -> None:
+def _after_reading_its_function(s: cdk.Stack) -> None:
+    ota(s)
+    OtaUpdateProvider.of(s).function  # noqa: B018
+    OtaUpdateProvider.configure(s, memory_size=512)
+
+
+def _after_synth(s: cdk.Stack) -> None:
+    ota(s)
+    template(s)
+    OtaUpdateProvider.configure(s, memory_size=512)
+
+
+def _twice_after_ota_updates(s: cdk.Stack) -> None:
     ota(s)
     OtaUpdateProvider.configure(s, memory_size=512)
+    ota(s, "Release2", targets=[f"{THING}/d2"])
+    OtaUpdateProvider.configure(s, memory_size=1024)
 
 
 def _twice(s: cdk.Stack) -> None:
@@ -274,11 +423,33 @@ def _groups_without_vpc(s: cdk.Stack) -> None:
 
 REFUSED: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     (
-        "configure after an OtaUpdate made the provider",
-        _after_an_ota_update,
+        "configure after the app read the provider's function",
+        _after_reading_its_function,
         r"OtaUpdateProvider.configure\(memory_size = 512 \(now 256\)\) is invalid: the provider "
-        r"exists already with its defaults .*call OtaUpdateProvider.configure\(stack, \.\.\.\) "
-        r"before the first OtaUpdate of the stack$",
+        r"was built already with its defaults, when its function was read: call "
+        r"OtaUpdateProvider.configure\(stack, \.\.\.\) before reading the provider's role, "
+        r"log_group, function or policy, and before synth$",
+    ),
+    (
+        "configure after synth",
+        _after_synth,
+        r"OtaUpdateProvider.configure\(memory_size = 512 \(now 256\)\) is invalid: the provider "
+        r"was built already with its defaults, when the stack was synthesized: call ",
+    ),
+    (
+        "configure twice with other options, after OtaUpdates",
+        _twice_after_ota_updates,
+        r"OtaUpdateProvider.configure\(memory_size = 1024 \(now 512\)\) is invalid: it was "
+        r"configured already with other options: configure the provider once per stack",
+    ),
+    (
+        "configure twice, the first time with the defaults",
+        lambda s: [
+            OtaUpdateProvider.configure(s),
+            OtaUpdateProvider.configure(s, log_retention=logs.RetentionDays.ONE_WEEK),
+        ],
+        r"OtaUpdateProvider.configure\(log_retention = RetentionDays.ONE_WEEK \(now "
+        r"RetentionDays.THREE_MONTHS\)\) is invalid: it was configured already",
     ),
     (
         "configure twice with other options",
@@ -323,6 +494,16 @@ REFUSED: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "timeout as a number",
         _configure(timeout=300),
         r"timeout = 300 is invalid: it must be a Duration",
+    ),
+    (
+        "timeout as a token",
+        lambda s: OtaUpdateProvider.configure(
+            s,
+            timeout=cdk.Duration.seconds(
+                cdk.CfnParameter(s, "Seconds", type="Number").value_as_number
+            ),
+        ),
+        r"timeout = .* is invalid: it must be a Duration of whole seconds .*known at synth",
     ),
     (
         "subnets without a VPC",
@@ -373,6 +554,102 @@ def test_invalid_options_are_refused_naming_path_option_value_and_fix(
 ) -> None:
     with pytest.raises(OtaUpdateValidationError, match=re.compile(PATH + message, re.DOTALL)):
         build(stack())
+
+
+# Each row of provider.OPTION_RULES: a value it refuses (with the row's own text) and one it
+# allows, as configure's keyword arguments made in the stack.
+Options = Callable[[cdk.Stack], dict[str, Any]]
+SUBNETS = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+
+
+def _group(s: cdk.Stack) -> ec2.ISecurityGroup:
+    return ec2.SecurityGroup.from_security_group_id(s, "Group", "sg-12345678")
+
+
+def _number_parameter(s: cdk.Stack) -> float:
+    return cdk.CfnParameter(s, "Number", type="Number").value_as_number
+
+
+RULE_CASES: dict[str, tuple[Options, Options]] = {
+    "memory_size": (lambda _: {"memory_size": 127.5}, lambda _: {"memory_size": 10_240}),
+    "timeout": (
+        lambda _: {"timeout": cdk.Duration.seconds(901)},
+        lambda _: {"timeout": cdk.Duration.seconds(180)},
+    ),
+    "vpc_subnets": (
+        lambda _: {"vpc_subnets": SUBNETS},
+        lambda s: {"vpc": isolated_vpc(s), "vpc_subnets": SUBNETS},
+    ),
+    "security_groups": (
+        lambda s: {"security_groups": [_group(s)]},
+        lambda s: {"vpc": isolated_vpc(s), "security_groups": [_group(s)]},
+    ),
+    "log_removal_policy": (
+        lambda _: {"log_removal_policy": cdk.RemovalPolicy.SNAPSHOT},
+        lambda _: {"log_removal_policy": cdk.RemovalPolicy.RETAIN},
+    ),
+    "reserved_concurrent_executions": (
+        lambda _: {"reserved_concurrent_executions": 1.5},
+        lambda _: {"reserved_concurrent_executions": 1},
+    ),
+    "architecture": (
+        lambda _: {"architecture": lambda_.Architecture.custom("arm32")},
+        lambda _: {"architecture": lambda_.Architecture.X86_64},
+    ),
+}
+
+
+def test_every_rule_of_the_options_table_has_a_case() -> None:
+    assert [rule.option for rule in provider.OPTION_RULES] == list(RULE_CASES)
+
+
+@pytest.mark.parametrize("rule", provider.OPTION_RULES, ids=lambda r: r.option)
+def test_each_rule_refuses_with_its_own_text_and_allows_what_it_allows(
+    rule: provider.OptionRule,
+) -> None:
+    refused, allowed = RULE_CASES[rule.option]
+    s = stack()
+    given = refused(s)
+    with pytest.raises(OtaUpdateValidationError) as raised:
+        OtaUpdateProvider.configure(s, **given)
+    value = given[rule.option]
+    shown = provider._option(tuple(value) if isinstance(value, list) else value)
+    assert str(raised.value) == f"Test/OtaUpdateProvider: {rule.option} = {shown} is invalid: " + (
+        rule.rule
+    )
+    s = stack()
+    assert OtaUpdateProvider.configure(s, **allowed(s)).configured
+
+
+# The options a CloudFormation parameter can stand for, and such a value.
+TOKENS: dict[str, Callable[[cdk.Stack], Any]] = {
+    "memory_size": _number_parameter,
+    "timeout": lambda s: cdk.Duration.seconds(_number_parameter(s)),
+    "reserved_concurrent_executions": _number_parameter,
+}
+
+
+@pytest.mark.parametrize("option", list(TOKENS))
+def test_a_token_is_left_to_deploy_time_only_where_the_rule_says_so(option: str) -> None:
+    (rule,) = [r for r in provider.OPTION_RULES if r.option == option]
+    s = stack()
+    value = TOKENS[option](s)
+    if rule.tokens:
+        assert OtaUpdateProvider.configure(s, **{option: value}).configured
+    else:
+        with pytest.raises(OtaUpdateValidationError, match=f"{option} = .* is invalid"):
+            OtaUpdateProvider.configure(s, **{option: value})
+    assert {r.option for r in provider.OPTION_RULES if r.tokens} == {
+        "memory_size",
+        "reserved_concurrent_executions",
+    }
+
+
+def test_the_first_rule_broken_in_the_tables_order_is_the_one_refused() -> None:
+    with pytest.raises(OtaUpdateValidationError, match="memory_size = 64 is invalid"):
+        OtaUpdateProvider.configure(
+            stack(), memory_size=64, timeout=cdk.Duration.minutes(1), architecture=None
+        )
 
 
 @pytest.mark.parametrize("taken", ["OtaUpdateProvider", "OtaUpdateServiceRole"])

@@ -170,7 +170,6 @@ class OtaUpdate(Construct, JobMetrics):
             service.policy.add(service_role_grants(request))
         else:
             warn_immutable(self, service, service_role_grants(request))
-        provider.policy.add(provider_grants(request, service.arn))
 
         self._resource = CustomResource(
             self,
@@ -185,8 +184,9 @@ class OtaUpdate(Construct, JobMetrics):
             removal_policy=removal_policy or RemovalPolicy.DESTROY,
             service_timeout=provider.service_timeout,
         )
-        # The grants exist before the create and until after the delete.
-        self._resource.node.add_dependency(provider.policy, *service.dependencies)
+        # The grants exist before the create and until after the delete (the provider's once it
+        # is built, with the options its stack has then).
+        provider.serve(self._resource, provider_grants(request, service.arn), service.dependencies)
 
     @staticmethod
     def from_ota_update_id(scope: Construct, id: str, ota_update_id: str) -> IOtaUpdate:

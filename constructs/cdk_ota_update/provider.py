@@ -1,51 +1,66 @@
 """The custom resource provider: one crhelper Lambda per stack, shared by every OtaUpdate in it.
 
-``OtaUpdateProvider.configure(stack, ...)``, called before the first OtaUpdate of the stack, sets
-its options (memory, timeout, VPC, logs, permissions boundary, KMS key, concurrency,
-architecture); without it the provider has the defaults below.
+``OtaUpdateProvider.configure(stack, ...)`` sets its options (memory, timeout, VPC, logs,
+permissions boundary, KMS key, concurrency, architecture), before or after the stack's OtaUpdates:
+the provider is one construct per stack, made on first need, and its role, log group, function and
+policy are built once, with the options the stack has then: when ``configure`` is called, or else
+at synth (or when the app reads one of them first). Without ``configure`` the provider has the
+defaults below. Each check of the options is a row of ``OPTION_RULES``.
 
 Its code is ``lambda_handler/`` (with the crhelper release it vendors) plus the API table
 (``cdk_ota_update.api``), copied at synth by a local bundler: no Docker, no network, and the same
 bytes (so the same asset hash) on every synth, in any directory, whatever else is installed.
+
+aws-cdk-lib's ``aws_lambda``, ``aws_logs``, ``aws_ec2`` and ``aws_kms`` are imported when the
+provider is built (or an option names them), not with this module.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import jsii
 from aws_cdk import (
+    Aspects,
+    CfnResource,
+    CustomResource,
     Duration,
+    IAspect,
+    Lazy,
     RemovalPolicy,
     Stack,
     Token,
 )
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct, IDependable
 
 from . import api
-from ._cdk import StackSingleton, seconds, stack_id
+from ._cdk import Producer, StackSingleton, seconds, stack_id
 from .errors import OtaUpdateValidationError
 from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES, function_arn, log_group_arn
 from .policy import Grant, Resource, ScopedPolicy
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_logs as logs
 
 # The handler waits for the service inside one invocation and hands the wait over to its next
 # invocation (the function invoking itself) only when this runs short. Its time bounds, and those
 # derived from the function's timeout, are the contract's (api.TimeBudget).
 MEMORY_SIZE_RANGE = (128, 10_240)  # MB, Lambda's bounds
 MEMORY_SIZE = 256
-LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+LOG_RETENTION = "THREE_MONTHS"  # the name of logs.RetentionDays.THREE_MONTHS
 ARCHITECTURE = "arm64"  # Lambda's name for Architecture.ARM_64
 VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 _VPC_ACCESS_REASON = (
@@ -66,23 +81,30 @@ _RESOURCE_STACK_TAG = f"aws:ResourceTag/{api.OWNER_STACK_TAG}"
 
 @dataclass(frozen=True)
 class ProviderOptions:
-    """What ``OtaUpdateProvider.configure`` sets, checked; the defaults are the provider's own."""
+    """What ``OtaUpdateProvider.configure`` sets, checked; the defaults are the provider's own.
+    Enum-like options are kept by name (read from aws-cdk-lib when the provider is built)."""
 
     memory_size: int | float = MEMORY_SIZE
     timeout_seconds: int = api.FUNCTION_TIMEOUT_SECONDS
     vpc: ec2.IVpc | None = None
     vpc_subnets: ec2.SubnetSelection | None = None
     security_groups: tuple[ec2.ISecurityGroup, ...] | None = None
-    log_retention: logs.RetentionDays = LOG_RETENTION
+    log_retention: str = LOG_RETENTION  # a name of logs.RetentionDays
     log_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
     permissions_boundary: iam.IManagedPolicy | None = None
     environment_encryption: kms.IKey | None = None
     reserved_concurrent_executions: int | float | None = None
-    architecture: str = ARCHITECTURE
+    architecture: str = ARCHITECTURE  # Lambda's name of an Architecture
 
     @property
     def lambda_architecture(self) -> lambda_.Architecture:
         return _architectures()[self.architecture]
+
+    @property
+    def retention(self) -> logs.RetentionDays:
+        from aws_cdk import aws_logs as logs
+
+        return logs.RetentionDays[self.log_retention]
 
     def differences(self, other: ProviderOptions) -> list[str]:
         """``option = value (now other's value)`` of each option that differs from ``other``."""
@@ -96,6 +118,8 @@ class ProviderOptions:
                     f"timeout = {_option(Duration.seconds(mine))} "
                     f"(now {_option(Duration.seconds(theirs))})"
                 )
+            elif f.name == "log_retention":
+                found.append(f"{f.name} = RetentionDays.{mine} (now RetentionDays.{theirs})")
             else:
                 found.append(f"{f.name} = {_option(mine)} (now {_option(theirs)})")
         return found
@@ -104,13 +128,17 @@ class ProviderOptions:
 @functools.cache
 def _architectures() -> dict[str, lambda_.Architecture]:
     """The architectures the handler runs on, by Lambda's name (read from jsii on first use:
-    importing the library loads nothing of aws-lambda into jsii, tests/test_imports.py)."""
+    importing the library loads nothing of aws-lambda, tests/test_imports.py)."""
+    from aws_cdk import aws_lambda as lambda_
+
     return {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}
 
 
 @functools.cache
 def _runtime() -> lambda_.Runtime:
     """The handler's runtime (read from jsii once per process)."""
+    from aws_cdk import aws_lambda as lambda_
+
     return lambda_.Runtime.PYTHON_3_14
 
 
@@ -129,7 +157,7 @@ def _option(value: Any) -> str:
         return value.to_human_string() if seconds == int(seconds) else f"{seconds:g} seconds"
     if isinstance(value, Enum):
         return f"{type(value).__name__}.{value.name}"
-    if isinstance(value, lambda_.Architecture):
+    if type(value).__name__ == "Architecture" and hasattr(value, "name"):
         return f"Architecture({value.name!r})"
     if hasattr(value, "node"):  # a construct, or an imported one (a jsii proxy)
         return str(value.node.path)
@@ -138,112 +166,129 @@ def _option(value: Any) -> str:
     return api.show(value)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+# ---------------------------------------------------------------------------------------------
+# The checks of the options, one row each (like the request's constraints, api.RULES).
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OptionRule:
+    """A check of one option of ``OtaUpdateProvider.configure``: a value given (not None) must
+    satisfy ``allows(value, given)``, where ``given`` holds every option as passed; otherwise
+    synth refuses it, naming the provider's path, the option, the value and ``rule``. With
+    ``tokens``, a value CloudFormation resolves at deploy time is left to it."""
+
+    option: str
+    allows: Callable[[Any, Mapping[str, Any]], bool]
+    rule: str
+    tokens: bool = False
+
+    def refusal(self, path: str, value: Any) -> OtaUpdateValidationError:
+        return OtaUpdateValidationError(
+            f"{path}: {self.option} = {_option(value)} is invalid: {self.rule}"
+        )
 
 
-def provider_options(
-    path: str,
-    *,
-    memory_size: int | None,
-    timeout: Duration | None,
-    vpc: ec2.IVpc | None,
-    vpc_subnets: ec2.SubnetSelection | None,
-    security_groups: Sequence[ec2.ISecurityGroup] | None,
-    log_retention: logs.RetentionDays | None,
-    log_removal_policy: RemovalPolicy | None,
-    permissions_boundary: iam.IManagedPolicy | None,
-    environment_encryption: kms.IKey | None,
-    reserved_concurrent_executions: int | None,
-    architecture: lambda_.Architecture | None,
-) -> ProviderOptions:
-    """The options, checked: each refusal names ``path``, the option, its value and the fix."""
+def _whole(value: Any, low: float, high: float = math.inf) -> bool:
+    """A number (not a bool) of whole units from ``low`` to ``high``."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value == int(value)
+        and low <= value <= high
+    )
 
-    def refuse(option: str, value: Any, rule: str) -> OtaUpdateValidationError:
-        return OtaUpdateValidationError(f"{path}: {option} = {_option(value)} is invalid: {rule}")
 
+def _known_seconds(value: Any) -> float | None:
+    """The seconds of a ``Duration`` known at synth (None for anything else, or a token)."""
+    if not isinstance(value, Duration):
+        return None
+    given = value.to_seconds(integral=False)
+    return None if Token.is_unresolved(given) else given
+
+
+_TIMEOUT_RANGE = (api.MIN_FUNCTION_TIMEOUT_SECONDS, api.MAX_FUNCTION_TIMEOUT_SECONDS)
+
+
+def _has_vpc(_value: Any, given: Mapping[str, Any]) -> bool:
+    return given.get("vpc") is not None
+
+
+_NEEDS_VPC = (
+    "it needs vpc: pass the VPC the subnets or security groups belong to as vpc=..., or leave "
+    "it out"
+)
+
+OPTION_RULES: tuple[OptionRule, ...] = (
+    OptionRule(
+        "memory_size",
+        lambda value, _: _whole(value, *MEMORY_SIZE_RANGE),
+        f"it must be a whole number of MB from {MEMORY_SIZE_RANGE[0]} to {MEMORY_SIZE_RANGE[1]} "
+        "(Lambda's range)",
+        tokens=True,
+    ),
+    OptionRule(
+        "timeout",
+        lambda value, _: _whole(
+            _known_seconds(value),
+            api.MIN_FUNCTION_TIMEOUT_SECONDS,
+            api.MAX_FUNCTION_TIMEOUT_SECONDS,
+        ),
+        f"it must be a Duration of whole seconds from {api.MIN_FUNCTION_TIMEOUT_SECONDS // 60} "
+        f"minutes (each invocation stops waiting {api.HANDOVER_MARGIN_SECONDS:.0f} s before its "
+        "end to hand over and answer) to "
+        f"{api.MAX_FUNCTION_TIMEOUT_SECONDS // 60} minutes (Lambda's limit), known at synth (the "
+        "resource's ServiceTimeout is derived from it)",
+    ),
+    OptionRule("vpc_subnets", _has_vpc, _NEEDS_VPC),
+    OptionRule("security_groups", _has_vpc, _NEEDS_VPC),
+    OptionRule(
+        "log_removal_policy",
+        lambda value, _: value is not RemovalPolicy.SNAPSHOT,
+        "it must be RemovalPolicy.DESTROY or RemovalPolicy.RETAIN (a log group has no snapshot)",
+    ),
+    OptionRule(
+        "reserved_concurrent_executions",
+        lambda value, _: _whole(value, 1),
+        "it must be a whole number of at least 1 (with 0 the handler could never run, and every "
+        "deploy would wait for the ServiceTimeout): leave it out for no reservation",
+        tokens=True,
+    ),
+    OptionRule(
+        "architecture",
+        lambda value, _: getattr(value, "name", None) in _architectures(),
+        "it must be Architecture.ARM_64 (the default) or Architecture.X86_64",
+    ),
+)
+
+
+def provider_options(path: str, given: Mapping[str, Any]) -> ProviderOptions:
+    """The options ``given`` (``configure``'s keyword arguments, None where left out), checked
+    by ``OPTION_RULES`` in order: the first refusal names ``path``, the option, its value and
+    the fix."""
+    for rule in OPTION_RULES:
+        value = given[rule.option]
+        if value is None or (rule.tokens and Token.is_unresolved(value)):
+            continue
+        if not rule.allows(value, given):
+            raise rule.refusal(path, value)
     defaults = ProviderOptions()
-    if memory_size is not None and not Token.is_unresolved(memory_size):
-        low, high = MEMORY_SIZE_RANGE
-        if (
-            not _number(memory_size)
-            or memory_size != int(memory_size)
-            or not (low <= memory_size <= high)
-        ):
-            raise refuse(
-                "memory_size",
-                memory_size,
-                f"it must be a whole number of MB from {low} to {high} (Lambda's range)",
-            )
-    timeout_seconds = defaults.timeout_seconds
-    if timeout is not None:
-        given = timeout.to_seconds(integral=False) if isinstance(timeout, Duration) else None
-        shortest, longest = api.MIN_FUNCTION_TIMEOUT_SECONDS, api.MAX_FUNCTION_TIMEOUT_SECONDS
-        if (
-            given is None
-            or Token.is_unresolved(given)
-            or given != int(given)
-            or not (shortest <= given <= longest)
-        ):
-            raise refuse(
-                "timeout",
-                timeout,
-                f"it must be a Duration of whole seconds from {shortest // 60} minutes (each "
-                f"invocation stops waiting {api.HANDOVER_MARGIN_SECONDS:.0f} s before its end to "
-                "hand over and answer) to "
-                f"{longest // 60} minutes (Lambda's limit), known at synth (the resource's "
-                "ServiceTimeout is derived from it)",
-            )
-        timeout_seconds = int(given)
-    if vpc is None:
-        for option, value in (("vpc_subnets", vpc_subnets), ("security_groups", security_groups)):
-            if value is not None:
-                raise refuse(
-                    option,
-                    value,
-                    "it needs vpc: pass the VPC the subnets or security "
-                    "groups belong to as vpc=..., or leave it out",
-                )
-    if log_removal_policy is RemovalPolicy.SNAPSHOT:
-        raise refuse(
-            "log_removal_policy",
-            log_removal_policy,
-            "it must be RemovalPolicy.DESTROY or RemovalPolicy.RETAIN (a log group has "
-            "no snapshot)",
-        )
-    if (
-        reserved_concurrent_executions is not None
-        and not Token.is_unresolved(reserved_concurrent_executions)
-        and (
-            not _number(reserved_concurrent_executions)
-            or reserved_concurrent_executions != int(reserved_concurrent_executions)
-            or reserved_concurrent_executions < 1
-        )
-    ):
-        raise refuse(
-            "reserved_concurrent_executions",
-            reserved_concurrent_executions,
-            "it must be a whole number of at least 1 (with 0 the handler could never "
-            "run, and every deploy would wait for the ServiceTimeout): leave it out "
-            "for no reservation",
-        )
-    if architecture is not None and architecture.name not in _architectures():
-        raise refuse(
-            "architecture",
-            architecture,
-            "it must be Architecture.ARM_64 (the default) or Architecture.X86_64",
-        )
+    timeout: Duration | None = given["timeout"]
+    groups: Sequence[ec2.ISecurityGroup] | None = given["security_groups"]
+    retention: logs.RetentionDays | None = given["log_retention"]
+    architecture: lambda_.Architecture | None = given["architecture"]
     return ProviderOptions(
-        memory_size=defaults.memory_size if memory_size is None else memory_size,
-        timeout_seconds=timeout_seconds,
-        vpc=vpc,
-        vpc_subnets=vpc_subnets,
-        security_groups=None if security_groups is None else tuple(security_groups),
-        log_retention=log_retention or defaults.log_retention,
-        log_removal_policy=log_removal_policy or defaults.log_removal_policy,
-        permissions_boundary=permissions_boundary,
-        environment_encryption=environment_encryption,
-        reserved_concurrent_executions=reserved_concurrent_executions,
+        memory_size=defaults.memory_size if given["memory_size"] is None else given["memory_size"],
+        timeout_seconds=(
+            defaults.timeout_seconds if timeout is None else int(timeout.to_seconds(integral=False))
+        ),
+        vpc=given["vpc"],
+        vpc_subnets=given["vpc_subnets"],
+        security_groups=None if groups is None else tuple(groups),
+        log_retention=defaults.log_retention if retention is None else retention.name,
+        log_removal_policy=given["log_removal_policy"] or defaults.log_removal_policy,
+        permissions_boundary=given["permissions_boundary"],
+        environment_encryption=given["environment_encryption"],
+        reserved_concurrent_executions=given["reserved_concurrent_executions"],
         architecture=defaults.architecture if architecture is None else architecture.name,
     )
 
@@ -315,12 +360,52 @@ def asset_dir() -> Path:
 
 
 def code() -> lambda_.Code:
+    from aws_cdk import aws_lambda as lambda_
+
     return lambda_.Code.from_asset(str(asset_dir()))
+
+
+class _Built(NamedTuple):
+    """The provider's constructs, built once."""
+
+    role: iam.Role
+    log_group: logs.LogGroup
+    function: lambda_.Function
+    function_arn: str  # the function's ARN, read once (the resources' ServiceToken)
+    policy: ScopedPolicy
+
+
+class _Waiting(NamedTuple):
+    """A resource made before its provider was built: what it waits for."""
+
+    resource: CustomResource
+    timeout_seconds: int  # the function's timeout its ServiceTimeout was derived from
+    dependencies: tuple[IDependable, ...]
+
+
+@jsii.implements(IAspect)
+class _BuildAtSynth:
+    """Builds a provider not built yet when synth reaches it (before references and
+    dependencies are resolved), and plans its policy there (the stack's other policies may have
+    been planned already, on an earlier node)."""
+
+    def __init__(self, provider: OtaUpdateProvider) -> None:
+        self._provider = provider
+
+    def visit(self, node: IConstruct) -> None:
+        # jsii hands back the Python object itself: telling it costs no jsii call.
+        if node is self._provider:
+            self._provider._parts("synth").policy.plan()
 
 
 class OtaUpdateProvider(StackSingleton):
     """The stack's provider of ``Custom::OtaUpdate``; ``OtaUpdateProvider.of(scope)`` gets it,
-    ``OtaUpdateProvider.configure(stack, ...)`` sets its options first."""
+    ``OtaUpdateProvider.configure(stack, ...)`` sets its options (before or after the stack's
+    OtaUpdates).
+
+    Its ``role``, ``log_group``, ``function`` and ``policy`` are built once, with the options the
+    stack has then: at ``configure``, or at synth, or when the app first reads one of them.
+    """
 
     ID = "OtaUpdateProvider"
 
@@ -330,122 +415,131 @@ class OtaUpdateProvider(StackSingleton):
         super().__init__(scope, id)
         self.options = options or ProviderOptions()
         self.configured = options is not None
-        timing = api.TimeBudget(self.options.timeout_seconds)
-        self.service_timeout = seconds(timing.service_timeout_seconds)
-        self.role = iam.Role(
+        self._built: _Built | None = None
+        self._built_when = ""  # how it came to be built, for the message of a later configure
+        self._waiting: list[_Waiting] = []
+        self._grants: list[Grant] = []
+        if self.configured:  # the options are known: built now (so the function's ARN is known)
+            self.service_token: str = self._build("configured").function_arn
+        else:  # built at synth, with the options the stack has then
+            self.service_token = Lazy.string(
+                Producer(lambda: self._parts("service token").function_arn)
+            )
+            Aspects.of(self).add(_BuildAtSynth(self), priority=_BUILD_PRIORITY)
+
+    # The constructs, built on first need.
+    @property
+    def role(self) -> iam.Role:
+        return self._parts("role").role
+
+    @property
+    def log_group(self) -> logs.LogGroup:
+        return self._parts("log_group").log_group
+
+    @property
+    def function(self) -> lambda_.Function:
+        return self._parts("function").function
+
+    @property
+    def policy(self) -> ScopedPolicy:
+        return self._parts("policy").policy
+
+    @property
+    def service_timeout(self) -> Duration:
+        """The ServiceTimeout of the resources, derived from the function's timeout."""
+        return seconds(api.TimeBudget(self.options.timeout_seconds).service_timeout_seconds)
+
+    def serve(
+        self,
+        resource: CustomResource,
+        grants: Iterable[Grant],
+        dependencies: Sequence[IDependable] = (),
+    ) -> None:
+        """``resource``, made with this provider's ``service_token`` and ``service_timeout``, is
+        one of its resources: its ``grants`` join the provider's policy, and it depends on that
+        policy and on ``dependencies`` (the grants exist before its create and until after its
+        delete). Now if the provider is built, else when it is (its ServiceTimeout then follows
+        the options the provider is built with)."""
+        if self._built is not None:
+            self._built.policy.add(grants)
+            resource.node.add_dependency(self._built.policy, *dependencies)
+            return
+        self._grants.extend(grants)
+        self._waiting.append(_Waiting(resource, self.options.timeout_seconds, tuple(dependencies)))
+
+    def _parts(self, need: str) -> _Built:
+        if self._built is not None:
+            return self._built
+        return self._build(
+            "when the stack was synthesized" if need == "synth" else f"when its {need} was read"
+        )
+
+    def _build(self, when: str) -> _Built:
+        from aws_cdk import aws_lambda as lambda_
+        from aws_cdk import aws_logs as logs
+
+        self._built_when = when
+        options = self.options
+        timing = api.TimeBudget(options.timeout_seconds)
+        role = iam.Role(
             self,
             "Role",
             assumed_by=_lambda_principal(),
             description="Runs the Custom::OtaUpdate handler (cdk-ota-update).",
-            permissions_boundary=self.options.permissions_boundary,
+            permissions_boundary=options.permissions_boundary,
         )
         log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=self.options.log_retention,
-            removal_policy=self.options.log_removal_policy,
+            retention=options.retention,
+            removal_policy=options.log_removal_policy,
         )
-        if self.options.environment_encryption is not None:
+        if options.environment_encryption is not None:
             # Lambda decrypts the environment with the function's role when it starts.
-            self.options.environment_encryption.grant_decrypt(self.role)
-        self.function = lambda_.Function(
+            options.environment_encryption.grant_decrypt(role)
+        function = lambda_.Function(
             self,
             "Function",
             description="Creates and deletes AWS IoT OTA updates for Custom::OtaUpdate resources.",
             runtime=_runtime(),
-            architecture=self.options.lambda_architecture,
+            architecture=options.lambda_architecture,
             handler="index.handler",
             code=code(),
             timeout=seconds(timing.function_seconds),
-            memory_size=self.options.memory_size,
-            vpc=self.options.vpc,
-            vpc_subnets=self.options.vpc_subnets,
+            memory_size=options.memory_size,
+            vpc=options.vpc,
+            vpc_subnets=options.vpc_subnets,
             security_groups=(
-                None if self.options.security_groups is None else [*self.options.security_groups]
+                None if options.security_groups is None else [*options.security_groups]
             ),
-            environment_encryption=self.options.environment_encryption,
-            reserved_concurrent_executions=self.options.reserved_concurrent_executions,
-            role=self.role,
+            environment_encryption=options.environment_encryption,
+            reserved_concurrent_executions=options.reserved_concurrent_executions,
+            role=role,
             log_group=log_group,
             # The handler acts for this stack only (events name their StackId themselves).
             environment=api.Settings(stack_id=stack_id()).to_environment(),
             retry_attempts=0,
             max_event_age=seconds(timing.event_age_seconds),
         )
-        self.service_token = self.function.function_arn
-        function = function_arn(self.service_token)
-        self.policy = ScopedPolicy(self, "Policy", role=self.role)
-        if self.options.vpc is not None:
-            self.policy.attach_aws_managed_policy(VPC_ACCESS_POLICY, _VPC_ACCESS_REASON)
-        self.policy.add(
-            [
-                Grant(
-                    ("logs:CreateLogStream", "logs:PutLogEvents"),
-                    (log_group_arn(log_group.log_group_arn),),
-                    reason="the handler's logs, in the provider's own log group.",
-                ),
-                Grant(
-                    ("iot:GetOTAUpdate", "iot:ListTagsForResource"),
-                    (Resource.fixed(OTA_UPDATES),),
-                    reason=_OTA_UPDATES_REASON,
-                ),
-                Grant(
-                    ("iot:CreateOTAUpdate",),
-                    (Resource.fixed(OTA_UPDATES),),
-                    conditions={"StringEquals": {_REQUEST_STACK_TAG: stack_id()}},
-                    reason=f"{_OTA_UPDATES_REASON} Only OTA updates created with this stack's "
-                    "ownership tag.",
-                ),
-                Grant(
-                    ("iot:DeleteOTAUpdate",),
-                    (Resource.fixed(OTA_UPDATES),),
-                    conditions={"StringEquals": {_RESOURCE_STACK_TAG: stack_id()}},
-                    reason=f"{_OTA_UPDATES_REASON} Only OTA updates with this stack's "
-                    "ownership tag.",
-                ),
-                Grant(
-                    ("iot:TagResource", "iot:UntagResource"),
-                    (Resource.fixed(OTA_UPDATES),),
-                    conditions={
-                        "StringEquals": {_RESOURCE_STACK_TAG: stack_id()},
-                        "ForAllValues:StringNotLike": {"aws:TagKeys": f"{api.OWNER_TAG_PREFIX}*"},
-                    },
-                    reason=f"{_OTA_UPDATES_REASON} Only the user tags of OTA updates with this "
-                    "stack's ownership tag.",
-                ),
-                Grant(
-                    ("iot:ListOTAUpdates",),
-                    (Resource.fixed("*"),),
-                    reason="ListOTAUpdates has no resource-level permissions; the handler counts "
-                    "the OTA updates in progress to share GetOTAUpdate's request rate.",
-                ),
-                Grant(
-                    ("iot:DescribeJob", "iot:DeleteJob"),
-                    (Resource.fixed(OTA_JOBS),),
-                    reason=f"DeleteOTAUpdate deletes the service's job {api.JOB_ID_PREFIX}"
-                    "<otaUpdateId> (forceDeleteAWSJob); limited to that name prefix.",
-                ),
-                Grant(
-                    ("iot:DeleteStream",),
-                    (Resource.fixed(OTA_STREAMS),),
-                    reason=f"DeleteOTAUpdate deletes the stream the service named "
-                    f"{api.STREAM_ID_PREFIX}<uuid> at run time (deleteStream); limited to that "
-                    "name prefix.",
-                ),
-                Grant(
-                    ("cloudformation:DescribeStackResource",),
-                    (Resource.fixed(stack_id()),),
-                    reason="a Create or Update is acted on only while CloudFormation still "
-                    "waits for it (its resource in progress): read on this stack only.",
-                ),
-                Grant(
-                    ("lambda:InvokeFunction",),
-                    (function,),
-                    reason="a wait longer than an invocation is handed over to the next one: "
-                    "the function invokes itself (asynchronously), and nothing else.",
-                ),
-            ]
-        )
+        function_token = function.function_arn
+        policy = ScopedPolicy(self, "Policy", role=role)
+        self._built = _Built(role, log_group, function, function_token, policy)
+        if options.vpc is not None:
+            policy.attach_aws_managed_policy(VPC_ACCESS_POLICY, _VPC_ACCESS_REASON)
+        policy.add(_grants(function_arn(function_token), log_group_arn(log_group.log_group_arn)))
+        # The resources made before: their grants, dependencies and (if the timeout changed)
+        # ServiceTimeout.
+        policy.add(self._grants)
+        self._grants.clear()
+        service_timeout = str(timing.service_timeout_seconds)
+        for waiting in self._waiting:
+            if waiting.timeout_seconds != options.timeout_seconds:
+                default_child = waiting.resource.node.default_child
+                assert isinstance(default_child, CfnResource)
+                default_child.add_property_override("ServiceTimeout", service_timeout)
+            waiting.resource.node.add_dependency(policy, *waiting.dependencies)
+        self._waiting.clear()
+        return self._built
 
     @classmethod
     def configure(
@@ -464,11 +558,13 @@ class OtaUpdateProvider(StackSingleton):
         reserved_concurrent_executions: int | None = None,
         architecture: lambda_.Architecture | None = None,
     ) -> OtaUpdateProvider:
-        """Set the options of the provider of ``scope``'s stack, before its first OtaUpdate.
+        """Set the options of the provider of ``scope``'s stack, before or after its OtaUpdates.
 
-        Once per stack: the provider is one Lambda shared by every OtaUpdate of the stack. A
-        second call with the same options returns the same provider; with other options, or
-        after an OtaUpdate made the provider with its defaults, synth fails saying so.
+        Once per stack: the provider is one Lambda shared by every OtaUpdate of the stack, built
+        with these options at synth. A second call with the same options returns the same
+        provider; with other options, or after the provider was built with its defaults (the
+        app read its ``role``, ``log_group``, ``function`` or ``policy``, or synthesized the
+        stack), synth fails saying so.
 
         :param memory_size: MB, 128 to 10,240. Default: 256.
         :param timeout: the function's timeout, 3 to 15 minutes. The resources' ServiceTimeout
@@ -499,35 +595,120 @@ class OtaUpdateProvider(StackSingleton):
         path = f"{stack.node.path}/{cls.ID}"
         options = provider_options(
             path,
-            memory_size=memory_size,
-            timeout=timeout,
-            vpc=vpc,
-            vpc_subnets=vpc_subnets,
-            security_groups=security_groups,
-            log_retention=log_retention,
-            log_removal_policy=log_removal_policy,
-            permissions_boundary=permissions_boundary,
-            environment_encryption=environment_encryption,
-            reserved_concurrent_executions=reserved_concurrent_executions,
-            architecture=architecture,
+            {
+                "memory_size": memory_size,
+                "timeout": timeout,
+                "vpc": vpc,
+                "vpc_subnets": vpc_subnets,
+                "security_groups": security_groups,
+                "log_retention": log_retention,
+                "log_removal_policy": log_removal_policy,
+                "permissions_boundary": permissions_boundary,
+                "environment_encryption": environment_encryption,
+                "reserved_concurrent_executions": reserved_concurrent_executions,
+                "architecture": architecture,
+            },
         )
         existing = cls.existing(stack)
         if existing is None:
             return cls.create(stack, lambda: cls(stack, cls.ID, options=options))
-        differences = options.differences(existing.options)
-        if not differences:
-            return existing
-        if existing.configured:
+        return existing._configured(path, options)
+
+    def _configured(self, path: str, options: ProviderOptions) -> OtaUpdateProvider:
+        """This provider with ``options``: set, unless they differ from options set before or
+        from those it was built with."""
+        differences = options.differences(self.options)
+        if differences and self.configured:
             fix = (
                 "it was configured already with other options: configure the provider once "
                 "per stack, with all its options"
             )
-        else:
+        elif differences and self._built is not None:
             fix = (
-                "the provider exists already with its defaults (the stack's first OtaUpdate "
-                "made it): call OtaUpdateProvider.configure(stack, ...) before the first "
-                "OtaUpdate of the stack"
+                f"the provider was built already with its defaults, {self._built_when}: call "
+                "OtaUpdateProvider.configure(stack, ...) before reading the provider's role, "
+                "log_group, function or policy, and before synth"
             )
+        else:
+            self.options = options
+            self.configured = True
+            return self
         raise OtaUpdateValidationError(
             f"{path}: OtaUpdateProvider.configure({', '.join(differences)}) is invalid: {fix}"
         )
+
+
+# Before any other aspect on the provider (cdk-nag's, Tags.of's, a permissions boundary's): they
+# find its constructs built.
+_BUILD_PRIORITY = 0
+
+
+def _grants(function: Resource, log_group: Resource) -> list[Grant]:
+    """The handler's own grants: its logs, the OTA updates of its stack, their jobs and streams,
+    its stack's resource, and the hand-over to itself."""
+    return [
+        Grant(
+            ("logs:CreateLogStream", "logs:PutLogEvents"),
+            (log_group,),
+            reason="the handler's logs, in the provider's own log group.",
+        ),
+        Grant(
+            ("iot:GetOTAUpdate", "iot:ListTagsForResource"),
+            (Resource.fixed(OTA_UPDATES),),
+            reason=_OTA_UPDATES_REASON,
+        ),
+        Grant(
+            ("iot:CreateOTAUpdate",),
+            (Resource.fixed(OTA_UPDATES),),
+            conditions={"StringEquals": {_REQUEST_STACK_TAG: stack_id()}},
+            reason=f"{_OTA_UPDATES_REASON} Only OTA updates created with this stack's "
+            "ownership tag.",
+        ),
+        Grant(
+            ("iot:DeleteOTAUpdate",),
+            (Resource.fixed(OTA_UPDATES),),
+            conditions={"StringEquals": {_RESOURCE_STACK_TAG: stack_id()}},
+            reason=f"{_OTA_UPDATES_REASON} Only OTA updates with this stack's ownership tag.",
+        ),
+        Grant(
+            ("iot:TagResource", "iot:UntagResource"),
+            (Resource.fixed(OTA_UPDATES),),
+            conditions={
+                "StringEquals": {_RESOURCE_STACK_TAG: stack_id()},
+                "ForAllValues:StringNotLike": {"aws:TagKeys": f"{api.OWNER_TAG_PREFIX}*"},
+            },
+            reason=f"{_OTA_UPDATES_REASON} Only the user tags of OTA updates with this "
+            "stack's ownership tag.",
+        ),
+        Grant(
+            ("iot:ListOTAUpdates",),
+            (Resource.fixed("*"),),
+            reason="ListOTAUpdates has no resource-level permissions; the handler counts "
+            "the OTA updates in progress to share GetOTAUpdate's request rate.",
+        ),
+        Grant(
+            ("iot:DescribeJob", "iot:DeleteJob"),
+            (Resource.fixed(OTA_JOBS),),
+            reason=f"DeleteOTAUpdate deletes the service's job {api.JOB_ID_PREFIX}"
+            "<otaUpdateId> (forceDeleteAWSJob); limited to that name prefix.",
+        ),
+        Grant(
+            ("iot:DeleteStream",),
+            (Resource.fixed(OTA_STREAMS),),
+            reason=f"DeleteOTAUpdate deletes the stream the service named "
+            f"{api.STREAM_ID_PREFIX}<uuid> at run time (deleteStream); limited to that "
+            "name prefix.",
+        ),
+        Grant(
+            ("cloudformation:DescribeStackResource",),
+            (Resource.fixed(stack_id()),),
+            reason="a Create or Update is acted on only while CloudFormation still "
+            "waits for it (its resource in progress): read on this stack only.",
+        ),
+        Grant(
+            ("lambda:InvokeFunction",),
+            (function,),
+            reason="a wait longer than an invocation is handed over to the next one: "
+            "the function invokes itself (asynchronously), and nothing else.",
+        ),
+    ]
