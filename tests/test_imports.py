@@ -55,6 +55,47 @@ def test_the_constructs_still_import_from_the_package() -> None:
     assert {"aws_cdk", "jsii", "constructs"} <= set(loaded)
 
 
+# aws-cdk-lib's modules a stack may not use: imported when the provider is built (Lambda, logs,
+# and what aws_lambda itself imports: ec2, assets), when an option names them (a KMS key) or
+# when a metric or alarm is made (CloudWatch).
+ON_USE = (
+    "aws_cdk.aws_lambda",
+    "aws_cdk.aws_ec2",
+    "aws_cdk.aws_logs",
+    "aws_cdk.aws_kms",
+    "aws_cdk.aws_s3_assets",
+    "aws_cdk.aws_cloudwatch",
+)
+
+
+def _all_loaded_after(statement: str) -> list[str]:
+    code = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    return list(_printed(code))
+
+
+def test_importing_the_constructs_loads_no_module_of_aws_cdk_lib_a_stack_may_not_use() -> None:
+    loaded = _all_loaded_after(
+        "from cdk_ota_update import IOtaUpdate, OtaUpdate, OtaUpdateProvider, OtaUpdateServiceRole"
+    )
+    assert "aws_cdk.aws_iam" in loaded
+    assert [m for m in ON_USE if m in loaded] == []
+
+
+def test_a_stack_loads_kms_and_cloudwatch_only_when_it_uses_them() -> None:
+    stack = (
+        "import aws_cdk as cdk, tempfile\n"
+        "from cdk_ota_update import FileLocation, OtaTarget, OtaUpdate, OtaUpdateFile\n"
+        "stack = cdk.Stack(cdk.App(outdir=tempfile.mkdtemp()), 'Release')\n"
+        "ota = OtaUpdate(stack, 'Ota', targets=[OtaTarget.thing_group('fleet')], files=[\n"
+        "    OtaUpdateFile(file_location=FileLocation.from_stream('stream-1', 0))])\n"
+    )
+    synthesized = _all_loaded_after(stack + "stack.node.root.synth()")
+    assert "aws_cdk.aws_lambda" in synthesized
+    assert [m for m in ("aws_cdk.aws_kms", "aws_cdk.aws_cloudwatch") if m in synthesized] == []
+    with_alarm = _all_loaded_after(stack + "ota.alarm_failure_rate(threshold_percent=5)")
+    assert "aws_cdk.aws_cloudwatch" in with_alarm
+
+
 def test_importing_the_package_never_imports_moto() -> None:
     assert "moto" not in _loaded_after("from cdk_ota_update import OtaUpdate")
 

@@ -7,7 +7,6 @@ import re
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from aws_cdk import ArnFormat, Duration, Stack, Token
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -16,6 +15,7 @@ from .errors import OtaUpdateValidationError
 from .metrics import JobMetrics, MetricOptions
 
 if TYPE_CHECKING:
+    from aws_cdk import aws_cloudwatch as cloudwatch
     from typing_extensions import Unpack
 
 # What watching a rollout takes: the OTA update, its job and the job's executions.
@@ -75,7 +75,7 @@ class IOtaUpdate(Protocol):
         evaluation_periods: int = ...,
         datapoints_to_alarm: int | None = ...,
         period: Duration | None = ...,
-        treat_missing_data: cloudwatch.TreatMissingData = ...,
+        treat_missing_data: cloudwatch.TreatMissingData | None = ...,
         alarm_name: str | None = ...,
         alarm_description: str | None = ...,
         actions_enabled: bool | None = ...,
@@ -88,7 +88,7 @@ class IOtaUpdate(Protocol):
         id: str = ...,
         *,
         within: Duration,
-        treat_missing_data: cloudwatch.TreatMissingData = ...,
+        treat_missing_data: cloudwatch.TreatMissingData | None = ...,
         alarm_name: str | None = ...,
         alarm_description: str | None = ...,
         actions_enabled: bool | None = ...,

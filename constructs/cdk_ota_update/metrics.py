@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from aws_cdk import Duration, Token
-from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from .errors import OtaUpdateValidationError
@@ -26,6 +25,7 @@ from .job_metrics import JOB_METRICS as JOB_METRICS
 from .job_metrics import NAMESPACE as NAMESPACE
 
 if TYPE_CHECKING:
+    from aws_cdk import aws_cloudwatch as cloudwatch
     from typing_extensions import Unpack
 
 # A count of changes adds up over the period; a total is a level: its highest in the period.
@@ -90,6 +90,8 @@ class JobMetrics:
         dimensions = {**options.get("dimensions_map", {}), JOB_ID_DIMENSION: self._metric_job_id()}
         settings: dict[str, Any] = {**self._metric_defaults(), **options}
         settings.pop("dimensions_map", None)
+        from aws_cdk import aws_cloudwatch as cloudwatch  # on first use: tests/test_imports.py
+
         metric = cloudwatch.Metric(
             namespace=NAMESPACE, metric_name=metric_name, dimensions_map=dimensions, **settings
         )
@@ -198,7 +200,7 @@ class JobMetrics:
         evaluation_periods: int = 1,
         datapoints_to_alarm: int | None = None,
         period: Duration | None = None,
-        treat_missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        treat_missing_data: cloudwatch.TreatMissingData | None = None,
         alarm_name: str | None = None,
         alarm_description: str | None = None,
         actions_enabled: bool | None = None,
@@ -240,6 +242,8 @@ class JobMetrics:
                 )
         period = period or Duration.minutes(DEFAULT_PERIOD_MINUTES)
         _check_period(scope, method, "period", period, evaluation_periods)
+        from aws_cdk import aws_cloudwatch as cloudwatch
+
         return cloudwatch.Alarm(
             scope,
             id,
@@ -248,7 +252,7 @@ class JobMetrics:
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm,
-            treat_missing_data=treat_missing_data,
+            treat_missing_data=treat_missing_data or cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_name=alarm_name,
             alarm_description=alarm_description
             or (
@@ -263,7 +267,7 @@ class JobMetrics:
         id: str = "NoSuccessAlarm",
         *,
         within: Duration,
-        treat_missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        treat_missing_data: cloudwatch.TreatMissingData | None = None,
         alarm_name: str | None = None,
         alarm_description: str | None = None,
         actions_enabled: bool | None = None,
@@ -283,6 +287,8 @@ class JobMetrics:
         """
         scope = cast(Construct, self)
         _check_period(scope, "alarm_no_success", "within", within, 1)
+        from aws_cdk import aws_cloudwatch as cloudwatch
+
         pending = _sum("queued", "in_progress")
         stalled = cloudwatch.MathExpression(
             expression=f"IF({pending} > 0, FILL(succeeded, 0), 1)",
@@ -301,7 +307,7 @@ class JobMetrics:
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             evaluation_periods=1,
-            treat_missing_data=treat_missing_data,
+            treat_missing_data=treat_missing_data or cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_name=alarm_name,
             alarm_description=alarm_description
             or (
@@ -333,6 +339,8 @@ def failure_rate(
 ) -> cloudwatch.MathExpression:
     """The percentage of the job's finished executions that FAILED or were REJECTED (0 below
     ``min_finished`` finished executions)."""
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
     period = period or Duration.minutes(DEFAULT_PERIOD_MINUTES)
     bad = _sum(*(s.lower() for s in FAILED))
     finished = _sum(*(s.lower() for s in (*SUCCEEDED, *FAILED)))
@@ -346,6 +354,8 @@ def failure_rate(
 
 def success_rate(ota: JobMetrics, *, period: Duration | None = None) -> cloudwatch.MathExpression:
     """The percentage of the job's finished executions that SUCCEEDED (0 before any finished)."""
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
     period = period or Duration.minutes(DEFAULT_PERIOD_MINUTES)
     good = _sum(*(s.lower() for s in SUCCEEDED))
     finished = _sum(*(s.lower() for s in (*SUCCEEDED, *FAILED)))

@@ -8,7 +8,7 @@ import json
 import re
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsii
 from aws_cdk import (
@@ -21,7 +21,6 @@ from aws_cdk import (
     TagManager,
     TagType,
 )
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from . import api
@@ -55,6 +54,9 @@ from .props import (
 )
 from .provider import OtaUpdateProvider
 from .role import service_role, warn_immutable
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_iam as iam
 
 _DIGEST_LENGTH = 16
 
