@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import trustme
-from emulation_support import Aws, World, make_world
+from emulation_support import FAKE_CREDENTIALS, Aws, World, make_world
 from harness import (
     CloudFormation,
     InProcess,
@@ -48,6 +48,35 @@ def moto_server() -> Iterator[Aws]:
     host, port = server.get_host_and_port()
     yield Aws(endpoint=f"http://{host}:{port}")
     server.stop()
+
+
+@pytest.fixture
+def emulated_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """The emulation in moto in-process (``mock_aws()``), with the credentials moto needs in the
+    environment; the test controls reset after."""
+    from moto import mock_aws
+
+    from cdk_ota_update import testing
+
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    testing.install()
+    with mock_aws():
+        yield Aws(endpoint=None)
+    testing.reset_controls()
+
+
+@pytest.fixture
+def emulated_server(moto_server: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """The session's ThreadedMotoServer, reset, with the credentials moto needs in the
+    environment; the test controls reset after."""
+    from cdk_ota_update import testing
+
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    moto_server.reset()
+    yield moto_server
+    testing.reset_controls()
 
 
 @pytest.fixture(scope="session")

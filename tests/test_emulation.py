@@ -9,32 +9,23 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from emulation_support import FAKE_CREDENTIALS, REGION, Aws, World, error, make_world
-from moto import mock_aws
+from emulation_support import REGION, Aws, World, error, make_world
 
 from cdk_ota_update import testing
 from cdk_ota_update.api import MAX_TAGS_PER_RESOURCE
 
 
 @pytest.fixture(params=["mock_aws", "server"])
-def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    testing.install()
-    if request.param == "mock_aws":
-        with mock_aws():
-            yield Aws(endpoint=None)
-    else:
-        aws = request.getfixturevalue("moto_server")  # conftest's ThreadedMotoServer
-        aws.reset()
-        yield aws
-    testing.reset_controls()
+def aws(request: pytest.FixtureRequest) -> Aws:
+    """moto in-process, and a ThreadedMotoServer of this process (conftest's)."""
+    name = "emulated_in_process" if request.param == "mock_aws" else "emulated_server"
+    aws: Aws = request.getfixturevalue(name)
+    return aws
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ determinism, resets, and moto unchanged without a fleet."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from emulation_support import FAKE_CREDENTIALS, Aws, World, make_world
-from moto import mock_aws
+from emulation_support import Aws, World, make_world
 from moto.iot.exceptions import InvalidRequestException, ResourceNotFoundException
 
 from cdk_ota_update import testing
@@ -25,27 +23,16 @@ JOB = "AFR_OTA-ota-1"
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    testing.install()
-    with mock_aws():
-        yield Aws(endpoint=None)
-    testing.reset_controls()
+def aws(emulated_in_process: Aws) -> Aws:
+    return emulated_in_process
 
 
 @pytest.fixture(params=["mock_aws", "server"])
-def either_aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+def either_aws(request: pytest.FixtureRequest) -> Aws:
     """moto in-process, and a ThreadedMotoServer of this process (the controls reach both)."""
-    if request.param == "mock_aws":
-        yield request.getfixturevalue("aws")
-        return
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    server: Aws = request.getfixturevalue("moto_server")  # conftest's ThreadedMotoServer
-    server.reset()
-    yield server
-    testing.reset_controls()
+    name = "emulated_in_process" if request.param == "mock_aws" else "emulated_server"
+    aws: Aws = request.getfixturevalue(name)
+    return aws
 
 
 def things(world: World, count: int) -> list[str]:

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -18,8 +17,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from emulation_support import FAKE_CREDENTIALS, Aws, World, make_world
-from moto import mock_aws
+from emulation_support import Aws, World, make_world
 from moto.cloudformation.custom_model import CustomModel
 
 from cdk_ota_update import testing
@@ -63,13 +61,8 @@ def not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    testing.install()
-    with mock_aws():
-        yield Aws(endpoint=None)
-    testing.reset_controls()
+def aws(emulated_in_process: Aws) -> Aws:
+    return emulated_in_process
 
 
 @pytest.fixture
@@ -760,29 +753,23 @@ def test_the_console_script_has_the_status_command(
 
 @pytest.mark.usefixtures("provider")
 def test_over_http_a_stack_is_watched_until_its_fleet_meets_the_conditions(
-    moto_server: Aws, monkeypatch: pytest.MonkeyPatch
+    emulated_server: Aws,
 ) -> None:
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    moto_server.reset()
-    world = make_world(moto_server)
+    world = make_world(emulated_server)
     things(world, 30)
     testing.simulate_fleet(
         outcomes={"SUCCEEDED": 0.97, "FAILED": 0.03}, seed=11, pace=testing.Pace(30, 120, 0.5)
     )
     release(world, "ota-1")
     release(world, "ota-2")
-    stack(moto_server, "Release", ["ota-1", "ota-2"])
+    stack(emulated_server, "Release", ["ota-1", "ota-2"])
     clock = FleetClock()
 
-    try:
-        ran = status(
-            "--stack", "Release", "--until", "succeeded>=90%,failed>10%", "--watch",
-            "--interval", "30", "--json", "--endpoint-url", str(moto_server.endpoint),
-            clock=clock,
-        )  # fmt: skip
-    finally:
-        testing.reset_controls()
+    ran = status(
+        "--stack", "Release", "--until", "succeeded>=90%,failed>10%", "--watch",
+        "--interval", "30", "--json", "--endpoint-url", str(emulated_server.endpoint),
+        clock=clock,
+    )  # fmt: skip
 
     document = json.loads(ran.out)
     assert (ran.status, document["verdict"], document["exitStatus"]) == (0, "met", 0)
