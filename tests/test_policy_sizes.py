@@ -17,10 +17,13 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import Names
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
+from cdk_support import ota, template
 from constructs import Construct
 from iam_support import LONGEST, MANAGED_POLICY_LIMIT, Resolver, fleet, size
 
+from cdk_ota_update import FileLocation, OtaUpdateFile
 from cdk_ota_update._cdk import iot_arn
 from cdk_ota_update.grants import role_arn, s3_object, service_role_grants, signer_arn, target
 from cdk_ota_update.policy import (
@@ -598,3 +601,41 @@ def test_each_part_is_planned_at_its_size_with_every_value_at_its_longest(
     assert [(path, planned_size) for path, planned_size, _ in planned] == [
         (path, size(document)) for path, _, document in planned
     ]
+
+
+def test_hundreds_of_ota_updates_keep_both_policies_within_iams_limit() -> None:
+    # 400 OtaUpdates in one stack (~4 s: not in the fast loop).
+    s = cdk.Stack(cdk.App(), "Test")
+    bucket = s3.Bucket.from_bucket_name(s, "Fw", "firmware-bucket")
+    for index in range(400):
+        ota(
+            s,
+            f"Ota{index}",
+            files=[
+                OtaUpdateFile(
+                    file_location=FileLocation.from_bucket(
+                        bucket, f"fw/v{index % 4}/image-{index}.bin"
+                    )
+                )
+            ],
+        )
+    t = template(s)
+    reads = []
+    for name, policy in t.find_resources("AWS::IAM::Policy").items():
+        document = policy["Properties"]["PolicyDocument"]
+        assert len(json.dumps(document, separators=(",", ":"))) < 10_240, name
+        for statement in document["Statement"]:
+            actions = statement["Action"]
+            if "s3:GetObject" in (actions if isinstance(actions, list) else [actions]):
+                reads += statement["Resource"]
+    Annotations.from_stack(s).has_warning(
+        "/Test/OtaUpdateServiceRole/Policy",
+        Match.string_like_regexp("400 S3 objects -> their folder"),
+    )
+    texts = {
+        r
+        if isinstance(r, str)
+        else "".join(p if isinstance(p, str) else "{}" for p in r["Fn::Join"][1])
+        for r in reads
+    }
+    assert texts == {f"arn:{{}}:s3:::firmware-bucket/fw/v{n}/*" for n in range(4)}
