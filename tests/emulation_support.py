@@ -112,6 +112,15 @@ def make_world(aws: Aws) -> World:
     return World(aws, iot, role_arn, "firmware-bucket", "v1/firmware.bin", thing_arn, group_arn)
 
 
+def things(world: World, count: int) -> list[str]:
+    """``count`` things, thing-01, thing-02, ..., in the thing group "fleet"."""
+    names = [f"thing-{index:02}" for index in range(1, count + 1)]
+    for name in names:
+        world.iot.create_thing(thingName=name)
+        world.iot.add_thing_to_thing_group(thingGroupName="fleet", thingName=name)
+    return names
+
+
 def error(caught: ClientError) -> tuple[str, int]:
     """The error code and HTTP status of a failed call."""
     response = caught.response

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from emulation_support import Aws, World, make_world
+from emulation_support import Aws, World, make_world, things
 from moto.iot.exceptions import InvalidRequestException, ResourceNotFoundException
 
 from cdk_ota_update import testing
@@ -33,15 +33,6 @@ def either_aws(request: pytest.FixtureRequest) -> Aws:
     name = "emulated_in_process" if request.param == "mock_aws" else "emulated_server"
     aws: Aws = request.getfixturevalue(name)
     return aws
-
-
-def things(world: World, count: int) -> list[str]:
-    """``count`` things, thing-01, thing-02, ..., in the thing group "fleet"."""
-    names = [f"thing-{index:02}" for index in range(1, count + 1)]
-    for name in names:
-        world.iot.create_thing(thingName=name)
-        world.iot.add_thing_to_thing_group(thingGroupName="fleet", thingName=name)
-    return names
 
 
 def release(world: World, count: int, **members: Any) -> list[str]:

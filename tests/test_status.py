@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from emulation_support import Aws, World, make_world
+from emulation_support import Aws, World, make_world, things
 from moto.cloudformation.custom_model import CustomModel
 
 from cdk_ota_update import testing
@@ -117,15 +117,6 @@ def status(*argv: str, clock: FleetClock | None = None) -> Ran:
     out, err = io.StringIO(), io.StringIO()
     exit_status = main(list(argv), Environment(out, err, clock.clock, clock.sleep))
     return Ran(exit_status, out.getvalue(), err.getvalue())
-
-
-def things(world: World, count: int) -> list[str]:
-    """``count`` things, thing-01, thing-02, ..., in the thing group "fleet"."""
-    names = [f"thing-{index:02}" for index in range(1, count + 1)]
-    for name in names:
-        world.iot.create_thing(thingName=name)
-        world.iot.add_thing_to_thing_group(thingGroupName="fleet", thingName=name)
-    return names
 
 
 def release(world: World, ota_update_id: str = "ota-1", **members: Any) -> None:
