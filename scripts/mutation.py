@@ -106,6 +106,7 @@ DEFAULT_TESTS: dict[str, list[str]] = {
         "tests/test_iam.py",
     ],
     "constructs/cdk_ota_update/grants.py": [
+        "tests/test_grants.py",
         "tests/test_provider_iam.py",
         "tests/test_policy_sizes.py",
         "tests/test_construct.py",
