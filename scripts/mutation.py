@@ -63,7 +63,7 @@ DEFAULT_TESTS: dict[str, list[str]] = {
     "constructs/cdk_ota_update/api.py": [
         "tests/test_api.py",
         "tests/test_api_rules.py",
-        "tests/test_model_cache.py",  # the only tests of the model's cache
+        "tests/test_model_cache.py",  # the contract's part of the model, the Lambda's copy
         *(
             f"tests/test_emulation.py::{name}"
             for name in (

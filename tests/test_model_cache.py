@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
-from cdk_ota_update import api, provider
+from cdk_ota_update import _disk_cache, api, provider
 from cdk_ota_update.provider import asset_dir
 
 
@@ -98,11 +100,11 @@ def test_other_operations_come_from_the_whole_model(temp_dir: Path) -> None:
 
 @pytest.mark.parametrize("mode", [0o755, 0o770, 0o707])
 def test_a_cache_directory_others_may_read_or_write_is_not_used(temp_dir: Path, mode: int) -> None:
-    directory = api.private_cache_dir()
+    directory = _disk_cache.private_cache_dir()
     assert directory is not None
     assert directory.stat().st_mode & 0o777 == 0o700
     directory.chmod(mode)
-    assert api.private_cache_dir() is None
+    assert _disk_cache.private_cache_dir() is None
     assert "otaUpdateId" in api.create_request_shape().members
     assert _cached_files(temp_dir) == []
 
@@ -112,13 +114,13 @@ def test_a_link_in_place_of_the_cache_directory_is_not_used(temp_dir: Path) -> N
     elsewhere.mkdir(mode=0o700)
     name = f"cdk-ota-update-{os.getuid()}" if hasattr(os, "getuid") else "cdk-ota-update"
     (temp_dir / name).symlink_to(elsewhere)
-    assert api.private_cache_dir() is None
+    assert _disk_cache.private_cache_dir() is None
 
 
 def test_the_asset_is_a_private_copy_of_its_own_without_the_cache_directory(
     temp_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(api, "private_cache_dir", lambda: None)
+    monkeypatch.setattr(_disk_cache, "private_cache_dir", lambda: None)
     own = asset_dir.__wrapped__()
     assert (own / "index.py").is_file()
     assert (own / "cdk_ota_update" / "api.py").is_file()
@@ -129,7 +131,7 @@ def test_the_asset_is_a_private_copy_of_its_own_without_the_cache_directory(
 def test_the_asset_is_shared_from_the_private_cache_directory(temp_dir: Path) -> None:
     first, again = asset_dir.__wrapped__(), asset_dir.__wrapped__()
     assert first == again
-    assert first.parent == api.private_cache_dir()
+    assert first.parent == _disk_cache.private_cache_dir()
     assert sorted(p.name for p in temp_dir.iterdir()) == [first.parent.name]
 
 
@@ -195,3 +197,30 @@ def test_a_cache_file_missing_one_nested_shape_is_replaced(temp_dir: Path) -> No
     location = api.create_request_shape().members["files"].member.members["fileLocation"]
     assert "bucket" in location.members["s3Location"].members
     assert "S3Location" in json.loads(cached.read_text())["shapes"]
+
+
+def test_the_lambdas_copy_of_the_contract_reads_botocores_model_and_keeps_nothing(
+    tmp_path: Path,
+) -> None:
+    """The asset leaves the disk cache out: a function's ``/tmp`` starts empty, and its process
+    keeps the model in memory."""
+    asset = asset_dir()
+    assert sorted(p.name for p in (asset / "cdk_ota_update").iterdir()) == ["__init__.py", "api.py"]
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from cdk_ota_update import api\n"
+        "assert api.__file__.startswith(sys.argv[1]), api.__file__\n"
+        "print(sorted(api.create_request_shape().members)[0])\n"
+    )
+    environment = {**os.environ, "TMPDIR": str(tmp_path)}
+    environment.pop("AWS_DATA_PATH", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(asset)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert done.stdout == "additionalParameters\n"
+    assert list(tmp_path.iterdir()) == []

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
-import json
 import math
 import os
 import re
-import stat
 import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
@@ -25,7 +22,6 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -328,84 +324,20 @@ def _model_data() -> dict[str, Any]:
     return data
 
 
-# The operations of the contract (the construct's and the handler's). Their shapes, a small part
-# of IoT's model (~1 MB of JSON, ~25 ms to read), are kept in a file of the library's private
-# cache directory named by botocore's version: a process reads that instead, unless AWS_DATA_PATH
-# may bring another model.
+# The operations of the contract (the construct's and the handler's). Their shapes are a small
+# part of IoT's model (~1 MB of JSON, ~25 ms to read): at synth the part is kept in the library's
+# private cache directory (``_disk_cache``, which the Lambda asset leaves out), read by the next
+# process instead of the whole model.
 CONTRACT_OPERATIONS = ("CreateOTAUpdate", "DeleteOTAUpdate", "GetOTAUpdate")
-_CONTRACT_MODEL_FORMAT = 1
 
 
 @cache
 def _contract_model() -> ServiceModel:
-    cached = _contract_model_file()
-    if cached is not None:
-        model = _read_contract_model(cached)
-        if model is not None:
-            return model
-    data = contract_model_data(_model_data())
-    if cached is not None:
-        with contextlib.suppress(OSError):
-            _write_atomically(cached, json.dumps(data))
-    return ServiceModel(data, service_name="iot")
-
-
-def _read_contract_model(path: Path) -> ServiceModel | None:
-    """The contract's model from ``path``, or None if it cannot be read or lacks a shape the
-    contract reaches (a cache never fails a validation: the model is read again instead)."""
     try:
-        data = json.loads(path.read_text())
-        contract_model_data(data)  # every operation and shape of the contract is there
-    except (OSError, ValueError, LookupError, TypeError, AttributeError):
-        return None
-    return ServiceModel(data, service_name="iot")
-
-
-def _contract_model_file() -> Path | None:
-    directory = private_cache_dir()
-    if directory is None or os.environ.get("AWS_DATA_PATH"):
-        return None
-    import botocore
-
-    key = json.dumps(
-        [_CONTRACT_MODEL_FORMAT, botocore.__version__, botocore.__file__, CONTRACT_OPERATIONS]
-    )
-    return directory / f"iot-model-{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
-
-
-def private_cache_dir() -> Path | None:
-    """The library's cache directory in the system's temporary directory, private to the user:
-    made with mode 0700, and not used (None) if it is a link, or someone else owns it, or others
-    may read or write it (on a shared machine, another user could plant a model or an asset)."""
-    import tempfile
-
-    getuid = getattr(os, "getuid", None)  # Windows: the temporary directory is the user's own
-    name = "cdk-ota-update" if getuid is None else f"cdk-ota-update-{getuid()}"
-    directory = Path(tempfile.gettempdir()) / name
-    try:
-        directory.mkdir(mode=0o700, exist_ok=True)
-        info = directory.lstat()
-    except OSError:
-        return None
-    if not stat.S_ISDIR(info.st_mode):
-        return None
-    if getuid is not None and (info.st_uid != getuid() or info.st_mode & 0o077):
-        return None
-    return directory
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    import tempfile
-
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-        os.replace(name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
+        from ._disk_cache import contract_model_data as kept_contract_model_data
+    except ImportError:  # the Lambda asset's copy of the contract: no cache there
+        return ServiceModel(contract_model_data(_model_data()), service_name="iot")
+    return ServiceModel(kept_contract_model_data(), service_name="iot")
 
 
 def contract_model_data(data: Mapping[str, Any]) -> dict[str, Any]:

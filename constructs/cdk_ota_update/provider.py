@@ -43,7 +43,7 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct, IDependable
 
-from . import api
+from . import _disk_cache, api
 from ._cdk import Producer, StackSingleton, seconds, stack_id
 from .errors import OtaUpdateValidationError
 from .grants import OTA_JOBS, OTA_STREAMS, OTA_UPDATES, function_arn, log_group_arn
@@ -342,7 +342,7 @@ def asset_dir() -> Path:
     copies nothing): no bundling step at synth (no Docker, no "Bundling asset" line), and the
     same bytes, so the same asset hash, in any directory."""
     files = _asset_files()
-    cache = api.private_cache_dir()
+    cache = _disk_cache.private_cache_dir()
     if cache is None:  # no private place to share it: this process's own copy
         return _laid_out(files)
     digest = hashlib.sha256()
