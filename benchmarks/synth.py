@@ -5,7 +5,7 @@
 
 Each measurement runs in a fresh interpreter that first imports the same modules for every side
 (aws_cdk, its custom_resources, this library; importing the library asks jsii for nothing outside
-aws-cdk-lib's core, tests/test_imports.py) and warms the jsii runtime up (an empty app
+aws-cdk-lib's core, tests/project/test_imports.py) and warms the jsii runtime up (an empty app
 synthesized). It then builds one stack of N instances and synthesizes it twice over, each time in
 a new app: *cold* is the first (a ``cdk synth``: the Node.js side loads the modules the stack
 uses, each jsii method is type-checked for the first time), *warm* the second (a test suite, which

@@ -75,7 +75,7 @@ class OtaUpdateResource(CfnResource):
     """crhelper's CfnResource, answering or handing the wait over to the next invocation.
 
     It relies on these private parts of crhelper (absent from its stubs; each pinned by one test
-    in ``tests/test_crhelper_pins.py``):
+    in ``tests/handler/test_crhelper_pins.py``):
 
     * ``__init__`` builds no boto3 client when ``AWS_SAM_LOCAL`` is set, and keeps that value in
       ``_sam_local`` (``__call__`` then skips ``_polling_init``);

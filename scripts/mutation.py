@@ -25,10 +25,11 @@ their sum the mutants run. The unmutated tests must pass first. The report is a 
 the survivors (file:line, the mutation) and the kill rate; ``--only`` reruns chosen mutants,
 ``--every n`` runs a sample, ``--list`` lists them without running anything.
 
-Not part of the test suite (a run takes many minutes); ``tests/test_mutation_tool.py`` checks the
-tool itself on tiny modules. The results and the equivalent mutants are in docs/mutation.md, whose
-table records each module's mutant count: ``tests/test_mutation_figures.py`` fails when a module's
-count is no longer the one its figure was measured on.
+Not part of the test suite (a run takes many minutes); ``tests/project/test_mutation_tool.py``
+checks the tool itself on tiny modules. The results and the equivalent mutants are in
+docs/mutation.md, whose table records each module's mutant count:
+``tests/project/test_mutation_figures.py`` fails when a module's count is no longer the one its
+figure was measured on.
 """
 
 from __future__ import annotations
@@ -61,11 +62,11 @@ SCRIPTS = Path(__file__).resolve().parent
 # tests first, then the others fastest first.
 DEFAULT_TESTS: dict[str, list[str]] = {
     "constructs/cdk_ota_update/api.py": [
-        "tests/test_api.py",
-        "tests/test_api_rules.py",
-        "tests/test_model_cache.py",  # the contract's part of the model, the Lambda's copy
+        "tests/contract/test_api.py",
+        "tests/contract/test_api_rules.py",
+        "tests/contract/test_model_cache.py",  # the contract's part of the model, the Lambda's copy
         *(
-            f"tests/test_emulation.py::{name}"
+            f"tests/emulation/test_emulation.py::{name}"
             for name in (
                 "test_signature_blob_round_trips_as_bytes",
                 "test_invalid_request_is_answered_as_aws_words_it",
@@ -77,40 +78,40 @@ DEFAULT_TESTS: dict[str, list[str]] = {
                 "test_invalid_stream_is_invalid_request",
             )
         ),
-        "tests/test_validation.py",
-        "tests/test_synth_checks.py",
+        "tests/construct/test_validation.py",
+        "tests/construct/test_synth_checks.py",
     ],
     "lambda_handler/lifecycle.py": [
-        "tests/test_lifecycle.py",
-        "tests/test_handler.py",
-        "tests/test_handler_faults.py",
-        "tests/test_handler_orphans.py",
-        "tests/test_handler_tags.py",
-        "tests/test_handler_events.py",
+        "tests/handler/test_lifecycle.py",
+        "tests/handler/test_handler.py",
+        "tests/handler/test_handler_faults.py",
+        "tests/handler/test_handler_orphans.py",
+        "tests/handler/test_handler_tags.py",
+        "tests/handler/test_handler_events.py",
     ],
     "lambda_handler/index.py": [
-        "tests/test_crhelper_pins.py",
-        "tests/test_handler.py",
-        "tests/test_handler_events.py",
-        "tests/test_handler_answers.py",
-        "tests/test_handler_orphans.py",
-        "tests/test_handler_tags.py",
-        "tests/test_handler_sequences.py",
-        "tests/test_handler_faults.py",
+        "tests/handler/test_crhelper_pins.py",
+        "tests/handler/test_handler.py",
+        "tests/handler/test_handler_events.py",
+        "tests/handler/test_handler_answers.py",
+        "tests/handler/test_handler_orphans.py",
+        "tests/handler/test_handler_tags.py",
+        "tests/handler/test_handler_sequences.py",
+        "tests/handler/test_handler_faults.py",
     ],
     "constructs/cdk_ota_update/policy.py": [
-        "tests/test_policy_sizes.py",
-        "tests/test_provider_iam.py",
-        "tests/test_provider_options.py",
-        "tests/test_construct.py",
-        "tests/test_iam.py",
+        "tests/construct/test_policy_sizes.py",
+        "tests/construct/test_provider_iam.py",
+        "tests/construct/test_provider_options.py",
+        "tests/construct/test_construct.py",
+        "tests/construct/test_iam.py",
     ],
     "constructs/cdk_ota_update/grants.py": [
-        "tests/test_grants.py",
-        "tests/test_provider_iam.py",
-        "tests/test_policy_sizes.py",
-        "tests/test_construct.py",
-        "tests/test_iam.py",
+        "tests/construct/test_grants.py",
+        "tests/construct/test_provider_iam.py",
+        "tests/construct/test_policy_sizes.py",
+        "tests/construct/test_construct.py",
+        "tests/construct/test_iam.py",
     ],
 }
 # Not copied into the private copies; .venv and node_modules are linked instead.

@@ -31,15 +31,15 @@ import tomllib
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-floor"
 TESTS = [
-    "tests/test_construct.py",
-    "tests/test_validation.py",
-    "tests/test_synth_checks.py",
-    "tests/test_derived_id.py",
-    "tests/test_import_existing.py",
-    "tests/test_provider_options.py",
-    "tests/test_emulation.py",
-    "tests/test_strict_iam.py",
-    "tests/test_rehearse_stacks.py",
+    "tests/construct/test_construct.py",
+    "tests/construct/test_validation.py",
+    "tests/construct/test_synth_checks.py",
+    "tests/construct/test_derived_id.py",
+    "tests/construct/test_import_existing.py",
+    "tests/construct/test_provider_options.py",
+    "tests/emulation/test_emulation.py",
+    "tests/emulation/test_strict_iam.py",
+    "tests/rehearse/test_rehearse_stacks.py",
 ]
 # Test tools: pytest as requirements.txt pins it; syrupy (imported by the construct tests) at
 # what the floor Python can run (its newest releases need Python 3.11).

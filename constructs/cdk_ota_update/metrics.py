@@ -90,7 +90,8 @@ class JobMetrics:
         dimensions = {**options.get("dimensions_map", {}), JOB_ID_DIMENSION: self._metric_job_id()}
         settings: dict[str, Any] = {**self._metric_defaults(), **options}
         settings.pop("dimensions_map", None)
-        from aws_cdk import aws_cloudwatch as cloudwatch  # on first use: tests/test_imports.py
+        # On first use (tests/project/test_imports.py).
+        from aws_cdk import aws_cloudwatch as cloudwatch
 
         metric = cloudwatch.Metric(
             namespace=NAMESPACE, metric_name=metric_name, dimensions_map=dimensions, **settings

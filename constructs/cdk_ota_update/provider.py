@@ -128,7 +128,7 @@ class ProviderOptions:
 @functools.cache
 def _architectures() -> dict[str, lambda_.Architecture]:
     """The architectures the handler runs on, by Lambda's name (read from jsii on first use:
-    importing the library loads nothing of aws-lambda, tests/test_imports.py)."""
+    importing the library loads nothing of aws-lambda, tests/project/test_imports.py)."""
     from aws_cdk import aws_lambda as lambda_
 
     return {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}

@@ -71,7 +71,7 @@ def test_the_sdist_holds_the_sources_tests_and_documents(sdist_files: set[str]) 
         "lambda_handler/index.py",
         "lambda_handler/lifecycle.py",
         "tests/conftest.py",
-        "tests/test_packaging.py",
+        "tests/project/test_packaging.py",
         "docs/deploy.md",
         "examples/custom_signing/firmware/doorlock-fw.bin.sig",
         "firmware/sensor-fw.bin",

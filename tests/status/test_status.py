@@ -41,7 +41,7 @@ from cdk_ota_update.status.view import Row, plain_table
 fast = pytest.mark.fast
 
 JOB = "AFR_OTA-ota-1"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROVIDER = "arn:aws:lambda:us-east-1:123456789012:function:provider"
 TERMINAL_ENV = ("TTY_COMPATIBLE", "TTY_INTERACTIVE", "FORCE_COLOR", "NO_COLOR", "COLUMNS")
 HEADER = (

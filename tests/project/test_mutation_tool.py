@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY = '''"""A module docstring is no mutant."""
 from math import floor
 
@@ -110,7 +110,7 @@ def test_halve_in_another_process() -> None:  # runs halve where coverage does n
 
 @functools.cache
 def tool() -> ModuleType:
-    """scripts/mutation.py, loaded once (tests/test_mutation_figures.py uses it too)."""
+    """scripts/mutation.py, loaded once (tests/project/test_mutation_figures.py uses it too)."""
     spec = importlib.util.spec_from_file_location("mutation", ROOT / "scripts" / "mutation.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

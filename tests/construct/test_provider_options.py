@@ -666,7 +666,7 @@ def test_an_id_the_library_needs_taken_by_a_construct_of_the_app_is_named(taken:
 
 def test_the_readme_states_the_time_budget_as_the_contract_computes_it() -> None:
     """The figures are written once, in ``api``; the README's prose must follow them."""
-    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
     budget = api.TimeBudget()
 
     assert f"stops waiting ~{api.HANDOVER_MARGIN_SECONDS:.0f} s before its end" in readme

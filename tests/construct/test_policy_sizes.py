@@ -311,7 +311,7 @@ def test_an_aws_managed_policy_is_attached_in_an_app_without_cdk_nag() -> None:
         "cdk.App.of(stack).synth()\n"
         "print('cdk_nag' in sys.modules)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "constructs")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "constructs")}
     result = subprocess.run(
         [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=120
     )

@@ -30,7 +30,7 @@ from harness import (
 
 from cdk_ota_update import api
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STACK = "FirmwareRelease"
 PSEUDO = {
     "AWS::Partition": "aws",

@@ -11,7 +11,7 @@ from test_mutation_tool import tool
 
 pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODULES = list(tool().DEFAULT_TESTS)
 
 
