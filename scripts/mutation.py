@@ -88,6 +88,8 @@ DEFAULT_TESTS: dict[str, list[str]] = {
         "tests/handler/test_handler_orphans.py",
         "tests/handler/test_handler_tags.py",
         "tests/handler/test_handler_events.py",
+        "tests/handler/test_handler_sequences.py",  # CloudFormation's rarer sequences
+        "tests/handler/test_handler_answers.py",
     ],
     "lambda_handler/index.py": [
         "tests/handler/test_crhelper_pins.py",

@@ -878,6 +878,47 @@ def test_a_deletion_refused_for_good_fails_naming_it(clock: Clock) -> None:
     assert clock.sleeps == []
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ThrottlingException",
+        "InternalFailureException",
+        "ServiceUnavailableException",
+        "Throttling",
+        "InternalFailure",
+        "InternalError",
+        "InternalServerException",
+        "ServiceUnavailable",
+    ],
+)
+def test_a_deletion_the_service_failed_for_a_transient_cause_is_started_again(
+    clock: Clock, code: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", "DELETE_FAILED", "DELETE_IN_PROGRESS", GONE)
+    iot.error_info = {"code": code, "message": "try again"}
+
+    assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+    assert len(iot.called("DeleteOTAUpdate")) == 2
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"fw-1: {code}, deleting it again in 1.0 s"  # the backoff of a first retry, at its longest
+    ]
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "InvalidRequestException", None])
+def test_a_deletion_the_service_failed_for_another_cause_is_left_naming_it(
+    clock: Clock, code: str | None
+) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", "DELETE_FAILED")
+    iot.error_info = {"message": "Stream in use"} | ({"code": code} if code else {})
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.delete(iot, ID, {}, OWNER, budget())
+
+    status = "DELETE_FAILED" if code is None else f"DELETE_FAILED {code}"
+    assert str(failed.value).startswith(f"Stream in use (OTA update fw-1 is {status}): it is left")
+    assert len(iot.called("DeleteOTAUpdate")) == 1
+
+
 def test_a_deletion_refused_as_not_found_is_done(clock: Clock) -> None:
     iot = FakeIot(clock, "CREATE_COMPLETE", GONE)
     iot.fail("DeleteOTAUpdate", error("ResourceNotFoundException", "Gone"))
