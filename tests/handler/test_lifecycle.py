@@ -919,6 +919,45 @@ def test_a_deletion_the_service_failed_for_another_cause_is_left_naming_it(
     assert len(iot.called("DeleteOTAUpdate")) == 1
 
 
+@pytest.mark.parametrize(("handovers", "handed_over"), [(0, True), (20, False)])
+def test_a_pause_before_deleting_again_that_does_not_fit_the_invocation_hands_over(
+    clock: Clock, handovers: int, handed_over: bool
+) -> None:
+    """The first retry's backoff (1 s at its longest) from a DELETE_FAILED seen as the invocation
+    has exactly 1 s left: the next invocation deletes again; the last one may not, and fails."""
+    iot = FakeIot(clock, "CREATE_COMPLETE", "DELETE_FAILED")
+    iot.error_info = {"code": "InternalFailure", "message": "try again"}
+    within = budget(1.0, handovers=handovers)
+
+    if handed_over:
+        assert lifecycle.delete(iot, ID, {}, OWNER, within) == lifecycle.Outcome(ID, settled=False)
+    else:
+        with pytest.raises(
+            lifecycle.Failure, match=r"^try again \(OTA update fw-1 is DELETE_FAILED"
+        ):
+            lifecycle.delete(iot, ID, {}, OWNER, within)
+    assert (len(iot.called("DeleteOTAUpdate")), clock.sleeps) == (1, [])
+
+
+def test_an_update_in_place_that_cannot_read_the_ota_update_in_its_invocation_fails(
+    clock: Clock,
+) -> None:
+    """An update in place answers in its invocation (no hand-over): throttled past its end, it
+    fails naming the call."""
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("GetOTAUpdate", *[error("ThrottlingException")] * 9)
+    tagged = lifecycle.Request({**REQUEST.body, "tags": [{"Key": "team", "Value": "fw"}]})
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.update(iot, tagged, REQUEST, ID, OWNER, budget(1.0, retry_seconds=100))
+
+    assert str(failed.value) == (
+        "ThrottlingException: Rate exceeded (GetOTAUpdate of OTA update fw-1 still failing after "
+        "0 s of retries; retry the deployment later)"
+    )
+    assert iot.called("TagResource") == []
+
+
 def test_a_deletion_refused_as_not_found_is_done(clock: Clock) -> None:
     iot = FakeIot(clock, "CREATE_COMPLETE", GONE)
     iot.fail("DeleteOTAUpdate", error("ResourceNotFoundException", "Gone"))
