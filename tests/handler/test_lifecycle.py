@@ -80,6 +80,7 @@ class FakeIot:
         self.error_info: dict[str, str] = {}
         self.page_size = 50  # ListTagsForResource's
         self.job = True  # whether GetOTAUpdate names the job
+        self.absent: set[str] = set()  # ids of no OTA update (ResourceNotFound, no status used)
 
     def fail(self, operation: str, *errors: Exception | None) -> None:
         self.faults.setdefault(operation, []).extend(errors)
@@ -99,6 +100,8 @@ class FakeIot:
 
     def get_ota_update(self, otaUpdateId: str) -> dict[str, Any]:
         self._call("GetOTAUpdate", otaUpdateId=otaUpdateId)
+        if otaUpdateId in self.absent:
+            raise error("ResourceNotFoundException", f"OTA update {otaUpdateId} does not exist")
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         if status == GONE:
             raise error("ResourceNotFoundException", f"OTA update {otaUpdateId} does not exist")
@@ -556,6 +559,57 @@ def test_delete_of_a_creation_that_disappeared_meanwhile_deletes_nothing(clock: 
 
     assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
     assert iot.called("DeleteOTAUpdate") == []
+
+
+MADE_UP = "Firmware-OtaUpdate-1A2B3C4D5E6F"  # an id CloudFormation made up for a cancelled create
+
+
+def test_a_delete_under_a_made_up_id_deletes_what_a_request_of_looser_rules_created(
+    clock: Clock,
+) -> None:
+    """The properties of a create an older release accepted (a description past today's 2,048
+    characters) still tell which OTA update it made."""
+    valid = {
+        **REQUEST.body,
+        "targets": ["arn:aws:iot:us-east-1:123456789012:thinggroup/canary"],
+        "files": [
+            {"fileName": "fw.bin", "fileLocation": {"stream": {"streamId": "s", "fileId": "0"}}}
+        ],
+        "roleArn": "arn:aws:iam::123456789012:role/ota",
+    }
+    lifecycle.Request.of(valid)  # today's rules accept it, but not with this description:
+    properties = {**valid, "description": "d" * 2049}
+    with pytest.raises(lifecycle.Failure, match=r"^Invalid properties: description = "):
+        lifecycle.Request.of(properties)
+    iot = FakeIot(clock, "CREATE_COMPLETE", "DELETE_IN_PROGRESS", GONE)
+    iot.tags = [
+        {"Key": k, "Value": v}
+        for k, v in owned(lifecycle.Request.of(properties, check=False)).items()
+    ]
+    iot.absent.add(MADE_UP)
+
+    deleted = lifecycle.delete(iot, MADE_UP, properties, OWNER, budget())
+
+    assert deleted == lifecycle.Outcome(MADE_UP)
+    assert [c["otaUpdateId"] for c in iot.called("DeleteOTAUpdate")] == [ID]
+
+
+def test_a_delete_under_a_made_up_id_leaves_what_another_request_created(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    other = lifecycle.Request({**REQUEST.body, "description": "another release"})
+    iot = FakeIot(clock, "CREATE_COMPLETE", tags=owned(other))
+    iot.absent.add(MADE_UP)
+
+    assert lifecycle.delete(iot, MADE_UP, REQUEST.body, OWNER, budget()) == lifecycle.Outcome(
+        MADE_UP
+    )
+    assert iot.called("DeleteOTAUpdate") == []
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{MADE_UP}: does not exist, nothing to delete",
+        "fw-1: not created by this resource from this request, left untouched",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
