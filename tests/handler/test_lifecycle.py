@@ -90,6 +90,8 @@ class FakeIot:
 
     def _call(self, operation: str, **kwargs: Any) -> None:
         self.calls.append((operation, kwargs, self.clock.now))
+        if len(self.calls) > 5000:  # a loop that calls without waiting (as Clock.sleep bounds)
+            raise RuntimeError("endless calls")
         fault = self.faults[operation].pop(0) if self.faults.get(operation) else None
         if fault:
             raise fault
