@@ -954,10 +954,13 @@ def test_a_deletion_the_service_failed_for_a_transient_cause_is_started_again(
     iot.error_info = {"code": code, "message": "try again"}
 
     assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
-    assert len(iot.called("DeleteOTAUpdate")) == 2
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
         f"fw-1: {code}, deleting it again in 1.0 s"  # the backoff of a first retry, at its longest
     ]
+    calls = [(operation, at) for operation, _, at in iot.calls]
+    again = [i for i, (operation, _) in enumerate(calls) if operation == "DeleteOTAUpdate"][1]
+    assert calls[again - 1][0] == "GetOTAUpdate"  # the poll that saw DELETE_FAILED, then 1 s
+    assert calls[again][1] - calls[again - 1][1] == 1.0
 
 
 @pytest.mark.parametrize("code", ["AccessDeniedException", "InvalidRequestException", None])
@@ -972,6 +975,27 @@ def test_a_deletion_the_service_failed_for_another_cause_is_left_naming_it(
 
     status = "DELETE_FAILED" if code is None else f"DELETE_FAILED {code}"
     assert str(failed.value).startswith(f"Stream in use (OTA update fw-1 is {status}): it is left")
+    assert len(iot.called("DeleteOTAUpdate")) == 1
+
+
+def test_a_deletion_failed_once_the_bound_on_waiting_is_reached_is_left(clock: Clock) -> None:
+    """A transient DELETE_FAILED seen at the very moment the request's bound on waiting passes
+    (the first poll is at once) is not started again."""
+    iot = FakeIot(clock, "CREATE_COMPLETE", "DELETE_FAILED")
+    iot.error_info = {"code": "InternalFailure", "message": "try again"}
+
+    with pytest.raises(lifecycle.Failure, match=r"^try again \(OTA update fw-1 is DELETE_FAILED"):
+        lifecycle.delete(iot, ID, {}, OWNER, budget(give_up=0.0))
+    assert [at - START for op, _, at in iot.calls if op == "GetOTAUpdate"] == [0.0, 0.0]
+    assert len(iot.called("DeleteOTAUpdate")) == 1
+
+
+def test_a_failed_creation_whose_deletion_outlasts_the_invocation_is_handed_over(
+    clock: Clock,
+) -> None:
+    iot = FakeIot(clock, "CREATE_FAILED", "DELETE_IN_PROGRESS")
+
+    assert create(iot, budget(5.0)) == lifecycle.Outcome(ID, settled=False)
     assert len(iot.called("DeleteOTAUpdate")) == 1
 
 
