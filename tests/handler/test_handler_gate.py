@@ -93,7 +93,7 @@ def test_the_gates_wait_is_handed_over_with_its_own_bound(
     cloudformation: CloudFormation, world: World, fleet: list[str], short_invocations: None
 ) -> None:
     assert cloudformation.lambda_service is not None
-    gate = {"minSucceededPercentage": 90, "timeoutSeconds": 600}
+    gate: dict[str, Any] = {"minSucceededPercentage": 90, "timeoutSeconds": 600}
     create = cloudformation.event("Create", LOGICAL_ID, _gated(world, **gate))
     cloudformation.start(create)
     before = time.time()
@@ -165,7 +165,11 @@ def test_a_replacement_that_fails_its_gate_leaves_the_previous_ota_update_rollin
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     things(world, FLEET)
-    gate = {"minSucceededPercentage": 90, "maxFailedPercentage": 10, "timeoutSeconds": 600}
+    gate: dict[str, Any] = {
+        "minSucceededPercentage": 90,
+        "maxFailedPercentage": 10,
+        "timeoutSeconds": 600,
+    }
     old = _gated(world, **gate)
     create = cloudformation.event("Create", LOGICAL_ID, old)
     cloudformation.start(create)  # CREATE_COMPLETE, the gate waits: handed over
