@@ -21,14 +21,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "constructs"), str(ROOT / "lambda_handler")]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "constructs"), str(ROOT / "lambda_handler")]
 
-import boto3  # noqa: E402
 import lifecycle  # noqa: E402
-from botocore.config import Config  # noqa: E402
+from emulation_support import FAKE_CREDENTIALS, Aws, make_world, things  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 from cdk_ota_update import api, rollout, testing  # noqa: E402
@@ -38,52 +36,25 @@ QUOTA_PER_SECOND = 10  # DescribeJob's and ListJobExecutionsForJob's default, pe
 THINGS = 10
 
 
-def client(endpoint: str, service: str) -> Any:
-    return boto3.Session().client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-    )
-
-
-def releases(endpoint: str, count: int) -> list[str]:
+def releases(aws: Aws, count: int) -> list[str]:
     """``count`` OTA updates of a group of THINGS things, CREATE_COMPLETE, their jobs waiting."""
-    iam, s3, iot = (client(endpoint, service) for service in ("iam", "s3", "iot"))
-    role = iam.create_role(RoleName="ota-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    s3.create_bucket(Bucket="firmware")
-    s3.put_object(Bucket="firmware", Key="fw.bin", Body=b"\x7fELF")
-    group = iot.create_thing_group(thingGroupName="fleet")["thingGroupArn"]
-    for index in range(THINGS):
-        iot.create_thing(thingName=f"thing-{index:02}")
-        iot.add_thing_to_thing_group(thingGroupName="fleet", thingName=f"thing-{index:02}")
+    world = make_world(aws)
+    things(world, THINGS)
     testing.simulate_fleet()  # never advanced: every execution stays QUEUED
     ids = [f"release-{index}" for index in range(count)]
     for ota_id in ids:
-        iot.create_ota_update(
-            otaUpdateId=ota_id,
-            targets=[group],
-            roleArn=role,
-            files=[
-                {
-                    "fileName": "fw.bin",
-                    "fileLocation": {"s3Location": {"bucket": "firmware", "key": "fw.bin"}},
-                }
-            ],
-        )
+        world.create(ota_id, targets=[world.group_arn])
     return ids
 
 
-def gate(endpoint: str, ota_id: str, seconds: float, reasons: dict[str, str]) -> None:
+def gate(aws: Aws, ota_id: str, seconds: float, reasons: dict[str, str]) -> None:
     """The handler's gate on ``ota_id`` for ``seconds``: what it answered, into ``reasons``."""
     settings = api.Settings()
     budget = lifecycle.Budget.of(int((seconds + 120) * 1000), settings).gate(seconds)
     judge = rollout.Gate.of(min_succeeded_percentage=100)
     watched = lifecycle.RolloutGate(judge, int(seconds))
     try:
-        lifecycle.watch_rollout(
-            client(endpoint, "iot"), lifecycle.Outcome(ota_id), watched, budget, None
-        )
+        lifecycle.watch_rollout(aws.client("iot"), lifecycle.Outcome(ota_id), watched, budget, None)
         reasons[ota_id] = "passed"
     except lifecycle.Failure as failure:
         reasons[ota_id] = str(failure)
@@ -95,21 +66,20 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5, help="each gate's timeout")
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in FAKE_CREDENTIALS.items():
         os.environ.setdefault(name, value)  # moto's
     testing.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    aws = Aws(endpoint=f"http://{host}:{port}")
     try:
-        ids = releases(endpoint, args.gates)
+        ids = releases(aws, args.gates)
         before = {operation: testing.calls(operation) for operation in OPERATIONS}
         reasons: dict[str, str] = {}
         seconds = args.minutes * 60
         threads = [
-            threading.Thread(target=gate, args=(endpoint, ota_id, seconds, reasons))
-            for ota_id in ids
+            threading.Thread(target=gate, args=(aws, ota_id, seconds, reasons)) for ota_id in ids
         ]
         started = time.monotonic()
         for thread in threads:

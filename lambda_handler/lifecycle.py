@@ -585,13 +585,7 @@ def watch_rollout(
 
 def _describe_job(client: Client, job_id: str) -> Info | None:
     """DescribeJob's job, or None when there is no such job (one attempt)."""
-    try:
-        job: Info = client.describe_job(jobId=job_id)["job"]
-    except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
-            return None
-        raise
-    return job
+    return _found(lambda: client.describe_job(jobId=job_id)["job"])
 
 
 def _job_status(job: Info | None) -> str:
@@ -983,13 +977,17 @@ def _count_changing(client: Client, last: int) -> int:
 
 def fetch(client: Client, ota_id: str) -> Info | None:
     """GetOTAUpdate's otaUpdateInfo, or None when there is no such OTA update (one attempt)."""
+    return _found(lambda: client.get_ota_update(otaUpdateId=ota_id)["otaUpdateInfo"])
+
+
+def _found(read: Callable[[], Info]) -> Info | None:
+    """``read()``, or None when what it reads does not exist (ResourceNotFoundException)."""
     try:
-        info: Info = client.get_ota_update(otaUpdateId=ota_id)["otaUpdateInfo"]
+        return read()
     except ClientError as error:
         if _code(error) == "ResourceNotFoundException":
             return None
         raise
-    return info
 
 
 def _fetch_retrying(client: Client, ota_id: str, budget: Budget) -> Info | None:
