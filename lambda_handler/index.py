@@ -51,10 +51,12 @@ Context = Any
 Handler = Callable[[Event, Context], "str | None"]
 
 # The hand-over's state, in the event an invocation hands over to the next one: when waiting
-# fails for good (epoch seconds) and how many invocations handed over so far.
+# fails for good (epoch seconds), how many invocations handed over so far, and whether the wait is
+# a rollout gate's (its creation complete).
 HANDOVER = "OtaUpdateHandover"
 GIVE_UP_AT = "giveUpAt"
 HANDOVERS = "count"
+GATING = "gating"
 # crhelper's keys for its own poller's state (crhelper routes an event that has CrHelperPoll to
 # its poll functions and takes CrHelperData as the answer's Data): never in CloudFormation's
 # events nor in this handler's hand-overs, so an event that has any is refused.
@@ -63,7 +65,7 @@ CRHELPER_EVENT_KEYS = (CRHELPER_POLL, "CrHelperData", "CrHelperRule", "CrHelperP
 REASON_LENGTH = 256  # crhelper keeps only the last 240 characters of a longer Reason
 # What the next invocation needs of the request's properties (Lambda's asynchronous payloads are
 # limited, OTA update properties can be large); the request's digest travels in the hand-over.
-HANDED_OVER_PROPERTIES = (api.OTA_UPDATE_ID, api.SERVICE_TIMEOUT, *api.TEARDOWN_FLAGS)
+HANDED_OVER_PROPERTIES = (api.OTA_UPDATE_ID, api.SERVICE_TIMEOUT, *api.BESIDE_REQUEST)
 DIGEST = "digest"
 # The answer's PUT: each attempt at most api.PUT_TIMEOUT s; 5xx and connection errors are retried
 # with backoff (PUT_BACKOFF_BASE * 2**retry, at most PUT_BACKOFF_MAX) while the invocation lasts.
@@ -233,6 +235,7 @@ def _budget(event: Event, context: Context) -> lifecycle.Budget:
         give_up_at=state.get(GIVE_UP_AT),
         sent_at=api.response_url_signed_at(event["ResponseURL"]),
         handovers=state.get(HANDOVERS, 0),
+        gating=state.get(GATING, False),
     )
 
 
@@ -275,13 +278,15 @@ def _answer(
 
 
 def continuation(event: Event, budget: lifecycle.Budget, digest: str | None) -> Event:
-    """The event for the next invocation: the request's id, ServiceTimeout and teardown flags,
-    and the state of the hand-over (the bound on waiting, one more hand-over, the request's
-    digest)."""
+    """The event for the next invocation: the request's id, ServiceTimeout, teardown flags and
+    rollout gate, and the state of the hand-over (the bound on waiting, one more hand-over, the
+    request's digest, whether the rollout gate waits)."""
     properties = event["ResourceProperties"]
     state: dict[str, Any] = {GIVE_UP_AT: budget.give_up_at, HANDOVERS: budget.handovers + 1}
     if digest is not None:
         state[DIGEST] = digest
+    if budget.gating:
+        state[GATING] = True
     return {
         **{k: v for k, v in event.items() if k != "OldResourceProperties"},
         "ResourceProperties": {k: properties[k] for k in HANDED_OVER_PROPERTIES if k in properties},
@@ -333,7 +338,7 @@ def create(event: Event, context: Context) -> str | None:
         return request.ota_id
     log.info("Create %s: otaUpdateId %s", event["LogicalResourceId"], request.ota_id)
     outcome = lifecycle.create(_iot(), request, _owner(event), budget)
-    return _answer(event, budget, outcome, request.digest)
+    return _gated(event, budget, outcome, request.digest)
 
 
 @helper.update
@@ -354,7 +359,7 @@ def update(event: Event, context: Context) -> str | None:
         new.ota_id,
     )
     outcome = lifecycle.update(_iot(), new, old, event["PhysicalResourceId"], _owner(event), budget)
-    return _answer(event, budget, outcome, new.digest)
+    return _gated(event, budget, outcome, new.digest)
 
 
 @helper.delete
@@ -375,7 +380,8 @@ def delete(event: Event, context: Context) -> str | None:
 
 
 def _settle_creation(event: Event, budget: lifecycle.Budget) -> str:
-    """A handed-over Create or Update: wait for the creation of its OTA update."""
+    """A handed-over Create or Update: wait for the creation of its OTA update, or for its
+    rollout gate."""
     ota_id = event["ResourceProperties"][api.OTA_UPDATE_ID]
     _names(ota_id)
     if _no_longer_waited_for(event, budget):
@@ -387,8 +393,31 @@ def _settle_creation(event: Event, budget: lifecycle.Budget) -> str:
         ota_id,
         budget.handovers,
     )
-    outcome = lifecycle.settle_creation(_iot(), ota_id, budget)
-    return _answer(event, budget, outcome, _handed_over_digest(event))
+    if budget.gating:
+        outcome = lifecycle.Outcome(ota_id, _owner(event).data(ota_id))
+    else:
+        outcome = lifecycle.settle_creation(_iot(), ota_id, budget)
+    return _gated(event, budget, outcome, _handed_over_digest(event))
+
+
+def _gated(
+    event: Event, budget: lifecycle.Budget, outcome: lifecycle.Outcome, digest: str | None
+) -> str:
+    """:func:`_answer`; but a request that created its OTA update (a new physical id) with a
+    rollout gate waits, once the creation is complete, for the gate (its budget starts then)."""
+    gate = lifecycle.rollout_gate(event["ResourceProperties"])
+    if (
+        gate is None
+        or not outcome.settled
+        or outcome.physical_id == event.get("PhysicalResourceId")
+    ):
+        return _answer(event, budget, outcome, digest)
+    if not budget.gating:
+        log.info("%s: waiting for its rollout gate", outcome.physical_id)
+        budget = budget.gate(gate.timeout_seconds)
+    sent_at = api.response_url_signed_at(event["ResponseURL"])
+    outcome = lifecycle.watch_rollout(_iot(), outcome, gate, budget, sent_at)
+    return _answer(event, budget, outcome, digest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,7 +466,7 @@ def _malformed(event: Mapping[str, Any]) -> str | None:
     if HANDOVER in event and not _valid_handover(event[HANDOVER]):
         return (
             f"{HANDOVER} is not {{{GIVE_UP_AT!r}: epoch seconds, {HANDOVERS!r}: a count, "
-            f"{DIGEST!r}: a sha256}}"
+            f"{DIGEST!r}: a sha256, {GATING!r}: a boolean}}"
         )
     return None
 
@@ -450,6 +479,7 @@ def _valid_handover(state: Any) -> bool:
         and type(state.get(HANDOVERS)) is int
         and state[HANDOVERS] >= 1
         and (DIGEST not in state or _is_digest(state[DIGEST]))
+        and type(state.get(GATING, False)) is bool
     )
 
 

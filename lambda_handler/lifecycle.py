@@ -14,13 +14,13 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from cdk_ota_update import api
+from cdk_ota_update import api, rollout
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ POLL_BUDGET_TPS = 5.0
 RECOUNT_SECONDS = 30.0
 CHANGING = ("CREATE_PENDING", "CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
 SLOWDOWN_MAX = 8.0
+# A rollout gate reads its job (DescribeJob) every GATE_POLL_SECONDS (times the slowdown while
+# throttled): 2 calls a minute per gated OTA update, where DescribeJob's quota is 10 a second per
+# account (docs/benchmarks.md, "The rollout gate's calls"). A failed gate cancels the job.
+GATE_POLL_SECONDS = 30.0
+GATE_CANCEL_REASON = "ROLLOUT_GATE_FAILED"
 # Backoff of retried calls: full jitter over BACKOFF_BASE * 2**attempt, at most BACKOFF_MAX.
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 8.0
@@ -96,6 +101,7 @@ class Budget:
     give_up_at: float
     settings: api.Settings
     handovers: int
+    gating: bool = False  # the wait is a rollout gate's (give_up_at: its timeout)
 
     @classmethod
     def of(
@@ -106,6 +112,7 @@ class Budget:
         give_up_at: float | None = None,
         sent_at: float | None = None,
         handovers: int = 0,
+        gating: bool = False,
     ) -> Budget:
         """``remaining_ms``: the invocation's time left; it stops waiting the hand-over margin
         before its end. ``give_up_at`` and ``handovers``: from the invocation that handed over
@@ -119,7 +126,12 @@ class Budget:
             started = now if sent_at is None else min(sent_at, now)
             give_up_at = started + settings.max_wait_seconds
         stop_at = time.monotonic() + remaining_ms / 1000 - margin
-        return cls(stop_at, give_up_at, settings, handovers)
+        return cls(stop_at, give_up_at, settings, handovers, gating)
+
+    def gate(self, timeout_seconds: float) -> Budget:
+        """This invocation's budget for a rollout gate that starts now: its wait fails for good
+        after ``timeout_seconds``, and may hand over as many times as the creation's."""
+        return replace(self, give_up_at=time.time() + timeout_seconds, handovers=0, gating=True)
 
     @property
     def last(self) -> bool:
@@ -188,12 +200,13 @@ class Request:
     @classmethod
     def of(cls, properties: Mapping[str, Any], *, check: bool = True) -> Request:
         """The request in ``properties``; with ``check``, :class:`Failure` names each bad field."""
-        ignored = (api.SERVICE_TOKEN, api.SERVICE_TIMEOUT, *api.TEARDOWN_FLAGS)
+        ignored = (api.SERVICE_TOKEN, api.SERVICE_TIMEOUT, *api.BESIDE_REQUEST)
         raw = {k: v for k, v in properties.items() if k not in ignored}
         body: dict[str, Any] = api.from_cloudformation(raw, api.create_request_shape())
         if check:
             _raise_violations(api.validate(body, rules=api.RESOURCE_RULES))
             teardown_flags(properties)
+            rollout_gate(properties)
         return cls(body)
 
     @property
@@ -224,6 +237,32 @@ def teardown_flags(properties: Mapping[str, Any]) -> dict[str, bool]:
     flags: dict[str, bool] = api.from_cloudformation(given, shape)
     _raise_violations([v for v in api.validate(flags, shape=shape) if v.path != api.OTA_UPDATE_ID])
     return flags
+
+
+@dataclass(frozen=True)
+class RolloutGate:
+    """The rollout gate given in a resource's properties: what it judges, and for how long it
+    waits after CREATE_COMPLETE."""
+
+    judge: rollout.Gate
+    timeout_seconds: int
+
+
+def rollout_gate(properties: Mapping[str, Any]) -> RolloutGate | None:
+    """The rollout gate in ``properties`` (None without one); :class:`Failure` names each bad
+    member."""
+    if api.ROLLOUT_GATE not in properties:
+        return None
+    shape = api.rollout_gate_shape()
+    given = api.from_cloudformation({api.ROLLOUT_GATE: properties[api.ROLLOUT_GATE]}, shape)
+    _raise_violations(api.validate(given, shape=shape, rules=api.GATE_RULES))
+    gate = given[api.ROLLOUT_GATE]
+    judge = rollout.Gate.of(
+        min_succeeded_percentage=gate.get(api.GATE_MIN_SUCCEEDED_PERCENTAGE),
+        max_failed_percentage=gate.get(api.GATE_MAX_FAILED_PERCENTAGE),
+        min_executions=gate.get(api.GATE_MIN_EXECUTIONS),
+    )
+    return RolloutGate(judge, gate[api.GATE_TIMEOUT_SECONDS])
 
 
 def _raise_violations(violations: list[api.Violation]) -> None:
@@ -491,6 +530,119 @@ def settle_creation(client: Client, ota_id: str, budget: Budget) -> Outcome:
     raise Failure(f"{reason}; OTA update {ota_id} was deleted")
 
 
+def watch_rollout(
+    client: Client,
+    outcome: Outcome,
+    gate: RolloutGate,
+    budget: Budget,
+    sent_at: float | None,
+) -> Outcome:
+    """Wait until the rollout of the OTA update just created (``outcome``'s) passes ``gate``:
+    then ``outcome``; ``settled`` False when the invocation hands the wait over.
+
+    The gate fails (:class:`Failure`, the figures first) when a failure condition holds, the job
+    ends without meeting the gate or is cancelled (its abort configuration) or being deleted, or
+    the gate's timeout (``budget.give_up_at``) passes: the job is cancelled then, so that no more
+    devices get the firmware while CloudFormation rolls back. A job created before the request
+    was sent (``sent_at``: CloudFormation's rollback goes back to the previous OTA update, whose
+    rollout was judged when it was created) is not judged again.
+    """
+    ota_id = outcome.physical_id
+    job_id = api.job_id(ota_id)
+    base = rollout.Rollout(ota_id, ota_update_status=CREATE_COMPLETE, job_id=job_id)
+
+    def verdict(job: Info | None) -> rollout.Verdict:
+        return gate.judge.judge(base.with_job(job))
+
+    def decided(job: Info | None) -> bool:
+        return _older(job, sent_at) or verdict(job).outcome != rollout.PENDING
+
+    read = _Read(
+        "DescribeJob", ota_id, f"job {job_id}", partial(_describe_job, client, job_id), _job_status
+    )
+    try:
+        job = _poll(read, decided, _GatePace(time.monotonic()), budget)
+    except Unsettled:
+        return replace(outcome, settled=False)
+    except _TimeUp as up:
+        figures = verdict(up.last).reason if up.read else f"job {job_id} could not be read"
+        bound = (
+            f"gave up after {budget.handovers} hand-overs ({api.MAX_HANDOVERS_ENV}="
+            f"{budget.settings.max_handovers})"
+            if up.handovers
+            else f"timed out after {gate.timeout_seconds} s"
+        )
+        raise Failure(_gate_failed(client, ota_id, up.last, figures, bound, budget)) from None
+    if _older(job, sent_at):
+        log.info("%s: its job is older than the request: not judged again", ota_id)
+        return outcome
+    judged = verdict(job)
+    if judged.outcome == rollout.MET:
+        log.info("%s: rollout gate passed: %s", ota_id, judged.reason)
+        return outcome
+    raise Failure(_gate_failed(client, ota_id, job, judged.reason, "failed", budget))
+
+
+def _describe_job(client: Client, job_id: str) -> Info | None:
+    """DescribeJob's job, or None when there is no such job (one attempt)."""
+    return _found(lambda: client.describe_job(jobId=job_id)["job"])
+
+
+def _job_status(job: Info | None) -> str:
+    return str(job["status"]) if job else "gone"
+
+
+def _older(job: Info | None, sent_at: float | None) -> bool:
+    """Whether ``job`` was created before the request was sent (at ``sent_at``)."""
+    return job is not None and sent_at is not None and job["createdAt"].timestamp() < sent_at
+
+
+@dataclass
+class _GatePace:
+    """The interval between two reads of a gated job (see GATE_POLL_SECONDS)."""
+
+    started: float
+    slowdown: float = 1.0
+
+    def delay(self, now: float) -> float:
+        return GATE_POLL_SECONDS * self.slowdown * random.uniform(0.8, 1.2)
+
+
+def _gate_failed(
+    client: Client, ota_id: str, job: Info | None, figures: str, how: str, budget: Budget
+) -> str:
+    """The Reason of a failed gate (``figures`` first, ``how`` it failed), once its job, if
+    still rolling out, is cancelled."""
+    log.error("%s: rollout gate %s: %s", ota_id, how, figures)
+    cancelled = _cancel_job(client, ota_id, job, budget)
+    return (
+        f"{figures} (rollout gate of OTA update {ota_id} {how}{cancelled}; CloudFormation's "
+        "rollback deletes it with its job)"
+    )
+
+
+def _cancel_job(client: Client, ota_id: str, job: Info | None, budget: Budget) -> str:
+    """CancelJob of a failed gate's job still IN_PROGRESS (its QUEUED executions are cancelled,
+    the devices at work finish): what happened, for the Reason."""
+    if job is None or job["status"] != "IN_PROGRESS":
+        return ""
+    job_id = api.job_id(ota_id)
+    cancel = partial(
+        client.cancel_job,
+        jobId=job_id,
+        reasonCode=GATE_CANCEL_REASON,
+        comment=f"The rollout gate of OTA update {ota_id} failed",
+    )
+    try:
+        _retrying("CancelJob", ota_id, budget, cancel)
+    except (ClientError, Failure, Unsettled) as error:
+        problem = _describe(error)
+        log.error("%s: CancelJob of %s failed: %s", ota_id, job_id, problem)
+        return f"; CancelJob of its job failed: {problem}"
+    log.info("%s: job %s cancelled", ota_id, job_id)
+    return f"; its job {job_id} cancelled"
+
+
 def _created(info: Info | None) -> bool:
     return info is None or info["otaUpdateStatus"] not in CREATING
 
@@ -689,46 +841,98 @@ def wait(
     the bound on waiting, :class:`Failure` when the service keeps failing. The invocation's time
     is read on the monotonic clock; only the bound across invocations on the wall clock.
     """
-    pace = _Pace(client, budget, time.monotonic())
+    read = _Read(
+        "GetOTAUpdate", ota_id, f"OTA update {ota_id}", partial(fetch, client, ota_id), _status
+    )
+    try:
+        return _poll(read, settled, _Pace(client, budget, time.monotonic()), budget)
+    except _TimeUp as up:
+        if up.handovers:
+            raise GaveUp(
+                f"OTA update {ota_id} is still {up.status}: gave up waiting after "
+                f"{budget.handovers} hand-overs ({api.MAX_HANDOVERS_ENV}="
+                f"{budget.settings.max_handovers})"
+            ) from None
+        raise GaveUp(
+            f"OTA update {ota_id} is still {up.status}: gave up waiting "
+            f"({api.MAX_WAIT_ENV}={budget.settings.max_wait_seconds:.0f})"
+        ) from None
+
+
+def _status(info: Info | None) -> str:
+    return info["otaUpdateStatus"] if info else "gone"
+
+
+class _Pacing(Protocol):
+    """When a poll reads again: ``delay(now)`` seconds after ``now``, times ``slowdown``."""
+
+    started: float
+    slowdown: float
+
+    def delay(self, now: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class _Read(Generic[T]):
+    """What a poll reads: ``operation`` (one attempt: ``call``) of ``subject``, about the OTA
+    update ``ota_id``; ``status`` is what a value read shows, for the logs and Reasons."""
+
+    operation: str
+    ota_id: str
+    subject: str
+    call: Callable[[], T]
+    status: Callable[[T], str]
+
+
+class _TimeUp(Exception):
+    """A poll went past its bound: the hand-overs' (``handovers``) or the time's. ``status`` and
+    ``last`` are the last value read and what it showed (``read`` is False if none was read)."""
+
+    def __init__(self, status: str, handovers: bool, last: Any, read: bool) -> None:
+        super().__init__(status)
+        self.status, self.handovers, self.last, self.read = status, handovers, last, read
+
+
+def _poll(read: _Read[T], done: Callable[[T], bool], pace: _Pacing, budget: Budget) -> T:
+    """``read.call()`` again at ``pace`` until ``done`` with its value, which is returned.
+
+    Raises :class:`Unsettled` when the invocation's budget runs out first, :class:`_TimeUp` past
+    the bound on waiting, :class:`Failure` when the service refuses the call or keeps failing.
+    """
     failing_since: float | None = None
-    status = "unknown"
+    status, last, got = "unknown", None, False
     while True:
         try:
-            info = fetch(client, ota_id)
+            value = read.call()
         except (ClientError, ConnectionError, HTTPClientError) as error:
             if not _transient(error):
-                raise Failure(_rejected("GetOTAUpdate", ota_id, error)) from error
+                raise Failure(f"{_describe(error)} ({read.operation} of {read.subject})") from error
             if failing_since is None:
                 failing_since = time.monotonic()
             if time.monotonic() - failing_since > budget.settings.retry_seconds:
                 raise Failure(
-                    _kept_failing("GetOTAUpdate", f"OTA update {ota_id}", error, failing_since)
+                    _kept_failing(read.operation, read.subject, error, failing_since)
                 ) from error
             pace.slowdown = min(2 * pace.slowdown, SLOWDOWN_MAX)
         else:
             failing_since = None
-            status = info["otaUpdateStatus"] if info else "gone"
-            if settled(info):
-                log.info("%s: %s after %.1f s", ota_id, status, time.monotonic() - pace.started)
-                return info
+            status, last, got = read.status(value), value, True
+            if done(value):
+                log.info(
+                    "%s: %s after %.1f s", read.ota_id, status, time.monotonic() - pace.started
+                )
+                return value
         until_give_up = budget.give_up_at - time.time()
         if until_give_up <= 0:
-            raise GaveUp(
-                f"OTA update {ota_id} is still {status}: gave up waiting "
-                f"({api.MAX_WAIT_ENV}={budget.settings.max_wait_seconds:.0f})"
-            )
+            raise _TimeUp(status, False, last, got)
         now = time.monotonic()
         delay = min(pace.delay(now), until_give_up)  # the last poll at the bound, not past it
         if now + delay >= budget.stop_at:
             if budget.last:
-                raise GaveUp(
-                    f"OTA update {ota_id} is still {status}: gave up waiting after "
-                    f"{budget.handovers} hand-overs ({api.MAX_HANDOVERS_ENV}="
-                    f"{budget.settings.max_handovers})"
-                )
+                raise _TimeUp(status, True, last, got)
             log.info(
                 "%s: still %s after %.1f s, handing over to the next invocation",
-                ota_id,
+                read.ota_id,
                 status,
                 now - pace.started,
             )
@@ -773,13 +977,17 @@ def _count_changing(client: Client, last: int) -> int:
 
 def fetch(client: Client, ota_id: str) -> Info | None:
     """GetOTAUpdate's otaUpdateInfo, or None when there is no such OTA update (one attempt)."""
+    return _found(lambda: client.get_ota_update(otaUpdateId=ota_id)["otaUpdateInfo"])
+
+
+def _found(read: Callable[[], Info]) -> Info | None:
+    """``read()``, or None when what it reads does not exist (ResourceNotFoundException)."""
     try:
-        info: Info = client.get_ota_update(otaUpdateId=ota_id)["otaUpdateInfo"]
+        return read()
     except ClientError as error:
         if _code(error) == "ResourceNotFoundException":
             return None
         raise
-    return info
 
 
 def _fetch_retrying(client: Client, ota_id: str, budget: Budget) -> Info | None:

@@ -18,14 +18,21 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
+from botocore.model import (
+    ListShape,
+    MapShape,
+    ServiceModel,
+    Shape,
+    ShapeResolver,
+    StructureShape,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Wire names: the custom resource contract (Custom::OtaUpdate) and the API members it carries.
@@ -47,6 +54,15 @@ TAG_VALUE = "Value"
 DELETE_STREAM = "deleteStream"
 FORCE_DELETE_AWS_JOB = "forceDeleteAWSJob"
 TEARDOWN_FLAGS = (DELETE_STREAM, FORCE_DELETE_AWS_JOB)
+# The rollout gate (optional), beside the request too: the deploy waits for the job's executions.
+ROLLOUT_GATE = "rolloutGate"
+GATE_MIN_SUCCEEDED_PERCENTAGE = "minSucceededPercentage"
+GATE_MAX_FAILED_PERCENTAGE = "maxFailedPercentage"
+GATE_MIN_EXECUTIONS = "minExecutions"
+GATE_TIMEOUT_SECONDS = "timeoutSeconds"
+GATE_CRITERIA = (GATE_MIN_SUCCEEDED_PERCENTAGE, GATE_MAX_FAILED_PERCENTAGE, GATE_MIN_EXECUTIONS)
+# What the resource carries beside the CreateOTAUpdate request (never part of the request).
+BESIDE_REQUEST = (*TEARDOWN_FLAGS, ROLLOUT_GATE)
 # AWS::Signer::SigningProfile accepts only these platforms (its PlatformId), which sign Lambda
 # code and container images; the FreeRTOS and IoT platforms that sign firmware need a signing
 # certificate that CloudFormation cannot give a profile (docs/deploy.md, "The signing profile").
@@ -120,6 +136,9 @@ SIGNING_PRECISION_SECONDS = 2
 # template gives none).
 SERVICE_TIMEOUT_DEFAULT = 3600
 SERVICE_TIMEOUT_MAX = 3600
+# A rollout gate waits this long after CREATE_COMPLETE when its timeout is not given: it fits the
+# ServiceTimeout with every function timeout the provider allows (TimeBudget.max_gate_seconds).
+GATE_TIMEOUT_DEFAULT_SECONDS = 20 * 60
 
 
 # CloudFormation's ResponseURL is a presigned S3 URL: SigV4's signing time and lifetime, or (older
@@ -157,6 +176,8 @@ class TimeBudget:
 
     function_seconds: int = FUNCTION_TIMEOUT_SECONDS
     max_wait_seconds: float = MAX_WAIT_SECONDS
+    # A rollout gate's timeout: its wait, after the creation's.
+    gate_seconds: float = 0
 
     @property
     def event_age_seconds(self) -> int:
@@ -167,14 +188,21 @@ class TimeBudget:
     def service_timeout_seconds(self) -> int:
         """The resources' ServiceTimeout: CloudFormation waits for the worst case of an answer,
         an event kept by Lambda for its maximum age, the longest wait, the invocation that gives
-        up and its answer, with room for the clocks' skew."""
+        up and its answer, with room for the clocks' skew; with a rollout gate, its wait too."""
         return math.ceil(
             self.event_age_seconds
             + self.max_wait_seconds
+            + self.gate_seconds
             + self.function_seconds
             + ANSWER_SECONDS
             + CLOCK_SKEW_SECONDS
         )
+
+    @property
+    def max_gate_seconds(self) -> int:
+        """The longest rollout gate timeout whose ServiceTimeout is within CloudFormation's
+        SERVICE_TIMEOUT_MAX for custom resources."""
+        return SERVICE_TIMEOUT_MAX - replace(self, gate_seconds=0).service_timeout_seconds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +260,8 @@ class Settings:
     handover_margin_seconds: float | None = _setting(
         HANDOVER_MARGIN_ENV, None, _seconds, "seconds, 0 or more"
     )
-    # How many times the invocations of one request may hand the wait over to the next one.
+    # How many times the invocations of one request may hand a wait (the creation's, then a
+    # rollout gate's) over to the next one.
     max_handovers: int = _setting(MAX_HANDOVERS_ENV, 20, _count, "a whole number, 0 or more")
 
     @classmethod
@@ -392,6 +421,7 @@ class Rule:
     unique: bool = False
     unique_key: str | None = None
     exactly_one_of: tuple[str, ...] = ()
+    at_least_one_of: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     forbidden_prefixes: tuple[tuple[str, str], ...] = ()  # (prefix, why it is reserved)
     pattern: str | None = None
@@ -464,6 +494,62 @@ RESOURCE_RULES: Mapping[str, Rule] = {
         )
     ),
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# The rollout gate: not a member of CreateOTAUpdate, so its shape is stated here in botocore's
+# terms; the same validation and the same restoration of CloudFormation's strings serve it.
+# ---------------------------------------------------------------------------------------------
+_GATE_SHAPES: Mapping[str, Any] = {
+    "RolloutGateProperties": {
+        "type": "structure",
+        "members": {ROLLOUT_GATE: {"shape": "RolloutGate"}},
+    },
+    "RolloutGate": {
+        "type": "structure",
+        "required": [GATE_TIMEOUT_SECONDS],
+        "members": {
+            GATE_MIN_SUCCEEDED_PERCENTAGE: {"shape": "GatePercentage"},
+            GATE_MAX_FAILED_PERCENTAGE: {"shape": "GatePercentage"},
+            GATE_MIN_EXECUTIONS: {"shape": "GateCount"},
+            GATE_TIMEOUT_SECONDS: {"shape": "GateSeconds"},
+        },
+    },
+    "GatePercentage": {"type": "double", "min": 0, "max": 100},
+    "GateCount": {"type": "integer", "min": 0},
+    "GateSeconds": {"type": "integer", "min": 1},
+}
+
+
+@cache
+def rollout_gate_shape() -> StructureShape:
+    """The shape of the resource's rollout gate, as the one member of a structure (so that each
+    violation is named ``rolloutGate.<member>``)."""
+    found = ShapeResolver(dict(_GATE_SHAPES)).get_shape_by_name("RolloutGateProperties")
+    assert isinstance(found, StructureShape)
+    return found
+
+
+GATE_RULES: Mapping[str, Rule] = {
+    ROLLOUT_GATE: Rule(
+        at_least_one_of=GATE_CRITERIA,
+        why="a gate passes or fails on the job's executions",
+    ),
+}
+
+
+def gate_rules(budget: TimeBudget) -> Mapping[str, Rule]:
+    """GATE_RULES, with the longest timeout that fits the ServiceTimeout of ``budget``."""
+    return {
+        **GATE_RULES,
+        f"{ROLLOUT_GATE}.{GATE_TIMEOUT_SECONDS}": Rule(
+            maximum=budget.max_gate_seconds,
+            why=f"CloudFormation waits at most {SERVICE_TIMEOUT_MAX} s for a custom resource and "
+            f"the creation's wait takes {budget.service_timeout_seconds - budget.gate_seconds:.0f}"
+            " s of it: shorten the gate's timeout, or the provider's function timeout "
+            "(OtaUpdateProvider.configure(timeout=...))",
+        ),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -585,6 +671,13 @@ def _walk_structure(
                 f"{', '.join(given) or 'none'})",
                 rule.why,
             )
+    if rule.at_least_one_of and all(value.get(m) is None for m in rule.at_least_one_of):
+        yield Violation(
+            path,
+            value,
+            f"a structure with at least one of {', '.join(rule.at_least_one_of)}",
+            rule.why,
+        )
     for name, member in members.items():
         if value.get(name) is not None:
             yield from _walk(value[name], member, _join(path, name), _join(key, name), skip, rules)

@@ -250,3 +250,14 @@ def provider_grants(request: Mapping[str, Any], role_arn: Resource) -> Iterator[
         yield Grant(OBJECT_READS, objects)
     for signing in _signing_jobs(request):
         yield Grant(("signer:GetSigningProfile", "signer:StartSigningJob"), (_profile(signing),))
+
+
+def rollout_gate_grants() -> Iterator[Grant]:
+    """What the handler's rollout gate needs beyond the provider's own grants (which read the
+    jobs already: DescribeJob): cancel the job of a failed gate."""
+    yield Grant(
+        ("iot:CancelJob",),
+        (Resource.fixed(OTA_JOBS),),
+        reason=f"A failed rollout gate cancels the service's job {api.JOB_ID_PREFIX}<otaUpdateId>, "
+        "named at deploy time; limited to that name prefix.",
+    )

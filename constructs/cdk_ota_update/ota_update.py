@@ -14,6 +14,7 @@ import jsii
 from aws_cdk import (
     Annotations,
     CustomResource,
+    Duration,
     ITaggable,
     Lazy,
     RemovalPolicy,
@@ -37,7 +38,7 @@ from ._cdk import (
 )
 from .base import ImportedOtaUpdate, IOtaUpdate, grant_read
 from .errors import OtaUpdateValidationError
-from .grants import IOT_SERVICE, provider_grants, service_role_grants
+from .grants import IOT_SERVICE, provider_grants, rollout_gate_grants, service_role_grants
 from .metrics import JobMetrics
 from .props import (
     AwsJobAbortConfig,
@@ -49,6 +50,7 @@ from .props import (
     FileLocation,
     OtaUpdateFile,
     Protocol,
+    RolloutGate,
     TargetSelection,
     render_structure,
 )
@@ -95,6 +97,7 @@ class OtaUpdate(Construct, JobMetrics):
         delete_stream: bool = True,
         force_delete_aws_job: bool = True,
         removal_policy: RemovalPolicy | None = None,
+        rollout_gate: RolloutGate | None = None,
     ) -> None:
         """
         :param targets: thing / thing-group ARNs that receive the update (``OtaTarget`` helps).
@@ -124,6 +127,13 @@ class OtaUpdate(Construct, JobMetrics):
             replaced OTA update would keep rolling out. Default: true.
         :param removal_policy: RETAIN keeps the OTA update when the resource leaves the stack.
             Default: RemovalPolicy.DESTROY.
+        :param rollout_gate: make the deploy wait, once the OTA update is CREATE_COMPLETE, until
+            its job's executions pass the gate, or fail it (then CloudFormation rolls back: the
+            job is cancelled and the OTA update deleted with it). It waits only when the request
+            creates an OTA update (a Create, or a replacement); a change of the gate alone is an
+            in-place update that waits for nothing. Its timeout grows the ServiceTimeout, and
+            the provider may cancel OTA update jobs (``iot:CancelJob`` on ``job/AFR_OTA-*``).
+            Default: - no gate: the deploy ends at CREATE_COMPLETE.
         """
         super().__init__(scope, id)
         stack = stack_of(scope)
@@ -133,6 +143,7 @@ class OtaUpdate(Construct, JobMetrics):
         self._tags = TagManager(TagType.KEY_VALUE, api.RESOURCE_TYPE, user_tags)
         self._tags_reached = False  # whether anything but the constructor got the TagManager
         provider = OtaUpdateProvider.of(stack)
+        gate = _rollout_gate(self, rollout_gate, provider.time_budget)
         service = service_role(stack, role)
         role_arn = service.role_arn
         request = render_structure(
@@ -182,13 +193,23 @@ class OtaUpdate(Construct, JobMetrics):
                 **api.to_cloudformation(request),
                 api.DELETE_STREAM: delete_stream,
                 api.FORCE_DELETE_AWS_JOB: force_delete_aws_job,
+                **({} if gate is None else {api.ROLLOUT_GATE: gate}),
             },
             removal_policy=removal_policy or RemovalPolicy.DESTROY,
-            service_timeout=provider.service_timeout,
+            service_timeout=provider.gated_service_timeout(_gate_seconds(gate)),
         )
         # The grants exist before the create and until after the delete (the provider's once it
         # is built, with the options its stack has then).
-        provider.serve(self._resource, provider_grants(request, service.arn), service.dependencies)
+        grants = [*provider_grants(request, service.arn)]
+        if gate is not None:
+            grants += rollout_gate_grants()
+            # The gate is checked again with the provider's options as synth finds them.
+            add_stack_validation(
+                self, lambda: _gate_errors(self, gate, provider.time_budget, unresolved)
+            )
+        provider.serve(
+            self._resource, grants, service.dependencies, gate_seconds=_gate_seconds(gate)
+        )
 
     @staticmethod
     def from_ota_update_id(scope: Construct, id: str, ota_update_id: str) -> IOtaUpdate:
@@ -380,6 +401,59 @@ def _warn_same_file_names(scope: Construct, files: Any) -> None:
                 "device)",
             )
         first.setdefault(name, index)
+
+
+def _rollout_gate(
+    scope: Construct, gate: RolloutGate | None, budget: api.TimeBudget
+) -> dict[str, Any] | None:
+    """The resource's rollout gate property (None without a gate), checked against the API's
+    rules for it with the provider's time ``budget``."""
+    if gate is None:
+        return None
+    if not isinstance(gate, RolloutGate):
+        raise OtaUpdateValidationError(
+            f"{scope.node.path}: rollout_gate = {api.show(gate)} is invalid: it must be a "
+            "RolloutGate(min_succeeded_percentage=..., max_failed_percentage=..., "
+            "min_executions=..., timeout=...)"
+        )
+    timeout = gate.timeout
+    seconds: Any = api.GATE_TIMEOUT_DEFAULT_SECONDS
+    if timeout is not None:
+        seconds = timeout.to_seconds(integral=False) if isinstance(timeout, Duration) else None
+        if seconds is None or unresolved(seconds):
+            raise OtaUpdateValidationError(
+                f"{scope.node.path}: rollout_gate.timeout = {api.show(timeout)} is invalid: it "
+                "must be a Duration known at synth (the resource's ServiceTimeout is derived from "
+                "it), for example Duration.minutes(20)"
+            )
+        seconds = int(seconds) if float(seconds).is_integer() else seconds
+    values = {f.name: getattr(gate, f.name) for f in dataclasses.fields(gate)}
+    rendered = render_structure(
+        {**values, "timeout_seconds": seconds},
+        api.rollout_gate_shape().members[api.ROLLOUT_GATE],
+    )
+    errors = _gate_errors(scope, rendered, budget, unresolved)
+    if errors:
+        raise OtaUpdateValidationError("\n".join(errors))
+    return rendered
+
+
+def _gate_errors(
+    scope: Construct, gate: Mapping[str, Any], budget: api.TimeBudget, skip: api.Skip
+) -> list[str]:
+    """Each violation of the rollout gate ``gate`` (its property) with the time ``budget``."""
+    violations = api.validate(
+        {api.ROLLOUT_GATE: gate},
+        shape=api.rollout_gate_shape(),
+        rules=api.gate_rules(budget),
+        skip=skip,
+    )
+    return [f"{scope.node.path}: {violation}" for violation in violations]
+
+
+def _gate_seconds(gate: Mapping[str, Any] | None) -> int:
+    """How long a rollout gate (its property) waits: 0 without one."""
+    return 0 if gate is None else int(gate[api.GATE_TIMEOUT_SECONDS])
 
 
 def _check_removal_policy(scope: Construct, removal_policy: RemovalPolicy | None) -> None:

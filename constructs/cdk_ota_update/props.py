@@ -20,6 +20,7 @@ from ._cdk import attribute, iot_arn
 from .errors import OtaUpdateValidationError
 
 if TYPE_CHECKING:
+    from aws_cdk import Duration
     from aws_cdk import aws_s3 as s3
     from aws_cdk import aws_signer as signer
     from constructs import Construct
@@ -399,6 +400,35 @@ class OtaUpdateFile:
     file_version: str | None = None
     code_signing: CodeSigning | None = None
     attributes: Mapping[str, str] | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RolloutGate:
+    """Make the deploy wait for the rollout (``OtaUpdate(rollout_gate=...)``): once the OTA update
+    is CREATE_COMPLETE, the deploy waits until its job's executions pass the gate, or fails, and
+    CloudFormation rolls back (the new OTA update deleted with its job; in a replacement the
+    previous one keeps rolling out). Percentages are of all the job's executions, as
+    ``cdk-ota-update status`` counts them. Give at least one of the first three.
+
+    :param min_succeeded_percentage: the gate passes once at least this percentage (0-100) of the
+        job's executions SUCCEEDED and the job has rolled out to every target.
+        Default: - no success percentage: the gate passes when the job COMPLETED.
+    :param max_failed_percentage: the gate fails as soon as more than this percentage (0-100) of
+        the job's executions FAILED, or REJECTED, or TIMED_OUT (each status on its own).
+        Default: - no failure percentage: the gate fails only if the job is cancelled (its abort
+        configuration, or by hand), ends without passing, or times out.
+    :param min_executions: the gate passes only once the job has at least this many executions
+        (0 or more). Default: - no minimum.
+    :param timeout: how long the deploy waits for the gate after CREATE_COMPLETE, in whole
+        seconds; past it the gate fails with the figures. It must fit CloudFormation's limit for
+        custom resources (one hour) beside the creation's wait: at most 34 minutes with the
+        provider's default function timeout (synth says the bound). Default: 20 minutes.
+    """
+
+    min_succeeded_percentage: float | None = None
+    max_failed_percentage: float | None = None
+    min_executions: int | None = None
+    timeout: Duration | None = None
 
 
 class OtaTarget:

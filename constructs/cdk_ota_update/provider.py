@@ -23,7 +23,7 @@ import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -294,8 +294,10 @@ def provider_options(path: str, given: Mapping[str, Any]) -> ProviderOptions:
 
 
 _HERE = Path(__file__).resolve().parent
-# The API contract the handler imports (``cdk_ota_update.api``); neither imports aws_cdk or jsii.
-CONTRACT_FILES = ("__init__.py", "api.py")
+# The API contract the handler imports (``cdk_ota_update.api``), and the rules of a rollout that
+# its rollout gate judges by (``rollout``, with the ``job_metrics`` it reads); none imports aws_cdk
+# or jsii (the standard library and botocore only).
+CONTRACT_FILES = ("__init__.py", "api.py", "job_metrics.py", "rollout.py")
 
 
 def handler_dir() -> Path:
@@ -381,6 +383,7 @@ class _Waiting(NamedTuple):
     resource: CustomResource
     timeout_seconds: int  # the function's timeout its ServiceTimeout was derived from
     dependencies: tuple[IDependable, ...]
+    gate_seconds: int  # its rollout gate's timeout (0 without one)
 
 
 @jsii.implements(IAspect)
@@ -447,25 +450,39 @@ class OtaUpdateProvider(StackSingleton):
     @property
     def service_timeout(self) -> Duration:
         """The ServiceTimeout of the resources, derived from the function's timeout."""
-        return seconds(api.TimeBudget(self.options.timeout_seconds).service_timeout_seconds)
+        return self.gated_service_timeout(0)
+
+    @property
+    def time_budget(self) -> api.TimeBudget:
+        """The time budget of its resources without a rollout gate (the options' as they are)."""
+        return api.TimeBudget(self.options.timeout_seconds)
+
+    def gated_service_timeout(self, gate_seconds: int) -> Duration:
+        """The ServiceTimeout of a resource whose rollout gate waits ``gate_seconds`` (0: none)."""
+        budget = api.TimeBudget(self.options.timeout_seconds, gate_seconds=gate_seconds)
+        return seconds(budget.service_timeout_seconds)
 
     def serve(
         self,
         resource: CustomResource,
         grants: Iterable[Grant],
         dependencies: Sequence[IDependable] = (),
+        *,
+        gate_seconds: int = 0,
     ) -> None:
-        """``resource``, made with this provider's ``service_token`` and ``service_timeout``, is
-        one of its resources: its ``grants`` join the provider's policy, and it depends on that
-        policy and on ``dependencies`` (the grants exist before its create and until after its
-        delete). Now if the provider is built, else when it is (its ServiceTimeout then follows
-        the options the provider is built with)."""
+        """``resource``, made with this provider's ``service_token`` and
+        ``gated_service_timeout(gate_seconds)``, is one of its resources: its ``grants`` join the
+        provider's policy, and it depends on that policy and on ``dependencies`` (the grants exist
+        before its create and until after its delete). Now if the provider is built, else when it
+        is (its ServiceTimeout then follows the options the provider is built with)."""
         if self._built is not None:
             self._built.policy.add(grants)
             resource.node.add_dependency(self._built.policy, *dependencies)
             return
         self._grants.extend(grants)
-        self._waiting.append(_Waiting(resource, self.options.timeout_seconds, tuple(dependencies)))
+        self._waiting.append(
+            _Waiting(resource, self.options.timeout_seconds, tuple(dependencies), gate_seconds)
+        )
 
     def _parts(self, need: str) -> _Built:
         if self._built is not None:
@@ -531,12 +548,14 @@ class OtaUpdateProvider(StackSingleton):
         # ServiceTimeout.
         policy.add(self._grants)
         self._grants.clear()
-        service_timeout = str(timing.service_timeout_seconds)
         for waiting in self._waiting:
             if waiting.timeout_seconds != options.timeout_seconds:
                 default_child = waiting.resource.node.default_child
                 assert isinstance(default_child, CfnResource)
-                default_child.add_property_override("ServiceTimeout", service_timeout)
+                gated = replace(timing, gate_seconds=waiting.gate_seconds)
+                default_child.add_property_override(
+                    "ServiceTimeout", str(gated.service_timeout_seconds)
+                )
             waiting.resource.node.add_dependency(policy, *waiting.dependencies)
         self._waiting.clear()
         return self._built

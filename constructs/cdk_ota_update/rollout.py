@@ -213,6 +213,61 @@ def _judge_success(rollout: Rollout, wanted: Sequence[Condition]) -> Verdict:
     return Verdict(PENDING, f"the job is {waited}")
 
 
+@dataclass(frozen=True)
+class Gate:
+    """A deploy's rollout gate (``OtaUpdate(rollout_gate=...)``): its conditions, judged as
+    :func:`judge` judges them, and the executions the job must have before it passes. It fails too
+    when the job is cancelled (aborted by its abort configuration, or by hand) or being deleted,
+    whatever the figures."""
+
+    conditions: tuple[Condition, ...]
+    min_executions: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        min_succeeded_percentage: float | None = None,
+        max_failed_percentage: float | None = None,
+        min_executions: int | None = None,
+    ) -> Gate:
+        """``succeeded>=P%`` for ``min_succeeded_percentage``; ``failed>P%``, ``rejected>P%`` and
+        ``timed-out>P%`` for ``max_failed_percentage`` (each status on its own)."""
+        conditions = []
+        if min_succeeded_percentage is not None:
+            conditions.append(_percentage(SUCCESS, ">=", min_succeeded_percentage))
+        if max_failed_percentage is not None:
+            conditions += [
+                _percentage(status, ">", max_failed_percentage) for status in GATE_FAILURES
+            ]
+        return cls(tuple(conditions), min_executions or 0)
+
+    def judge(self, rollout: Rollout) -> Verdict:
+        """MET, FAILED or PENDING, and why: the figures first."""
+        verdict = judge(rollout, self.conditions)
+        if verdict.outcome == FAILED:
+            return verdict
+        if rollout.job_status in ABORTED_JOB_STATUSES:
+            return Verdict(FAILED, f"the job is {rollout.job_status}: {verdict.reason}")
+        total = rollout.executions.total
+        if verdict.outcome == MET and total < self.min_executions:
+            fewer = f"{total} executions, fewer than the gate's {self.min_executions}"
+            if rollout.ended:
+                return Verdict(FAILED, f"the job is {rollout.job_status} with {fewer}")
+            return Verdict(PENDING, f"not yet: {fewer}")
+        return verdict
+
+
+# The job statuses that fail a gate whatever the figures, and the execution statuses a gate's
+# maximum failed percentage applies to (each on its own).
+ABORTED_JOB_STATUSES = ("CANCELED", "DELETION_IN_PROGRESS")
+GATE_FAILURES = ("FAILED", "REJECTED", "TIMED_OUT")
+
+
+def _percentage(status: str, operator: str, value: float) -> Condition:
+    return Condition(status, operator, Decimal(repr(value)), percent=True)
+
+
 def overall(verdicts: Iterable[Verdict]) -> str:
     """FAILED if any OTA update failed, MET if all met, else PENDING."""
     outcomes = {verdict.outcome for verdict in verdicts}

@@ -84,7 +84,14 @@ def example(
 
 def test_every_example_is_a_cdk_app_linked_from_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert NAMES == ["custom_signing", "multi_stack", "own_role", "pipeline", "stream_delivery"]
+    assert NAMES == [
+        "canary_gate",
+        "custom_signing",
+        "multi_stack",
+        "own_role",
+        "pipeline",
+        "stream_delivery",
+    ]
     for name in NAMES:
         assert json.loads((EXAMPLES / name / "cdk.json").read_text())["app"] == "python3 app.py"
         assert f"(examples/{name}/app.py)" in readme, name
@@ -168,6 +175,22 @@ def _multi_stack(example: Synthesized) -> None:
     assert len(versioned) == 2
 
 
+def _canary_gate(example: Synthesized) -> None:
+    resources = example.templates["ThermostatRelease"]["Resources"]
+    (canary_id,) = [k for k in resources if k.startswith("ThermostatCanary")]
+    (fleet_id,) = [k for k in resources if k.startswith("ThermostatFleet")]
+    canary, fleet = (resources[k]["Properties"] for k in (canary_id, fleet_id))
+    assert canary["rolloutGate"] == {
+        "minSucceededPercentage": 90,
+        "maxFailedPercentage": 5,
+        "minExecutions": 10,
+        "timeoutSeconds": 1800,
+    }
+    assert "rolloutGate" not in fleet
+    assert int(canary["ServiceTimeout"]) == int(fleet["ServiceTimeout"]) + 1800 <= 3600
+    assert canary_id in resources[fleet_id]["DependsOn"]  # the fleet after the canary's gate
+
+
 def _pipeline(example: Synthesized) -> None:
     pipeline = example.templates["DoorLockPipeline"]["Resources"]
     (codepipeline,) = [r for r in pipeline.values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
@@ -188,6 +211,7 @@ def _pipeline(example: Synthesized) -> None:
 
 
 CHECKS: dict[str, Callable[[Synthesized], None]] = {
+    "canary_gate": _canary_gate,
     "custom_signing": _custom_signing,
     "multi_stack": _multi_stack,
     "own_role": _own_role,

@@ -864,3 +864,67 @@ def test_a_bad_setting_is_named_with_its_value_and_the_fix(
         f"{variable}={text!r} is invalid: {expected} expected (the provider's CDK construct sets "
         "it; fix or remove it in the function's environment)"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The rollout gate: its wire names, its rules, its part of the time budget
+# ---------------------------------------------------------------------------------------------
+def test_the_rollout_gates_wire_names_are_the_contracts() -> None:
+    assert api.ROLLOUT_GATE == "rolloutGate"
+    assert api.GATE_CRITERIA == ("minSucceededPercentage", "maxFailedPercentage", "minExecutions")
+    assert api.GATE_TIMEOUT_SECONDS == "timeoutSeconds"
+    assert api.BESIDE_REQUEST == ("deleteStream", "forceDeleteAWSJob", "rolloutGate")
+
+
+def test_cloudformations_strings_of_a_gate_become_numbers() -> None:
+    given = {"rolloutGate": {"minSucceededPercentage": "95.5", "minExecutions": "10",
+                             "maxFailedPercentage": "2", "timeoutSeconds": "1200"}}  # fmt: skip
+
+    restored = api.from_cloudformation(given, api.rollout_gate_shape())
+
+    assert restored == {
+        "rolloutGate": {
+            "minSucceededPercentage": 95.5,
+            "minExecutions": 10,
+            "maxFailedPercentage": 2.0,
+            "timeoutSeconds": 1200,
+        }
+    }
+    assert api.validate(restored, shape=api.rollout_gate_shape(), rules=api.GATE_RULES) == []
+
+
+def test_a_gate_needs_a_timeout_and_a_criterion() -> None:
+    violations = api.validate(
+        {"rolloutGate": {"extra": 1}}, shape=api.rollout_gate_shape(), rules=api.GATE_RULES
+    )
+
+    assert [str(v) for v in violations] == [
+        "rolloutGate.extra = 1 is invalid: it must be absent: RolloutGate has no member 'extra' "
+        "(its members are minSucceededPercentage, maxFailedPercentage, minExecutions, "
+        "timeoutSeconds)",
+        "rolloutGate.timeoutSeconds = None is invalid: it must be given (it is required)",
+        "rolloutGate = {'extra': 1} is invalid: it must be a structure with at least one of "
+        "minSucceededPercentage, maxFailedPercentage, minExecutions (a gate passes or fails on "
+        "the job's executions)",
+    ]
+
+
+@pytest.mark.parametrize("function_seconds", [180, 300, 600, 900])
+def test_the_longest_gate_fills_cloudformations_limit_with_every_function_timeout(
+    function_seconds: int,
+) -> None:
+    budget = api.TimeBudget(function_seconds)
+    longest = api.TimeBudget(function_seconds, gate_seconds=budget.max_gate_seconds)
+
+    assert longest.service_timeout_seconds == api.SERVICE_TIMEOUT_MAX
+    assert budget.max_gate_seconds >= api.GATE_TIMEOUT_DEFAULT_SECONDS  # the default always fits
+    # The gate's wait hands over as often as the creation's may, and that is enough for it.
+    waits = budget.max_gate_seconds / (function_seconds - api.HANDOVER_MARGIN_SECONDS)
+    assert waits <= api.Settings().max_handovers
+
+
+def test_a_gate_grows_the_service_timeout_by_its_timeout() -> None:
+    assert api.TimeBudget(gate_seconds=600).service_timeout_seconds == (
+        api.TimeBudget().service_timeout_seconds + 600
+    )
+    assert api.TimeBudget(gate_seconds=600).max_gate_seconds == api.TimeBudget().max_gate_seconds

@@ -17,7 +17,7 @@ import pytest
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 from cdk_ota_update import _disk_cache, api, provider
-from cdk_ota_update.provider import asset_dir
+from cdk_ota_update.provider import CONTRACT_FILES, asset_dir
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def test_the_lambdas_copy_of_the_contract_reads_botocores_model_and_keeps_nothin
     """The asset leaves the disk cache out: a function's ``/tmp`` starts empty, and its process
     keeps the model in memory."""
     asset = asset_dir()
-    assert sorted(p.name for p in (asset / "cdk_ota_update").iterdir()) == ["__init__.py", "api.py"]
+    assert sorted(p.name for p in (asset / "cdk_ota_update").iterdir()) == sorted(CONTRACT_FILES)
     script = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
         "from cdk_ota_update import api\n"

@@ -186,7 +186,8 @@ def test_an_event_of_the_right_shape_but_wrong_values_is_refused_saying_why(
 
 DIGEST = "0" * 64
 HANDOVER_SHAPE = (
-    "OtaUpdateHandover is not {'giveUpAt': epoch seconds, 'count': a count, 'digest': a sha256}"
+    "OtaUpdateHandover is not {'giveUpAt': epoch seconds, 'count': a count, 'digest': a sha256, "
+    "'gating': a boolean}"
 )
 
 
@@ -195,6 +196,10 @@ HANDOVER_SHAPE = (
     [
         ({"giveUpAt": 1.5e9, "count": 1, "digest": DIGEST}, False),
         ({"giveUpAt": 1500000000, "count": 3}, False),  # no digest: still valid
+        ({"giveUpAt": 1.5e9, "count": 2, "digest": DIGEST, "gating": True}, False),
+        ({"giveUpAt": 1.5e9, "count": 2, "gating": False}, False),
+        ({"giveUpAt": 1.5e9, "count": 2, "gating": 1}, True),
+        ({"giveUpAt": 1.5e9, "count": 2, "gating": "true"}, True),
         ({"giveUpAt": 1.5e9, "count": 1, "digest": "0" * 63}, True),
         ({"giveUpAt": 1.5e9, "count": 1, "digest": DIGEST.upper().replace("0", "A")}, True),
         ({"giveUpAt": 1.5e9, "count": 1, "digest": 7}, True),
