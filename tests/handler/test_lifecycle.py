@@ -1043,6 +1043,26 @@ def test_a_deletion_refused_as_not_found_is_done(clock: Clock) -> None:
     iot.fail("DeleteOTAUpdate", error("ResourceNotFoundException", "Gone"))
 
     assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+    assert [operation for operation, _, _ in iot.calls] == [
+        "GetOTAUpdate",
+        "ListTagsForResource",
+        "DeleteOTAUpdate",
+        "GetOTAUpdate",  # the wait's first poll: gone
+    ]
+
+
+def test_a_deletion_refused_while_another_is_under_way_waits_for_that_one(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    iot = FakeIot(clock, "CREATE_COMPLETE", "DELETE_IN_PROGRESS", GONE)
+    iot.fail("DeleteOTAUpdate", error("InvalidRequestException", "Being deleted"))
+
+    assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+    assert len(iot.called("DeleteOTAUpdate")) == 1
+    assert "fw-1: DeleteOTAUpdate refused (InvalidRequestException): already being deleted" in [
+        r.getMessage() for r in caplog.records
+    ]
 
 
 def test_a_connection_that_keeps_failing_is_named_in_the_reason(clock: Clock) -> None:
