@@ -16,6 +16,7 @@ import pytest
 from cdk_ota_update._cdk import iot_arn, pseudo
 from cdk_ota_update.grants import (
     provider_grants,
+    rollout_gate_grants,
     s3_object,
     service_role_grants,
     target,
@@ -151,6 +152,17 @@ def test_the_provider_is_granted_passing_the_role_reading_the_objects_and_signin
         (("signer:GetSigningProfile", "signer:StartSigningJob"), [PROFILE], None),
     ]
     assert grants[0].conditions == {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}}
+
+
+def test_a_rollout_gate_may_cancel_the_jobs_of_the_stacks_ota_updates() -> None:
+    assert _shown_grants(list(rollout_gate_grants())) == [
+        (
+            ("iot:CancelJob",),
+            [[f"{IOT}job/AFR_OTA-*"]],
+            "A failed rollout gate cancels the service's job AFR_OTA-<otaUpdateId>, named at "
+            "deploy time; limited to that name prefix.",
+        )
+    ]
 
 
 def test_a_profile_given_with_its_parameters_may_also_be_put() -> None:
