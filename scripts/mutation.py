@@ -65,6 +65,7 @@ DEFAULT_TESTS: dict[str, list[str]] = {
         "tests/contract/test_api.py",
         "tests/contract/test_api_rules.py",
         "tests/contract/test_model_cache.py",  # the contract's part of the model, the Lambda's copy
+        "tests/construct/test_rollout_gate.py",
         *(
             f"tests/emulation/test_emulation.py::{name}"
             for name in (
@@ -90,6 +91,7 @@ DEFAULT_TESTS: dict[str, list[str]] = {
         "tests/handler/test_handler_events.py",
         "tests/handler/test_handler_sequences.py",  # CloudFormation's rarer sequences
         "tests/handler/test_handler_answers.py",
+        "tests/handler/test_handler_gate.py",  # the rollout gate's wait
     ],
     "lambda_handler/index.py": [
         "tests/handler/test_crhelper_pins.py",
@@ -100,6 +102,7 @@ DEFAULT_TESTS: dict[str, list[str]] = {
         "tests/handler/test_handler_tags.py",
         "tests/handler/test_handler_sequences.py",
         "tests/handler/test_handler_faults.py",
+        "tests/handler/test_handler_gate.py",
     ],
     "constructs/cdk_ota_update/policy.py": [
         "tests/construct/test_policy_sizes.py",
