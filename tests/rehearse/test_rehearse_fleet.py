@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,25 +33,26 @@ from cdk_ota_update import (
 )
 from cdk_ota_update.rehearse import cli
 
+ACCOUNT = "123456789012"
 FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
 DEVICES = 10  # things per OTA update
 HEALTHY = ["--fleet", "succeeded=100%"]
 FAILING = ["--fleet", "succeeded=60%,failed=40%", "--fleet-seed", "3"]
-GATED_ROW, ABORTING_ROW = "Gated/Release", "Aborting/Release"
+GATED, AFTER_GATED, ABORTING = "Gated/Release", "Gated/Fleet", "Aborting/Release"
 
 
-def _devices(stack: cdk.Stack, prefix: str) -> list[str]:
+def _devices(stack: cdk.Stack, prefix: str, count: int = DEVICES) -> list[str]:
     """Things the stack declares, as the OTA update's targets."""
-    for index in range(DEVICES):
-        iot.CfnThing(stack, f"Thing{index}", thing_name=f"{prefix}-{index}")
-    return [OtaTarget.thing(f"{prefix}-{index}") for index in range(DEVICES)]
+    for index in range(count):
+        iot.CfnThing(stack, f"{prefix}{index}", thing_name=f"{prefix}-{index}")
+    return [OtaTarget.thing(f"{prefix}-{index}") for index in range(count)]
 
 
 def build(outdir: Path) -> None:
     app = cdk.App(outdir=str(outdir), context={"aws:cdk:enable-path-metadata": True})
     files = [OtaUpdateFile(file_name="fw.bin", file_location=FileLocation.from_asset(FIRMWARE))]
     gated = cdk.Stack(app, "Gated")
-    OtaUpdate(
+    canary = OtaUpdate(
         gated,
         "Release",
         targets=_devices(gated, "gated"),
@@ -59,6 +61,8 @@ def build(outdir: Path) -> None:
             min_succeeded_percentage=90, max_failed_percentage=10, timeout=cdk.Duration.minutes(30)
         ),
     )
+    after = OtaUpdate(gated, "Fleet", targets=_devices(gated, "fleet", 2), files=files)
+    after.node.add_dependency(canary)  # created once the canary's gate passed
     aborting = cdk.Stack(app, "Aborting")
     OtaUpdate(
         aborting,
@@ -88,13 +92,21 @@ class Run:
     report: dict[str, Any]
     table: str
 
-    def ota_update(self, stack: str) -> dict[str, Any]:
-        [found] = [o for o in self.report["otaUpdates"] if o["stack"] == stack]
-        return found
+    def ota_update(self, path: str) -> dict[str, Any]:
+        """The OTA update whose path (Stack/LogicalId) starts with ``path``."""
+        [found] = [
+            o
+            for o in self.report["otaUpdates"]
+            if f"{o['stack']}/{o['logicalId']}".startswith(path)
+        ]
+        return dict(found)
 
     def row(self, path: str) -> str:
         [found] = [line for line in self.table.splitlines() if line.startswith(path)]
         return found
+
+
+Rehearse = Callable[..., Run]
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +117,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def rehearsal(assembly: Path) -> Any:
+def rehearsal(assembly: Path) -> Rehearse:
     def run(*options: str) -> Run:
         outputs = []
         for output in ([], ["--json"]):
@@ -120,17 +132,17 @@ def rehearsal(assembly: Path) -> Any:
 
 
 @pytest.fixture(scope="module")
-def healthy(rehearsal: Any) -> Run:
+def healthy(rehearsal: Rehearse) -> Run:
     return rehearsal(*HEALTHY, "--teardown")
 
 
 @pytest.fixture(scope="module")
-def failing(rehearsal: Any) -> Run:
+def failing(rehearsal: Rehearse) -> Run:
     return rehearsal(*FAILING, "--fleet-pace", "start=30,finish=120")
 
 
 def test_a_gated_ota_update_passes_its_gate_on_a_healthy_fleet(healthy: Run) -> None:
-    gated = healthy.ota_update("Gated")
+    gated = healthy.ota_update(GATED)
 
     assert healthy.exit_status == 0
     assert [(s["request"], s["status"], s["purpose"]) for s in gated["steps"]] == [
@@ -140,7 +152,7 @@ def test_a_gated_ota_update_passes_its_gate_on_a_healthy_fleet(healthy: Run) -> 
     assert gated["rollout"] == (
         "gate passed; job COMPLETED: succeeded 10 of 10 executions (100.0%)"
     )
-    assert healthy.row(GATED_ROW).endswith(gated["rollout"])
+    assert healthy.row(GATED).endswith(gated["rollout"])
     assert healthy.report["fleet"] == "succeeded=100% (seed 0)"
     assert "fleet: succeeded=100% (seed 0)" in healthy.table.splitlines()
 
@@ -148,7 +160,7 @@ def test_a_gated_ota_update_passes_its_gate_on_a_healthy_fleet(healthy: Run) -> 
 def test_a_gated_ota_update_fails_its_gate_on_a_failing_fleet_and_is_rolled_back(
     failing: Run,
 ) -> None:
-    gated = failing.ota_update("Gated")
+    gated = failing.ota_update(GATED)
     ota_id = gated["otaUpdateId"]
 
     assert failing.exit_status == 1
@@ -163,30 +175,41 @@ def test_a_gated_ota_update_fails_its_gate_on_a_failing_fleet_and_is_rolled_back
         ("Delete", "SUCCESS", "rollback"),
     ]
     assert gated["rollout"] is None
-    assert failing.row(GATED_ROW).split()[4] == "CREATE_FAILED"
+    assert failing.row(GATED).split()[4] == "CREATE_FAILED"
+
+
+def test_what_depends_on_a_failed_gate_is_not_created(healthy: Run, failing: Run) -> None:
+    """As CloudFormation creates it only once the canary's gate passed."""
+    created = healthy.ota_update(AFTER_GATED)
+    skipped = failing.ota_update(AFTER_GATED)
+    canary = failing.ota_update(GATED)["logicalId"]
+
+    assert created["rollout"] == "job COMPLETED: succeeded 2 of 2 executions (100.0%)"
+    assert (skipped["status"], skipped["steps"], skipped["rollout"]) == ("NOT_REHEARSED", [], None)
+    assert skipped["reason"] == f"depends on {ACCOUNT}/us-east-1/Gated/{canary}"
 
 
 def test_an_abort_config_cancels_the_job_once_failures_pass_its_threshold(failing: Run) -> None:
     """2 devices notified a minute, each executed 150 s later: at the 5th executed (at 270 s,
     the 6th with it) failures are over 20%, and the 2 devices notified at 240 s, still QUEUED, are
     cancelled; the 2 at work finish."""
-    aborting = failing.ota_update("Aborting")
+    aborting = failing.ota_update(ABORTING)
 
     assert aborting["status"] == "CREATE_COMPLETE"
     assert aborting["rollout"] == (
         "job CANCELED (JOB_ABORT_CRITERIA_MET): succeeded 4 of 10 executions (40.0%), "
         "failed 4 of 10 executions (40.0%), canceled 2 of 10 executions (20.0%)"
     )
-    assert failing.row(ABORTING_ROW).endswith(aborting["rollout"])
+    assert failing.row(ABORTING).endswith(aborting["rollout"])
 
 
-def test_without_a_fleet_the_report_is_unchanged(rehearsal: Any) -> None:
+def test_without_a_fleet_the_report_is_unchanged(rehearsal: Rehearse) -> None:
     """(Only the stack without a gate: without a fleet, moto's executions stay QUEUED.)"""
     plain = rehearsal("--stack", "Aborting")
 
     assert plain.exit_status == 0
     assert "fleet" not in plain.report
-    assert list(plain.ota_update("Aborting")) == [
+    assert list(plain.ota_update(ABORTING)) == [
         "stack",
         "logicalId",
         "account",

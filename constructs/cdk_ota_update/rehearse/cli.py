@@ -104,8 +104,8 @@ def parser() -> argparse.ArgumentParser:
         type=_argument(parse_pace),
         metavar="start=S,finish=S,jitter=F",
         help="with --fleet: a device starts its execution `start` simulated seconds after being "
-        "notified (default 60) and reports `finish` seconds later (default 240), each duration "
-        "varied by up to `jitter` times itself (0 to 1, default 0); any of them",
+        "notified and reports `finish` seconds later, each duration varied by up to `jitter` "
+        "times itself (0 to 1); any of them, the others as cdk_ota_update.testing.Pace has them",
     )
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     status_cli.add_arguments(

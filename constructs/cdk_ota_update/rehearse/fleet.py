@@ -85,7 +85,7 @@ class Fleet:
 
 def parse_mix(text: str) -> dict[str, float]:
     """``succeeded=95%,failed=5%``: each outcome's share, in percent (:class:`FleetError`)."""
-    shares: dict[str, float] = {}
+    shares: dict[str, Decimal] = {}
     for part in text.split(","):
         try:
             condition = rollout.parse_condition(part)
@@ -100,13 +100,13 @@ def parse_mix(text: str) -> dict[str, float]:
             raise FleetError(f"{part.strip()!r} is not an outcome's share; {MIX_FORMS}")
         if condition.status in shares:
             raise FleetError(f"{part.strip()!r}: {condition.status} is given twice; {MIX_FORMS}")
-        shares[condition.status] = float(condition.value)
-    total = sum(Decimal(repr(share)) for share in shares.values())
+        shares[condition.status] = condition.value
+    total = sum(shares.values(), Decimal(0))
     if total != 100:
         raise FleetError(
             f"{text!r}: the shares add up to {total.normalize():f}%, not 100%; {MIX_FORMS}"
         )
-    return shares
+    return {status: float(share) for status, share in shares.items()}
 
 
 def parse_pace(text: str) -> dict[str, float]:
