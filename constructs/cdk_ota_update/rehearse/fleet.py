@@ -32,6 +32,7 @@ from typing import Any
 from cdk_ota_update import api, rollout
 
 from .assembly import RehearsalError
+from .report import CREATED, REPLACED, Outcome
 
 # A device's outcomes, as --fleet writes them: succeeded, failed, rejected, timed-out.
 OUTCOMES = (rollout.SUCCESS, *rollout.GATE_FAILURES)
@@ -77,9 +78,12 @@ class Fleet:
 
         try:
             pace = testing.Pace(**self.pace)
-        except ValueError as error:
+        except (TypeError, ValueError) as error:
             raise FleetError(f"--fleet-pace: {error}") from None
-        testing.simulate_fleet(outcomes=dict(self.outcomes), seed=self.seed, pace=pace)
+        try:
+            testing.simulate_fleet(outcomes=dict(self.outcomes), seed=self.seed, pace=pace)
+        except ValueError as error:
+            raise FleetError(f"--fleet: {error}") from None
         return FleetClock()
 
 
@@ -173,10 +177,10 @@ def _done(job: Mapping[str, Any] | None) -> bool:
     return not any(executions.counts[status] for status in RUNNING)
 
 
-def rollout_of(job: Mapping[str, Any] | None, gated: bool) -> str:
-    """The report's rollout of an OTA update: whether its gate passed (it was created: its gate
-    passed), its job's status and its executions' figures."""
-    gate = "gate passed; " if gated else ""
+def rollout_of(job: Mapping[str, Any] | None, gate_passed: bool) -> str:
+    """The report's rollout of an OTA update: whether its gate passed, its job's status and its
+    executions' figures."""
+    gate = "gate passed; " if gate_passed else ""
     if job is None:
         return f"{gate}no job"
     executions = rollout.Executions.from_process_details(job.get("jobProcessDetails") or {})
@@ -189,6 +193,7 @@ def rollout_of(job: Mapping[str, Any] | None, gated: bool) -> str:
     return f"{gate}job {job['status']}{why}: {figures or 'no executions'}"
 
 
-def gated(properties: Mapping[str, Any] | None) -> bool:
-    """Whether an OTA update's properties have a rollout gate."""
-    return api.ROLLOUT_GATE in (properties or {})
+def gate_passed(outcome: Outcome, properties: Mapping[str, Any] | None) -> bool:
+    """Whether the deployment waited for the rollout gate of an OTA update, which passed: it has
+    one, and was created (or replaced) by a request the handler answered SUCCESS to."""
+    return api.ROLLOUT_GATE in (properties or {}) and outcome.change in (CREATED, REPLACED)

@@ -16,7 +16,7 @@ from .bringup import Deployment, Made, parse_exists
 from .cleanup import clean_up
 from .driver import Driver, OtaResource, Progress, dependencies, run_graph
 from .emulation import Emulation
-from .fleet import Fleet, FleetClock, gated, rollout_of
+from .fleet import Fleet, FleetClock, gate_passed, rollout_of
 from .host import CertificateAuthority, ResponseServer, StackService
 from .report import NOT_REHEARSED, NotUploaded, Outcome, Report
 
@@ -253,7 +253,7 @@ def _run_out(driver: Driver, final: _Phase, clock: FleetClock) -> None:
         }
     )
     for key, ota in deployed.items():
-        ota.outcome.rollout = rollout_of(jobs[key], gated(ota.properties))
+        ota.outcome.rollout = rollout_of(jobs[key], gate_passed(ota.outcome, ota.properties))
 
 
 def _teardown(driver: Driver, final: _Phase) -> None:
