@@ -11,17 +11,21 @@ role may not read its firmware fails here, not in the account. Needs
 
 Use it as a console script (:mod:`.cli`), a function (:func:`rehearse`, which returns a
 :class:`Report`) or a pytest fixture (``pytest_plugins = ["cdk_ota_update.rehearse.fixture"]``).
+With a :class:`Fleet` (``--fleet``), the targets are simulated devices, so that rollout gates and
+abort configurations are rehearsed too.
 """
 
 from __future__ import annotations
 
 from .assembly import RehearsalError
+from .fleet import Fleet
 from .rehearsal import DEFAULT_ACCOUNT, DEFAULT_REGION, rehearse
 from .report import NotUploaded, Outcome, Report, Step
 
 __all__ = [
     "DEFAULT_ACCOUNT",
     "DEFAULT_REGION",
+    "Fleet",
     "NotUploaded",
     "Outcome",
     "RehearsalError",

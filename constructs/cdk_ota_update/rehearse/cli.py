@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from cdk_ota_update.status import cli as status_cli
 
 from .assembly import RehearsalError
+from .fleet import RUN_OUT_SECONDS, Fleet, FleetError, parse_mix, parse_pace
 from .rehearsal import DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY, DEFAULT_REGION, rehearse
 from .report import CANNOT_RUN, Outcome
 
@@ -80,6 +81,32 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_CONCURRENCY,
         help=f"handler invocations at once per Lambda function (default {DEFAULT_CONCURRENCY})",
     )
+    run.add_argument(
+        "--fleet",
+        type=_argument(parse_mix),
+        metavar="OUTCOME=N%[,...]",
+        help="the targets of each OTA update created are simulated devices, each ending its "
+        "execution in one of these outcomes, drawn in these shares: succeeded=95%%,failed=5%% "
+        "(outcomes: succeeded, failed, rejected, timed-out: a device that never reports; the "
+        "shares add up to 100%%). A rollout gate then passes or fails, and an abort configuration "
+        "cancels the job, as on such a fleet (simulated time: seconds, not minutes); the devices "
+        "finish their jobs after the deploy (at most a simulated "
+        f"{RUN_OUT_SECONDS / 3600:g} hours) and the report shows each job's status and figures",
+    )
+    run.add_argument(
+        "--fleet-seed",
+        type=int,
+        metavar="N",
+        help="with --fleet: the same seed draws the same outcomes and durations (default 0)",
+    )
+    run.add_argument(
+        "--fleet-pace",
+        type=_argument(parse_pace),
+        metavar="start=S,finish=S,jitter=F",
+        help="with --fleet: a device starts its execution `start` simulated seconds after being "
+        "notified and reports `finish` seconds later, each duration varied by up to `jitter` "
+        "times itself (0 to 1); any of them, the others as cdk_ota_update.testing.Pace has them",
+    )
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     status_cli.add_arguments(
         commands.add_parser(
@@ -87,6 +114,29 @@ def parser() -> argparse.ArgumentParser:
         )
     )
     return top
+
+
+def _argument(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type of ``parse``, whose :class:`FleetError` is the option's error."""
+
+    def parsed(text: str) -> Any:
+        try:
+            return parse(text)
+        except FleetError as error:
+            raise argparse.ArgumentTypeError(str(error)) from error
+
+    return parsed
+
+
+def _fleet(arguments: argparse.Namespace) -> Fleet | None:
+    """The simulated fleet the options ask for (None without --fleet; :class:`FleetError` for
+    its other options without it)."""
+    if arguments.fleet is None:
+        for option in ("fleet_seed", "fleet_pace"):
+            if getattr(arguments, option) is not None:
+                raise FleetError(f"--{option.replace('_', '-')} needs --fleet")
+        return None
+    return Fleet(arguments.fleet, arguments.fleet_seed or 0, arguments.fleet_pace or {})
 
 
 class ProgressLine:
@@ -121,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status_cli.run(arguments, status_cli.Environment())
     progress = ProgressLine(sys.stderr)
     try:
+        fleet = _fleet(arguments)
         report = rehearse(
             arguments.cdk_out,
             stacks=arguments.stack,
@@ -131,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             teardown=arguments.teardown,
             concurrency=arguments.concurrency,
             progress=progress,
+            fleet=fleet,
         )
     except RehearsalError as error:
         progress.end()

@@ -39,12 +39,13 @@ from .host import (
     stringify,
 )
 from .intrinsics import Unresolved, references, resolve
-from .lambda_runtime import ACCOUNT_VARIABLE
+from .lambda_runtime import ACCOUNT_VARIABLE, FLEET_CLOCK_VARIABLE
 from .report import CREATED, DELETED, KEPT, NOT_REHEARSED, REPLACED, UPDATED, Outcome, Step
 
 ANSWER_GRACE_SECONDS = 5.0  # how long an answer may trail the invocation's return
 CUT = "…"  # how the handler ends a Reason it cut to fit
 Progress = Callable[[Outcome], None]
+Clock = Callable[[float, float], float]  # the simulated fleet's, as LambdaProcess takes it
 
 
 @dataclass
@@ -68,7 +69,13 @@ class LambdaPool:
     """Warm processes of one function; at most ``size`` invocations at once."""
 
     def __init__(
-        self, function: Function, env: Mapping[str, str], runtime: Path, logs: Path, size: int
+        self,
+        function: Function,
+        env: Mapping[str, str],
+        runtime: Path,
+        logs: Path,
+        size: int,
+        clock: Clock | None = None,
     ) -> None:
         asset = function.asset()
         if asset is None or not asset.source.is_dir():
@@ -77,6 +84,7 @@ class LambdaPool:
                 f"{function.logical_id} (not an asset folder of the assembly)"
             )
         self._asset, self._runtime, self._env = asset.source, runtime, env
+        self._clock = clock
         self._idle: list[LambdaProcess] = []
         self._all: list[LambdaProcess] = []
         self._slots = threading.Semaphore(size)
@@ -98,7 +106,9 @@ class LambdaPool:
             with self._lock:
                 process = self._idle.pop() if self._idle else None
             if process is None:
-                process = LambdaProcess(self._asset, self._runtime, self._env, self._log())
+                process = LambdaProcess(
+                    self._asset, self._runtime, self._env, self._log(), self._clock
+                )
                 with self._lock:
                     self._all.append(process)
             try:
@@ -123,6 +133,7 @@ class Driver:
     concurrency: int
     stack_service: StackService  # where the resource statuses are recorded
     progress: Progress | None = None
+    clock: Clock | None = None  # with --fleet: the handler sleeps on the fleet's clock
     _pools: dict[str, LambdaPool] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _statuses: StatusRecorder = field(init=False)
@@ -154,6 +165,7 @@ class Driver:
                     boto3_runtime(self.workdir / "runtime"),
                     self.workdir / "logs",
                     self.concurrency,
+                    self.clock,
                 )
         return self._pools[token], function
 
@@ -172,6 +184,7 @@ class Driver:
             ACCOUNT_VARIABLE: environment.account,
             "SSL_CERT_FILE": str(self.ca_file),
             "AWS_ENDPOINT_URL_CLOUDFORMATION": self.stack_service.url,
+            **({FLEET_CLOCK_VARIABLE: "1"} if self.clock else {}),
         }
 
     def send(

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,7 +34,7 @@ from xml.sax.saxutils import escape
 
 from cdk_ota_update import api
 
-from .lambda_runtime import LOGGED, RETURNED
+from .lambda_runtime import LOGGED, RETURNED, SLEEP
 
 RUNTIME = Path(__file__).with_name("lambda_runtime.py")
 URL_SECRET = "X-Amz-Signature=0123456789abcdef"  # stands for the secret part of a ResponseURL
@@ -478,7 +478,9 @@ class LambdaProcess:
     Its ``sys.path`` is the asset folder plus a folder holding boto3 and its dependencies only, as
     in the Lambda runtime: anything the asset lacks fails to import. The process stays up between
     invocations (a warm Lambda); its log goes to ``log`` (this process's stderr by default), and
-    :meth:`invoke` also returns the messages an invocation logged.
+    :meth:`invoke` also returns the messages an invocation logged. With a ``clock`` (and the
+    runtime's ``FLEET_CLOCK_VARIABLE`` in ``env``), the handler's sleeps are answered by
+    ``clock(seen, seconds)``: the simulated fleet's clock (``cdk_ota_update.rehearse.fleet``).
     """
 
     def __init__(
@@ -487,7 +489,9 @@ class LambdaProcess:
         runtime_path: Path,
         env: Mapping[str, str],
         log: IO[str] | None = None,
+        clock: Callable[[float, float], float] | None = None,
     ) -> None:
+        self._clock = clock
         self._process = subprocess.Popen(
             # -B: no __pycache__ written into the asset (cdk deploy would ship it).
             [sys.executable, "-I", "-S", "-B", str(RUNTIME), str(asset), str(runtime_path)],
@@ -511,6 +515,10 @@ class LambdaProcess:
         for line in self._process.stdout:  # what the handler prints itself is skipped
             if line.startswith(LOGGED):
                 logged.append(json.loads(line.removeprefix(LOGGED)))
+            elif line.startswith(SLEEP) and self._clock is not None:
+                seen, seconds = json.loads(line.removeprefix(SLEEP))
+                self._process.stdin.write(f"{self._clock(seen, seconds)!r}\n")
+                self._process.stdin.flush()
             elif line.rstrip("\n") == RETURNED:
                 return logged
         raise RuntimeError(f"the Lambda process ended (exit code {self._process.wait()})")

@@ -9,6 +9,12 @@ invocation logged. The function's name, Region and account come from the environ
 (``AWS_LAMBDA_FUNCTION_NAME``, ``AWS_REGION``, ``CDK_OTA_UPDATE_ACCOUNT``). Also the home of
 :class:`LambdaContext`, which an in-process harness uses too.
 
+With ``CDK_OTA_UPDATE_FLEET_CLOCK`` set (``rehearse --fleet``), the process runs on the simulated
+fleet's clock (:class:`SimulatedTime`; why: ``cdk_ota_update.rehearse.fleet``): ``time.sleep`` is a
+line on stdout (``SLEEP``, then the clock's time the sleeper last saw and the seconds, as JSON),
+answered on stdin by the clock's time when it wakes; ``time.time`` runs ahead of the wall clock by
+the simulated seconds passed.
+
 This file runs outside the package (standard library only): it imports nothing from it.
 """
 
@@ -19,8 +25,10 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
+from typing import SupportsIndex
 
 FUNCTION_NAME = "OtaUpdateProvider"
 ACCOUNT = "123456789012"  # moto's default account
@@ -28,6 +36,8 @@ REGION = "us-east-1"
 ACCOUNT_VARIABLE = "CDK_OTA_UPDATE_ACCOUNT"
 RETURNED = "returned"  # the line on stdout once an invocation returned
 LOGGED = "logged "  # the start of a line on stdout relaying a message the handler logged
+SLEEP = "sleep "  # the start of a line on stdout asking the fleet's clock to move on
+FLEET_CLOCK_VARIABLE = "CDK_OTA_UPDATE_FLEET_CLOCK"
 
 
 class LambdaContext:
@@ -61,11 +71,34 @@ class Relay(logging.Handler):
         sys.stdout.flush()
 
 
+class SimulatedTime:
+    """``time.sleep`` and ``time.time`` on the fleet's simulated clock (see the module)."""
+
+    def __init__(self) -> None:
+        self.seen = 0.0  # the simulated seconds passed, when this process last woke
+        self._wall = time.time
+        self._lock = threading.Lock()  # one question on stdout, one answer on stdin, at a time
+
+    def install(self) -> None:
+        time.sleep, time.time = self.sleep, self.time
+
+    def time(self) -> float:
+        return self._wall() + self.seen
+
+    def sleep(self, seconds: float | SupportsIndex) -> None:
+        with self._lock:
+            sys.stdout.write(SLEEP + json.dumps([self.seen, float(seconds)]) + "\n")
+            sys.stdout.flush()
+            self.seen = float(sys.stdin.readline())
+
+
 def main() -> None:
     asset, runtime = sys.argv[1:3]
     sys.path[0:1] = [asset, runtime]  # instead of this script's folder
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger().addHandler(Relay())
+    if os.environ.get(FLEET_CLOCK_VARIABLE):
+        SimulatedTime().install()
     index = importlib.import_module("index")  # the asset's handler
 
     names = (

@@ -16,6 +16,7 @@ from .bringup import Deployment, Made, parse_exists
 from .cleanup import clean_up
 from .driver import Driver, OtaResource, Progress, dependencies, run_graph
 from .emulation import Emulation
+from .fleet import Fleet, FleetClock, gate_passed, rollout_of
 from .host import CertificateAuthority, ResponseServer, StackService
 from .report import NOT_REHEARSED, NotUploaded, Outcome, Report
 
@@ -56,6 +57,7 @@ def rehearse(
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Progress | None = None,
     workdir: str | Path | None = None,
+    fleet: Fleet | None = None,
 ) -> Report:
     """Rehearse the deployment of the cloud assembly ``cdk_out`` (see the package's description).
 
@@ -68,8 +70,10 @@ def rehearse(
     then updated to ``cdk_out`` as CloudFormation would: what is unchanged is kept, the OTA updates
     that changed get their Update, then the cleanup deletes the replaced and removed ones);
     ``teardown``: Delete every OTA update at the end; ``concurrency``: invocations at once per
-    Lambda function; ``workdir``: where the handler's logs go (a temporary folder by default).
-    Raises :class:`RehearsalError` when the rehearsal cannot run.
+    Lambda function; ``workdir``: where the handler's logs go (a temporary folder by default);
+    ``fleet``: the targets of the OTA updates created are simulated devices that do what it says
+    (:mod:`.fleet`), their rollout reported (``Outcome.rollout``). Raises
+    :class:`RehearsalError` when the rehearsal cannot run.
     """
     started = time.monotonic()
     given = list(exists)
@@ -90,7 +94,9 @@ def rehearse(
             progress,
         )
         try:
-            run = _run(driver, new, old, given, teardown)
+            clock = fleet.simulate() if fleet else None
+            driver.clock = clock.sleep if clock else None
+            run = _run(driver, new, old, given, teardown, clock)
         finally:
             driver.close()
             responses.close()
@@ -105,6 +111,7 @@ def rehearse(
         time.monotonic() - started,
         not_uploaded,
         _unused(given, (run.first, final)) + run.warnings,
+        str(fleet) if fleet else None,
     )
 
 
@@ -127,9 +134,15 @@ def _assemblies(
 
 
 def _run(
-    driver: Driver, new: Assembly, old: Assembly | None, given: Sequence[str], teardown: bool
+    driver: Driver,
+    new: Assembly,
+    old: Assembly | None,
+    given: Sequence[str],
+    teardown: bool,
+    clock: FleetClock | None,
 ) -> _Run:
-    """Give what exists, deploy ``old`` (or ``new``), update it to ``new``, tear down."""
+    """Give what exists, deploy ``old`` (or ``new``), update it to ``new``, let the fleet (if
+    any) finish, tear down."""
     deployment = driver.deployment
     places = [(deployment.account, deployment.region)] + [
         (stack.account or deployment.account, stack.region or deployment.region)
@@ -142,6 +155,8 @@ def _run(
     first = _bring_up(deployment, old or new, None)
     run_graph(first.resources, first.needs, driver.create, driver.concurrency, driver.progress)
     run = _Run(first, first) if old is None else _updated(driver, first, new)
+    if clock is not None:
+        _run_out(driver, run.final, clock)
     if teardown:
         _teardown(driver, run.final)
     return run
@@ -224,6 +239,21 @@ def _update(driver: Driver, first: _Phase, final: _Phase) -> list[Outcome]:
 
     run_graph({**replaced, **removed}, {}, clean, workers, progress)
     return [o.outcome for o in removed.values()]
+
+
+def _run_out(driver: Driver, final: _Phase, clock: FleetClock) -> None:
+    """Let the fleet finish the jobs of the OTA updates deployed; each one's rollout."""
+    deployed = {
+        k: o for k, o in final.resources.items() if o.outcome.job_id and not o.outcome.failed
+    }
+    jobs = clock.run_out(
+        {
+            key: (driver.deployment.client("iot", ota.environment), ota.outcome.job_id)
+            for key, ota in deployed.items()
+        }
+    )
+    for key, ota in deployed.items():
+        ota.outcome.rollout = rollout_of(jobs[key], gate_passed(ota.outcome, ota.properties))
 
 
 def _teardown(driver: Driver, final: _Phase) -> None:

@@ -47,6 +47,8 @@ class Outcome:
     reason: str = ""
     replaced: str | None = None  # the otaUpdateId an Update replaced (deleted afterwards)
     steps: list[Step] = field(default_factory=list)
+    # With a simulated fleet (rehearse --fleet): its gate, its job's status and figures at the end.
+    rollout: str | None = None
 
     @property
     def path(self) -> str:
@@ -92,6 +94,7 @@ class Report:
     seconds: float
     not_uploaded: list[NotUploaded] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # nothing fails, but something is amiss
+    fleet: str | None = None  # the simulated fleet (rehearse --fleet), None without one
 
     @property
     def exit_status(self) -> int:
@@ -102,12 +105,15 @@ class Report:
         return OK
 
     def to_json(self) -> dict[str, Any]:
+        """The report for machines; ``fleet`` and each OTA update's ``rollout`` with a fleet."""
+        left_out = ("steps",) if self.fleet else ("steps", "rollout")
         return {
             "exitStatus": self.exit_status,
             "seconds": round(self.seconds, 3),
+            **({"fleet": self.fleet} if self.fleet else {}),
             "otaUpdates": [
                 {
-                    **_camel({k: v for k, v in asdict(o).items() if k != "steps"}),
+                    **_camel({k: v for k, v in asdict(o).items() if k not in left_out}),
                     "seconds": round(o.seconds, 3),
                     "steps": [
                         {**_camel(asdict(s)), "seconds": round(s.seconds, 3)} for s in o.steps
@@ -134,6 +140,7 @@ class Report:
             "job",
             "stream",
             "seconds",
+            *(("rollout",) if self.fleet else ()),
             "reason",
         )
         rows = [
@@ -146,6 +153,7 @@ class Report:
                 o.job_id or "-",
                 o.stream or "-",
                 f"{o.seconds:.2f}",
+                *((o.rollout or "-",) if self.fleet else ()),
                 _shortened(_reason(o)),
             )
             for o in self.outcomes
@@ -162,6 +170,8 @@ class Report:
         for path, why in self.not_brought_up.items():
             lines.append(f"not brought up: {path}: {why}")
         lines += [f"warning: {warning}" for warning in self.warnings]
+        if self.fleet:
+            lines.append(f"fleet: {self.fleet}")
         failed = sum(o.failed for o in self.outcomes)
         lines.append(
             f"{len(self.outcomes)} OTA update(s) rehearsed in {self.seconds:.1f} s: "
