@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import lifecycle  # the Lambda asset's modules by plain name (pytest's pythonpath has their folder)
@@ -18,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from handler_support import ID, LOGICAL_ID
 
-from cdk_ota_update import api
+from cdk_ota_update import api, rollout
 
 pytestmark = pytest.mark.fast  # the loop on every change (CONTRIBUTING.md)
 
@@ -81,6 +82,7 @@ class FakeIot:
         self.page_size = 50  # ListTagsForResource's
         self.job = True  # whether GetOTAUpdate names the job
         self.absent: set[str] = set()  # ids of no OTA update (ResourceNotFound, no status used)
+        self.jobs: list[dict[str, Any]] = []  # DescribeJob's answers, one by one (the last repeats)
 
     def fail(self, operation: str, *errors: Exception | None) -> None:
         self.faults.setdefault(operation, []).extend(errors)
@@ -115,6 +117,16 @@ class FakeIot:
         if status.endswith("FAILED") and self.error_info:
             info["errorInfo"] = self.error_info
         return {"otaUpdateInfo": info}
+
+    def describe_job(self, jobId: str) -> dict[str, Any]:
+        self._call("DescribeJob", jobId=jobId)
+        job = self.jobs.pop(0) if len(self.jobs) > 1 else self.jobs[0]
+        created = datetime.fromtimestamp(START, tz=timezone.utc)
+        return {"job": {"jobId": jobId, "createdAt": created, **job}}
+
+    def cancel_job(self, **kwargs: Any) -> dict[str, Any]:
+        self._call("CancelJob", **kwargs)
+        return {}
 
     def list_tags_for_resource(self, resourceArn: str, **token: str) -> dict[str, Any]:
         self._call("ListTagsForResource", resourceArn=resourceArn, **token)
@@ -612,6 +624,65 @@ def test_a_delete_under_a_made_up_id_leaves_what_another_request_created(
         f"{MADE_UP}: does not exist, nothing to delete",
         "fw-1: not created by this resource from this request, left untouched",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The rollout gate: DescribeJob read at its pace, the job cancelled when the gate fails
+# ---------------------------------------------------------------------------------------------
+def job(status: str = "IN_PROGRESS", **counts: int) -> dict[str, Any]:
+    """DescribeJob's job: ``succeeded=3`` is ``numberOfSucceededThings``, and so on."""
+    details = {f"numberOf{k.title().replace('_', '')}Things": n for k, n in counts.items()}
+    return {"status": status, "jobProcessDetails": details}
+
+
+GATE = lifecycle.RolloutGate(rollout.Gate.of(min_succeeded_percentage=90), 600)
+CREATED = lifecycle.Outcome(ID, {api.ATTR_OTA_UPDATE_ID: ID})
+
+
+def test_a_gate_reads_the_job_at_its_pace_until_it_passes(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.jobs = [job(queued=10), job(succeeded=5, in_progress=5), job("COMPLETED", succeeded=10)]
+
+    passed = lifecycle.watch_rollout(iot, CREATED, GATE, budget().gate(600), START - 1)
+
+    assert passed == CREATED
+    assert [at - START for op, _, at in iot.calls if op == "DescribeJob"] == [0, 36, 72]
+    assert clock.bounds == [(0.8, 1.2), (0.8, 1.2)]  # 30 s, +-20 % (jitter 1.2 here)
+    assert iot.called("CancelJob") == []
+
+
+def test_a_failed_gate_cancels_its_job_naming_why(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.jobs = [job(succeeded=5, failed=3, queued=2)]
+    gate = lifecycle.RolloutGate(rollout.Gate.of(max_failed_percentage=10), 600)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.watch_rollout(iot, CREATED, gate, budget().gate(600), START - 1)
+
+    assert str(failed.value) == (
+        "failed>10% holds: 3 of 10 executions (30.0%) (rollout gate of OTA update fw-1 failed; "
+        "its job AFR_OTA-fw-1 cancelled; CloudFormation's rollback deletes it with its job)"
+    )
+    assert iot.called("CancelJob") == [
+        {
+            "jobId": "AFR_OTA-fw-1",
+            "reasonCode": "ROLLOUT_GATE_FAILED",
+            "comment": "The rollout gate of OTA update fw-1 failed",
+        }
+    ]
+
+
+def test_a_gate_times_out_its_own_timeout_after_it_started(clock: Clock) -> None:
+    """The gate's bound counts from when it starts (the creation's time is not taken from it)."""
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.jobs = [job(queued=10)]
+    clock.now += 500  # the creation took 500 s of the request's budget
+    gate = lifecycle.RolloutGate(GATE.judge, 100)
+
+    with pytest.raises(lifecycle.Failure, match=r"timed out after 100 s"):
+        lifecycle.watch_rollout(iot, CREATED, gate, budget(10_000).gate(100), START - 1)
+    reads = [at - START for op, _, at in iot.calls if op == "DescribeJob"]
+    assert reads[0] == 500 and 600 - 36 < reads[-1] <= 600
 
 
 # ---------------------------------------------------------------------------------------------
