@@ -578,8 +578,54 @@ def test_delete_of_a_creation_that_disappeared_meanwhile_deletes_nothing(clock: 
 MADE_UP = "Firmware-OtaUpdate-1A2B3C4D5E6F"  # an id CloudFormation made up for a cancelled create
 
 
+def test_a_delete_under_a_made_up_id_whose_request_cannot_be_read_deletes_nothing_else(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A guard for what no JSON event holds (a value json cannot write): the request's digest is
+    unknown, so no OTA update is taken for the one it created."""
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.absent.add(MADE_UP)
+    unreadable = {**REQUEST.body, "description": object()}
+
+    assert lifecycle.delete(iot, MADE_UP, unreadable, OWNER, budget()) == lifecycle.Outcome(MADE_UP)
+    assert [c["otaUpdateId"] for c in iot.called("GetOTAUpdate")] == [MADE_UP]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{MADE_UP}: does not exist, nothing to delete",
+        "The request cannot be read back (Object of type object is not JSON serializable)",
+    ]
+
+
+def test_a_request_cloudformation_no_longer_waits_for_is_discarded_with_its_stream_and_job(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    iot = FakeIot(clock, "CREATE_COMPLETE", "DELETE_IN_PROGRESS", GONE)
+
+    discarded = lifecycle.discard(iot, ID, REQUEST.digest, OWNER, budget())
+
+    assert discarded == lifecycle.Outcome(ID)
+    assert iot.called("DeleteOTAUpdate") == [
+        {"otaUpdateId": ID, "deleteStream": True, "forceDeleteAWSJob": True}
+    ]
+    assert "fw-1: created for a request CloudFormation no longer waits for: deleting it" in [
+        r.getMessage() for r in caplog.records
+    ]
+
+
+def test_a_request_cloudformation_no_longer_waits_for_that_created_nothing_is_done(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    iot = FakeIot(clock, GONE)
+
+    assert lifecycle.discard(iot, ID, REQUEST.digest, OWNER, budget()) == lifecycle.Outcome(ID)
+    assert iot.called("DeleteOTAUpdate") == []
+    assert [r.getMessage() for r in caplog.records] == ["fw-1: does not exist, nothing to delete"]
+
+
 def test_a_delete_under_a_made_up_id_deletes_what_a_request_of_looser_rules_created(
-    clock: Clock,
+    clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The properties of a create an older release accepted (a description past today's 2,048
     characters) still tell which OTA update it made."""
@@ -592,6 +638,7 @@ def test_a_delete_under_a_made_up_id_deletes_what_a_request_of_looser_rules_crea
         "roleArn": "arn:aws:iam::123456789012:role/ota",
     }
     lifecycle.Request.of(valid)  # today's rules accept it, but not with this description:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
     properties = {**valid, "description": "d" * 2049}
     with pytest.raises(lifecycle.Failure, match=r"^Invalid properties: description = "):
         lifecycle.Request.of(properties)
@@ -606,6 +653,10 @@ def test_a_delete_under_a_made_up_id_deletes_what_a_request_of_looser_rules_crea
 
     assert deleted == lifecycle.Outcome(MADE_UP)
     assert [c["otaUpdateId"] for c in iot.called("DeleteOTAUpdate")] == [ID]
+    assert (
+        f"{MADE_UP} is not an OTA update of this resource (an id CloudFormation made up for a "
+        "creation it cancelled): deleting fw-1, made from this very request"
+    ) in [r.getMessage() for r in caplog.records]
 
 
 def test_a_delete_under_a_made_up_id_leaves_what_another_request_created(
