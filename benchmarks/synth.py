@@ -378,30 +378,35 @@ WHOLE = _APP_IMPORTS + BUILDERS + _APP
 WHOLE_SIDES = ("OtaUpdate", "AwsCustomResource", "no custom resource")
 
 
-# ``--memos``: each memo, and how the child switches it off (``python -c MEMO_CHILD <memo> <n>``,
-# the memo "" for none switched off). A memo of a module is replaced in every module of the library
-# that imported it by name.
+# ``--memos``: each memo, named by what holds it (a table or a cached function, as
+# tests/project/test_memos.py finds them in the library), how its reads go to jsii without it, and
+# how the child switches it off (``python -c MEMO_CHILD <memo> <n>``, the memo "" for none). A
+# function is replaced in every module of the library that imported it by name.
 MEMOS = {
-    "_cdk.stack_of (_STACKS)": "replace(_cdk.stack_of, lambda scope: "
-    "scope if isinstance(scope, cdk.Stack) else cdk.Stack.of(scope))",
-    "_cdk.attribute (_ATTRIBUTES)": "replace(_cdk.attribute, getattr)",
-    "_cdk.StackSingleton.existing (_SINGLETONS)": "_cdk.StackSingleton.existing = classmethod("
-    "lambda cls, stack: (lambda found: found if isinstance(found, cls) else None)("
-    "stack.node.try_find_child(cls.ID)))",
-    "_cdk.pseudo()": "uncached(_cdk.pseudo)",
-    "_cdk.seconds()": "uncached(_cdk.seconds)",
-    "_cdk.stack_id()": "uncached(_cdk.stack_id)",
-    "ota_update._PATHS": "ota_update._PATHS = Forgetful()",
-    "provider._architectures()": "uncached(provider._architectures)",
-    "provider._runtime()": "uncached(provider._runtime)",
-    "provider._lambda_principal()": "uncached(provider._lambda_principal)",
-    "role._trusted_iot()": "uncached(role._trusted_iot)",
+    "_cdk._STACKS": (
+        "`stack_of` is `Stack.of`",
+        "replace(_cdk.stack_of, lambda scope: "
+        "scope if isinstance(scope, cdk.Stack) else cdk.Stack.of(scope))",
+    ),
+    "_cdk._ATTRIBUTES": ("`attribute` is `getattr`", "replace(_cdk.attribute, getattr)"),
+    "_cdk._SINGLETONS": (
+        "`StackSingleton.existing` is `node.try_find_child`",
+        "_cdk.StackSingleton.existing = classmethod(lambda cls, stack: (lambda found: found "
+        "if isinstance(found, cls) else None)(stack.node.try_find_child(cls.ID)))",
+    ),
+    "_cdk.pseudo": ("the 4 `Aws` tokens read at each call", "uncached(_cdk.pseudo)"),
+    "_cdk.seconds": ("`Duration.seconds` at each call", "uncached(_cdk.seconds)"),
+    "_cdk.stack_id": ("`Aws.STACK_ID` read at each call", "uncached(_cdk.stack_id)"),
+    "ota_update._PATHS": (
+        "the scope's `node.path` at each call",
+        "ota_update._PATHS = Forgetful()",
+    ),
 }
 _MEMO = r"""
 memo, n = sys.argv[1], int(sys.argv[2])
 import functools
 from cdk_ota_update import OtaUpdate  # imports every module of the library the stack uses
-from cdk_ota_update import _cdk, ota_update, provider, role
+from cdk_ota_update import _cdk, ota_update
 library = [m for name, m in sys.modules.items() if name.startswith("cdk_ota_update")]
 
 def replace(memo, plain):
@@ -425,7 +430,7 @@ class Forgetful(dict):
         return default
 
 if memo:
-    exec(MEMOS[memo])
+    exec(MEMOS[memo][1])
 
 def synthesized(outdir):
     calls[0] = 0
@@ -546,16 +551,18 @@ def memos(sizes: list[int], runs: int) -> None:
         return count
 
     def warm(memo: str, n: int) -> float:
-        return statistics.median(r["warm"] for r in results[(memo, n)])
+        times: list[float] = [r["warm"] for r in results[(memo, n)]]
+        return statistics.median(times)
 
     print(
-        f"| memo switched off | N = {low}, first App: calls with / without | saving "
+        "| memo switched off | its reads without it "
+        f"| N = {low}, first App: calls with / without | saving "
         f"| N = {low}, second App: with / without | saving "
         f"| N = {high}, second App: with / without | saving per instance after the first "
         f"| warm time at N = {high}, ratio to every memo |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for memo in MEMOS:
+    print("|---|---|---|---|---|---|---|---|---|")
+    for memo, (reads, _) in MEMOS.items():
         cells = []
         for n, app in ((low, "first"), (low, "second"), (high, "second")):
             with_it, without = calls("", n, app), calls(memo, n, app)
@@ -565,7 +572,7 @@ def memos(sizes: list[int], runs: int) -> None:
         fixed = calls(memo, low, "second") - calls("", low, "second")
         cells[-1] = f"{(extra - fixed) / (high - low):.2f}" if high > low else "-"
         cells.append(f"{warm(memo, high) / warm('', high):.2f}")
-        print(f"| `{memo}` | " + " | ".join(cells) + " |")
+        print(f"| `{memo}` | {reads} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
