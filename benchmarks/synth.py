@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/synth.py [--sizes 1 10 50 100 400] [--runs 3]
     .venv/bin/python benchmarks/synth.py --whole-process [--runs 7]
+    .venv/bin/python benchmarks/synth.py --memos [--sizes 1 100]
 
 Each measurement runs in a fresh interpreter that first imports the same modules for every side
 (aws_cdk, its custom_resources, this library; importing the library asks jsii for nothing outside
@@ -40,6 +41,18 @@ Node.js and the stack's buckets and profile). The library's disk caches (the Lam
 folder, IoT's model) are warm, as on a user's second synth. Also reported, on the process's own
 clock: the imports at the top of its app (``aws_cdk`` and the side's modules) and the building and
 synth of the stack (which pays for the modules imported on first use).
+
+``--memos`` defends what the library keeps on the Python side to spare jsii round trips (its
+*memos*, CONTRIBUTING.md): the OtaUpdate side's stack, once with every memo and once per memo with
+that one switched off in the measuring child (each read goes to jsii or the construct tree again:
+``stack_of`` is ``Stack.of``, ``attribute`` is ``getattr``, ``StackSingleton.existing`` is
+``node.try_find_child``, a cached function its ``__wrapped__``, a table one that keeps nothing).
+The stack is synthesized in a first App (a ``cdk synth``) and again in a second App of the same
+process (a test suite): a cache shared across Apps saves in the second what it saved in the
+first, and more. Reported: jsii round trips (deterministic, so the machine's noise does not
+matter) with and without each memo, at each N, in each App; and the warm wall time's ratio to the
+all-memos side of the same run (noisy). Every memo of ``MEMOS`` must have its row in
+docs/benchmarks.md (tests/project/test_memos.py).
 """
 
 from __future__ import annotations
@@ -53,6 +66,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = (
@@ -364,6 +378,82 @@ WHOLE = _APP_IMPORTS + BUILDERS + _APP
 WHOLE_SIDES = ("OtaUpdate", "AwsCustomResource", "no custom resource")
 
 
+# ``--memos``: each memo, named by what holds it (a table or a cached function, as
+# tests/project/test_memos.py finds them in the library), how its reads go to jsii without it, and
+# how the child switches it off (``python -c MEMO_CHILD <memo> <n>``, the memo "" for none). A
+# function is replaced in every module of the library that imported it by name.
+MEMOS = {
+    "_cdk._STACKS": (
+        "`stack_of` is `Stack.of`",
+        "replace(_cdk.stack_of, lambda scope: "
+        "scope if isinstance(scope, cdk.Stack) else cdk.Stack.of(scope))",
+    ),
+    "_cdk._ATTRIBUTES": ("`attribute` is `getattr`", "replace(_cdk.attribute, getattr)"),
+    "_cdk._SINGLETONS": (
+        "`StackSingleton.existing` is `node.try_find_child`",
+        "_cdk.StackSingleton.existing = classmethod(lambda cls, stack: (lambda found: found "
+        "if isinstance(found, cls) else None)(stack.node.try_find_child(cls.ID)))",
+    ),
+    "_cdk.pseudo": ("the 4 `Aws` tokens read at each call", "uncached(_cdk.pseudo)"),
+    "_cdk.seconds": ("`Duration.seconds` at each call", "uncached(_cdk.seconds)"),
+    "_cdk.stack_id": ("`Aws.STACK_ID` read at each call", "uncached(_cdk.stack_id)"),
+    "ota_update._PATHS": (
+        "the scope's `node.path` at each call",
+        "ota_update._PATHS = Forgetful()",
+    ),
+}
+_MEMO = r"""
+memo, n = sys.argv[1], int(sys.argv[2])
+import functools
+from cdk_ota_update import OtaUpdate  # imports every module of the library the stack uses
+from cdk_ota_update import _cdk, ota_update
+library = [m for name, m in sys.modules.items() if name.startswith("cdk_ota_update")]
+
+def replace(memo, plain):
+    for module in library:
+        for name, value in list(vars(module).items()):
+            if value is memo:
+                setattr(module, name, plain)
+
+def uncached(function):
+    replace(function, function.__wrapped__)
+
+class Forgetful(dict):
+    # A table that keeps nothing: get_or_make makes the value each time.
+    def get(self, key, default=None):
+        return default
+
+    def __setitem__(self, key, value):
+        pass
+
+    def setdefault(self, key, default=None):
+        return default
+
+if memo:
+    exec(MEMOS[memo][1])
+
+def synthesized(outdir):
+    calls[0] = 0
+    started = time.perf_counter()
+    app = cdk.App(outdir=outdir)
+    ota_updates(cdk.Stack(app, "Fleet"), n)
+    template = app.synth().get_stack_by_name("Fleet").template
+    return time.perf_counter() - started, calls[0], json.dumps(template, sort_keys=True)
+
+with tempfile.TemporaryDirectory() as out:
+    cdk.App(outdir=out + "/warm").synth()
+    _, first, template = synthesized(out + "/first")
+    warm, second, again = synthesized(out + "/second")
+assert template == again
+print(json.dumps({"first": first, "second": second, "warm": warm,
+                  "template": hashlib.sha256(template.encode()).hexdigest()}))
+"""
+
+
+def _memo_child() -> str:
+    return f"import hashlib\nMEMOS = {MEMOS!r}\n" + _COUNTED + BUILDERS + _MEMO
+
+
 def _env() -> dict[str, str]:
     return {
         **os.environ,
@@ -428,20 +518,89 @@ def whole_process(runs: int) -> None:
         )
 
 
+def measure_memo(memo: str, n: int) -> dict[str, Any]:
+    """The OtaUpdate side's stack of ``n`` with ``memo`` switched off ("": every memo on)."""
+    run = subprocess.run(
+        [sys.executable, "-c", _memo_child(), memo, str(n)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"{memo or 'every memo'}, N = {n}: {run.stderr[-600:]}")
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
+
+
+def memos(sizes: list[int], runs: int) -> None:
+    """The memos' table: jsii round trips with every memo and with each switched off."""
+    low, high = min(sizes), max(sizes)
+    results: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for _ in range(runs):  # alternating, for the wall time; the counts are the same each run
+        for n in (low, high):
+            for memo in ("", *MEMOS):
+                results.setdefault((memo, n), []).append(measure_memo(memo, n))
+    for (memo, n), rs in results.items():
+        if len({(r["first"], r["second"], r["template"]) for r in rs}) != 1:
+            raise SystemExit(f"{memo or 'every memo'}, N = {n}: the counts or template vary")
+        if rs[0]["template"] != results[("", n)][0]["template"]:
+            raise SystemExit(f"{memo}, N = {n}: another template without the memo")
+
+    def calls(memo: str, n: int, app: str) -> int:
+        count: int = results[(memo, n)][0][app]
+        return count
+
+    def warm(memo: str, n: int) -> float:
+        times: list[float] = [r["warm"] for r in results[(memo, n)]]
+        return statistics.median(times)
+
+    print(
+        "| memo switched off | its reads without it "
+        f"| N = {low}, first App: calls with / without | saving "
+        f"| N = {low}, second App: with / without | saving "
+        f"| N = {high}, second App: with / without | saving per instance after the first "
+        f"| warm time at N = {high}, ratio to every memo |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for memo, (reads, _) in MEMOS.items():
+        cells = []
+        for n, app in ((low, "first"), (low, "second"), (high, "second")):
+            with_it, without = calls("", n, app), calls(memo, n, app)
+            cells.append(f"{with_it} / {without}")
+            cells.append(f"{without - with_it}")
+        extra = calls(memo, high, "second") - calls("", high, "second")
+        fixed = calls(memo, low, "second") - calls("", low, "second")
+        cells[-1] = f"{(extra - fixed) / (high - low):.2f}" if high > low else "-"
+        cells.append(f"{warm(memo, high) / warm('', high):.2f}")
+        print(f"| `{memo}` | {reads} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 50, 100, 400])
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", help="default: 1 10 50 100 400, or 1 100 with --memos"
+    )
     parser.add_argument("--runs", type=int, help="default: 3, or 7 with --whole-process")
     parser.add_argument(
         "--whole-process",
         action="store_true",
         help="a whole `python app.py`-style synth of one instance per side, timed from outside",
     )
+    parser.add_argument(
+        "--memos",
+        action="store_true",
+        help="jsii round trips of the OtaUpdate side with each memo switched off (sizes: "
+        "the smallest and largest)",
+    )
     args = parser.parse_args()
+    if args.memos:
+        memos(args.sizes or [1, 100], args.runs or 1)
+        return
     if args.whole_process:
         whole_process(args.runs or 7)
         return
     args.runs = args.runs or 3
+    args.sizes = args.sizes or [1, 10, 50, 100, 400]
     print(
         "| N | side | cold ms per instance | warm ms per instance | jsii calls per instance "
         "| template bytes per instance | resources per instance | cold ratio | warm ratio |"

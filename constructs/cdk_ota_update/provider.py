@@ -125,28 +125,13 @@ class ProviderOptions:
         return found
 
 
-@functools.cache
 def _architectures() -> dict[str, lambda_.Architecture]:
-    """The architectures the handler runs on, by Lambda's name (read from jsii on first use:
+    """The architectures the handler runs on, by Lambda's name (read from jsii when asked, not
+    kept: ``benchmarks/synth.py --memos`` showed no saving in a synth, docs/benchmarks.md §7;
     importing the library loads nothing of aws-lambda, tests/project/test_imports.py)."""
     from aws_cdk import aws_lambda as lambda_
 
     return {a.name: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}
-
-
-@functools.cache
-def _runtime() -> lambda_.Runtime:
-    """The handler's runtime (read from jsii once per process)."""
-    from aws_cdk import aws_lambda as lambda_
-
-    return lambda_.Runtime.PYTHON_3_14
-
-
-@functools.cache
-def _lambda_principal() -> iam.ServicePrincipal:
-    """Lambda's service principal, which the function's role trusts (made once per process: a
-    role reads it when made, and every stack's provider role trusts the same one)."""
-    return iam.ServicePrincipal("lambda.amazonaws.com")
 
 
 def _option(value: Any) -> str:
@@ -501,7 +486,7 @@ class OtaUpdateProvider(StackSingleton):
         role = iam.Role(
             self,
             "Role",
-            assumed_by=_lambda_principal(),
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Runs the Custom::OtaUpdate handler (cdk-ota-update).",
             permissions_boundary=options.permissions_boundary,
         )
@@ -518,7 +503,7 @@ class OtaUpdateProvider(StackSingleton):
             self,
             "Function",
             description="Creates and deletes AWS IoT OTA updates for Custom::OtaUpdate resources.",
-            runtime=_runtime(),
+            runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=options.lambda_architecture,
             handler="index.handler",
             code=code(),

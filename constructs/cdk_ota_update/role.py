@@ -10,7 +10,6 @@ role gets nothing; a synth warning lists what to grant it.
 
 from __future__ import annotations
 
-import functools
 import json
 import weakref
 from collections.abc import Iterable, Mapping
@@ -71,11 +70,9 @@ class OtaUpdateServiceRole(StackSingleton):
         self.policy.attach_aws_managed_policy(AWS_MANAGED_POLICY, _AWS_MANAGED_REASON)
 
 
-@functools.cache
 def _trusted_iot() -> iam.IPrincipal:
     """AWS IoT acting for this account and region only (the confused-deputy conditions), the
-    principal the shared role trusts; made once per process (its tokens are the pseudo
-    parameters, the same in every stack, and a role reads it when made)."""
+    principal the shared role trusts (made with the role, once per stack)."""
     return iam.ServicePrincipal(IOT_SERVICE).with_conditions(
         {
             "StringEquals": {"aws:SourceAccount": pseudo().account_id},
