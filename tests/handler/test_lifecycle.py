@@ -82,7 +82,8 @@ class FakeIot:
         self.page_size = 50  # ListTagsForResource's
         self.job = True  # whether GetOTAUpdate names the job
         self.absent: set[str] = set()  # ids of no OTA update (ResourceNotFound, no status used)
-        self.jobs: list[dict[str, Any]] = []  # DescribeJob's answers, one by one (the last repeats)
+        self.jobs: list[dict[str, Any]] = []  # DescribeJob's answers, one by one (the last repeats;
+        # none: no such job)
 
     def fail(self, operation: str, *errors: Exception | None) -> None:
         self.faults.setdefault(operation, []).extend(errors)
@@ -120,6 +121,8 @@ class FakeIot:
 
     def describe_job(self, jobId: str) -> dict[str, Any]:
         self._call("DescribeJob", jobId=jobId)
+        if not self.jobs:
+            raise error("ResourceNotFoundException", f"Job {jobId} cannot be found.")
         job = self.jobs.pop(0) if len(self.jobs) > 1 else self.jobs[0]
         created = datetime.fromtimestamp(START, tz=timezone.utc)
         return {"job": {"jobId": jobId, "createdAt": created, **job}}
@@ -690,19 +693,29 @@ GATE = lifecycle.RolloutGate(rollout.Gate.of(min_succeeded_percentage=90), 600)
 CREATED = lifecycle.Outcome(ID, {api.ATTR_OTA_UPDATE_ID: ID})
 
 
-def test_a_gate_reads_the_job_at_its_pace_until_it_passes(clock: Clock) -> None:
+def test_a_gate_reads_the_job_at_its_pace_until_it_passes(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
     iot = FakeIot(clock, "CREATE_COMPLETE")
     iot.jobs = [job(queued=10), job(succeeded=5, in_progress=5), job("COMPLETED", succeeded=10)]
+
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
 
     passed = lifecycle.watch_rollout(iot, CREATED, GATE, budget().gate(600), START - 1)
 
     assert passed == CREATED
+    assert [r.getMessage() for r in caplog.records] == [
+        "fw-1: COMPLETED after 72.0 s",
+        "fw-1: rollout gate passed: succeeded>=90% holds: 10 of 10 executions (100.0%)",
+    ]
     assert [at - START for op, _, at in iot.calls if op == "DescribeJob"] == [0, 36, 72]
     assert clock.bounds == [(0.8, 1.2), (0.8, 1.2)]  # 30 s, +-20 % (jitter 1.2 here)
     assert iot.called("CancelJob") == []
 
 
-def test_a_failed_gate_cancels_its_job_naming_why(clock: Clock) -> None:
+def test_a_failed_gate_cancels_its_job_naming_why(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
     iot = FakeIot(clock, "CREATE_COMPLETE")
     iot.jobs = [job(succeeded=5, failed=3, queued=2)]
     gate = lifecycle.RolloutGate(rollout.Gate.of(max_failed_percentage=10), 600)
@@ -721,6 +734,115 @@ def test_a_failed_gate_cancels_its_job_naming_why(clock: Clock) -> None:
             "comment": "The rollout gate of OTA update fw-1 failed",
         }
     ]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "fw-1: rollout gate failed: failed>10% holds: 3 of 10 executions (30.0%)"
+    ]
+
+
+FAILING = job(succeeded=5, failed=3, queued=2)
+STRICT = lifecycle.RolloutGate(rollout.Gate.of(max_failed_percentage=10), 600)
+
+
+@pytest.mark.parametrize(("sent_at", "judged"), [(START + 1, False), (START, True), (None, True)])
+def test_a_job_made_before_the_request_was_sent_is_not_judged_again(
+    clock: Clock, caplog: pytest.LogCaptureFixture, sent_at: float | None, judged: bool
+) -> None:
+    """CloudFormation's rollback to the previous OTA update: its job (made at START) is older
+    than the request; one made as the request was sent, or of a request of unknown age, is
+    judged."""
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.jobs = [FAILING]
+
+    if judged:
+        with pytest.raises(lifecycle.Failure, match=r"^failed>10% holds"):
+            lifecycle.watch_rollout(iot, CREATED, STRICT, budget().gate(600), sent_at)
+    else:
+        assert lifecycle.watch_rollout(iot, CREATED, STRICT, budget().gate(600), sent_at) == CREATED
+        assert "fw-1: its job is older than the request: not judged again" in [
+            r.getMessage() for r in caplog.records
+        ]
+    assert len(iot.called("CancelJob")) == int(judged)
+
+
+@pytest.mark.parametrize("status", ["CANCELED", "COMPLETED"])
+def test_a_job_that_ended_is_not_cancelled_again(clock: Clock, status: str) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.jobs = [job(status, succeeded=5, canceled=5)]
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.watch_rollout(iot, CREATED, GATE, budget().gate(600), START - 1)
+
+    assert str(failed.value) == (
+        f"the job is {status}: succeeded>=90% does not hold: 5 of 10 executions (50.0%) (rollout "
+        "gate of OTA update fw-1 failed; CloudFormation's rollback deletes it with its job)"
+    )
+    assert iot.called("CancelJob") == []
+
+
+def test_a_throttled_gate_reads_its_job_half_as_often(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.jobs = [job(queued=10), job("COMPLETED", succeeded=10)]
+    iot.fail("DescribeJob", error("ThrottlingException", operation="DescribeJob"))
+
+    lifecycle.watch_rollout(iot, CREATED, GATE, budget().gate(600), START - 1)
+
+    assert [at - START for op, _, at in iot.calls if op == "DescribeJob"] == [0, 72, 144]
+
+
+def test_a_gate_whose_job_is_gone_fails_saying_so(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.watch_rollout(iot, CREATED, GATE, budget().gate(600), START - 1)
+
+    assert str(failed.value).startswith("its job AFR_OTA-fw-1 does not exist")
+    assert "fw-1: gone after 0.0 s" in [r.getMessage() for r in caplog.records]
+    assert iot.called("CancelJob") == []
+
+
+def test_a_gate_whose_job_cannot_be_read_names_the_call(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.jobs = [FAILING]
+    iot.fail("DescribeJob", error("AccessDeniedException", "Denied", "DescribeJob"))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.watch_rollout(iot, CREATED, GATE, budget().gate(600), START - 1)
+
+    assert str(failed.value) == "AccessDeniedException: Denied (DescribeJob of job AFR_OTA-fw-1)"
+
+
+def test_a_gate_whose_job_never_could_be_read_times_out_saying_so(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.jobs = [FAILING]
+    iot.fail("DescribeJob", *[error("ThrottlingException", operation="DescribeJob")] * 100)
+    gate = lifecycle.RolloutGate(GATE.judge, 100)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.watch_rollout(iot, CREATED, gate, budget(retry_seconds=1000).gate(100), None)
+
+    assert str(failed.value) == (
+        "job AFR_OTA-fw-1 could not be read (rollout gate of OTA update fw-1 timed out after "
+        "100 s; CloudFormation's rollback deletes it with its job)"
+    )
+
+
+def test_the_last_invocation_of_a_gate_gives_up_naming_its_hand_overs(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.jobs = [job(queued=10)]
+    last = lifecycle.Budget(START + 50, START + 600, api.Settings(), 20, gating=True)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.watch_rollout(iot, CREATED, GATE, last, START - 1)
+
+    assert str(failed.value) == (
+        "not yet: succeeded>=90% does not hold: 0 of 10 executions (0.0%) (rollout gate of OTA "
+        "update fw-1 gave up after 20 hand-overs (OTA_MAX_HANDOVERS=20); its job AFR_OTA-fw-1 "
+        "cancelled; CloudFormation's rollback deletes it with its job)"
+    )
 
 
 def test_a_gate_times_out_its_own_timeout_after_it_started(clock: Clock) -> None:
