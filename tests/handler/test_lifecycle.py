@@ -790,6 +790,37 @@ def test_a_throttled_gate_reads_its_job_half_as_often(clock: Clock) -> None:
     assert [at - START for op, _, at in iot.calls if op == "DescribeJob"] == [0, 72, 144]
 
 
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        (
+            error("AccessDeniedException", "Denied", "CancelJob"),
+            "AccessDeniedException: Denied",
+        ),
+        (
+            error("ThrottlingException", operation="CancelJob"),
+            "ThrottlingException: Rate exceeded (CancelJob of OTA update fw-1 still failing after "
+            "0 s of retries; retry the deployment later)",
+        ),
+    ],
+)
+def test_a_failed_gate_whose_job_cannot_be_cancelled_says_so(
+    clock: Clock, fault: Exception, problem: str
+) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.jobs = [FAILING]
+    iot.fail("CancelJob", *[fault] * 10)
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.watch_rollout(iot, CREATED, STRICT, budget(retry_seconds=1).gate(600), None)
+
+    assert str(failed.value) == (
+        "failed>10% holds: 3 of 10 executions (30.0%) (rollout gate of OTA update fw-1 failed; "
+        f"CancelJob of its job failed: {problem}; CloudFormation's rollback deletes it with its "
+        "job)"
+    )
+
+
 def test_a_gate_whose_job_is_gone_fails_saying_so(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
