@@ -680,6 +680,25 @@ def test_a_delete_under_a_made_up_id_leaves_what_another_request_created(
     ]
 
 
+@pytest.mark.parametrize(
+    ("late", "why"), [(0, None), (1, "it was sent 3631 s ago, past its ServiceTimeout (3600 s)")]
+)
+def test_a_request_older_than_its_service_timeout_is_no_longer_waited_for(
+    clock: Clock, late: float, why: str | None
+) -> None:
+    """Past its ServiceTimeout and the clocks' skew (30 s), with no call (a Delete: CloudFormation
+    shows the resource it replaced, nothing to ask)."""
+    sent = lifecycle.Sent("Delete", STACK_ID, LOGICAL_ID, START - 3630 - late, 3600)
+
+    assert lifecycle.unwaited(None, sent, budget()) == why
+
+
+def test_a_request_of_unknown_age_is_waited_for() -> None:
+    sent = lifecycle.Sent("Delete", STACK_ID, LOGICAL_ID, None, 3600)
+
+    assert lifecycle.unwaited(None, sent, budget()) is None
+
+
 # ---------------------------------------------------------------------------------------------
 # The rollout gate: DescribeJob read at its pace, the job cancelled when the gate fails
 # ---------------------------------------------------------------------------------------------
@@ -716,6 +735,7 @@ def test_a_gate_reads_the_job_at_its_pace_until_it_passes(
 def test_a_failed_gate_cancels_its_job_naming_why(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger=lifecycle.__name__)
     iot = FakeIot(clock, "CREATE_COMPLETE")
     iot.jobs = [job(succeeded=5, failed=3, queued=2)]
     gate = lifecycle.RolloutGate(rollout.Gate.of(max_failed_percentage=10), 600)
@@ -734,8 +754,9 @@ def test_a_failed_gate_cancels_its_job_naming_why(
             "comment": "The rollout gate of OTA update fw-1 failed",
         }
     ]
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
-        "fw-1: rollout gate failed: failed>10% holds: 3 of 10 executions (30.0%)"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO][-2:] == [
+        "fw-1: rollout gate failed: failed>10% holds: 3 of 10 executions (30.0%)",
+        "fw-1: job AFR_OTA-fw-1 cancelled",
     ]
 
 
@@ -805,7 +826,7 @@ def test_a_throttled_gate_reads_its_job_half_as_often(clock: Clock) -> None:
     ],
 )
 def test_a_failed_gate_whose_job_cannot_be_cancelled_says_so(
-    clock: Clock, fault: Exception, problem: str
+    clock: Clock, caplog: pytest.LogCaptureFixture, fault: Exception, problem: str
 ) -> None:
     iot = FakeIot(clock, "CREATE_COMPLETE")
     iot.jobs = [FAILING]
@@ -818,6 +839,9 @@ def test_a_failed_gate_whose_job_cannot_be_cancelled_says_so(
         "failed>10% holds: 3 of 10 executions (30.0%) (rollout gate of OTA update fw-1 failed; "
         f"CancelJob of its job failed: {problem}; CloudFormation's rollback deletes it with its "
         "job)"
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR][-1] == (
+        f"fw-1: CancelJob of AFR_OTA-fw-1 failed: {problem}"
     )
 
 
@@ -1335,9 +1359,19 @@ def test_a_deletion_refused_while_another_is_under_way_waits_for_that_one(
 
     assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
     assert len(iot.called("DeleteOTAUpdate")) == 1
-    assert "fw-1: DeleteOTAUpdate refused (InvalidRequestException): already being deleted" in [
-        r.getMessage() for r in caplog.records
-    ]
+    logged = [r.getMessage() for r in caplog.records]
+    assert (
+        "fw-1: DeleteOTAUpdate refused (InvalidRequestException): already being deleted" in logged
+    )
+    assert not any("DeleteOTAUpdate accepted" in m for m in logged)
+
+
+def test_a_deletion_refused_by_an_ota_update_gone_meanwhile_is_done(clock: Clock) -> None:
+    iot = FakeIot(clock, "CREATE_COMPLETE", GONE)
+    iot.fail("DeleteOTAUpdate", error("InvalidRequestException", "Being deleted"))
+
+    assert lifecycle.delete(iot, ID, {}, OWNER, budget()) == lifecycle.Outcome(ID)
+    assert len(iot.called("DeleteOTAUpdate")) == 1
 
 
 def test_a_connection_that_keeps_failing_is_named_in_the_reason(clock: Clock) -> None:
