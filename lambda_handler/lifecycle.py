@@ -567,8 +567,7 @@ def watch_rollout(
     except _TimeUp as up:
         figures = verdict(up.last).reason if up.read else f"job {job_id} could not be read"
         bound = (
-            f"gave up after {budget.handovers} hand-overs ({api.MAX_HANDOVERS_ENV}="
-            f"{budget.settings.max_handovers})"
+            f"gave up after {_handovers(budget)}"
             if up.handovers
             else f"timed out after {gate.timeout_seconds} s"
         )
@@ -850,13 +849,19 @@ def wait(
         if up.handovers:
             raise GaveUp(
                 f"OTA update {ota_id} is still {up.status}: gave up waiting after "
-                f"{budget.handovers} hand-overs ({api.MAX_HANDOVERS_ENV}="
-                f"{budget.settings.max_handovers})"
+                f"{_handovers(budget)}"
             ) from None
         raise GaveUp(
             f"OTA update {ota_id} is still {up.status}: gave up waiting "
             f"({api.MAX_WAIT_ENV}={budget.settings.max_wait_seconds:.0f})"
         ) from None
+
+
+def _handovers(budget: Budget) -> str:
+    """The hand-overs a wait spent, with their bound: ``20 hand-overs (OTA_MAX_HANDOVERS=20)``."""
+    return (
+        f"{budget.handovers} hand-overs ({api.MAX_HANDOVERS_ENV}={budget.settings.max_handovers})"
+    )
 
 
 def _status(info: Info | None) -> str:

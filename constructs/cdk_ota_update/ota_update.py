@@ -144,6 +144,7 @@ class OtaUpdate(Construct, JobMetrics):
         self._tags_reached = False  # whether anything but the constructor got the TagManager
         provider = OtaUpdateProvider.of(stack)
         gate = _rollout_gate(self, rollout_gate, provider.time_budget)
+        gate_seconds = _gate_seconds(gate)
         service = service_role(stack, role)
         role_arn = service.role_arn
         request = render_structure(
@@ -196,7 +197,7 @@ class OtaUpdate(Construct, JobMetrics):
                 **({} if gate is None else {api.ROLLOUT_GATE: gate}),
             },
             removal_policy=removal_policy or RemovalPolicy.DESTROY,
-            service_timeout=provider.gated_service_timeout(_gate_seconds(gate)),
+            service_timeout=provider.gated_service_timeout(gate_seconds),
         )
         # The grants exist before the create and until after the delete (the provider's once it
         # is built, with the options its stack has then).
@@ -207,9 +208,7 @@ class OtaUpdate(Construct, JobMetrics):
             add_stack_validation(
                 self, lambda: _gate_errors(self, gate, provider.time_budget, unresolved)
             )
-        provider.serve(
-            self._resource, grants, service.dependencies, gate_seconds=_gate_seconds(gate)
-        )
+        provider.serve(self._resource, grants, service.dependencies, gate_seconds=gate_seconds)
 
     @staticmethod
     def from_ota_update_id(scope: Construct, id: str, ota_update_id: str) -> IOtaUpdate:

@@ -444,7 +444,7 @@ class OtaUpdateProvider(StackSingleton):
 
     def gated_service_timeout(self, gate_seconds: int) -> Duration:
         """The ServiceTimeout of a resource whose rollout gate waits ``gate_seconds`` (0: none)."""
-        budget = api.TimeBudget(self.options.timeout_seconds, gate_seconds=gate_seconds)
+        budget = replace(self.time_budget, gate_seconds=gate_seconds)
         return seconds(budget.service_timeout_seconds)
 
     def serve(
