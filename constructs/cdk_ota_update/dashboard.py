@@ -6,10 +6,12 @@ import re
 from collections.abc import Sequence
 from typing import cast
 
-from aws_cdk import Duration, Stage, Token
+import jsii
+from aws_cdk import Aspects, Duration, IAspect, Stage, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct, IConstruct
 
+from ._cdk import add_stack_validation
 from .base import IOtaUpdate
 from .errors import OtaUpdateValidationError
 from .metrics import JOB_METRICS, JobMetrics, failure_rate, success_rate
@@ -32,6 +34,9 @@ class RolloutDashboard(Construct):
     The dashboard names each job by its id as synth knows it (``AFR_OTA-<otaUpdateId>``), so a
     dashboard in another stack of the same app takes no reference from the OTA updates' stacks
     (no export to block their replacement on the next release).
+
+    Without ``ota_updates``, the OtaUpdates are found at synth, when the whole construct tree
+    exists: the dashboard may be declared before or after them, in their stack or another.
     """
 
     def __init__(
@@ -47,8 +52,9 @@ class RolloutDashboard(Construct):
     ) -> None:
         """
         :param ota_updates: the OTA updates to show (``OtaUpdate`` or imported ones), in order.
-            Default: - every ``OtaUpdate`` declared so far under ``find_in``, in construct-tree
-            order (declare the dashboard after them).
+            Default: - every ``OtaUpdate`` under ``find_in``, in construct-tree order, found at
+            synth (those declared before the dashboard and after it); synth fails when there is
+            none.
         :param find_in: where to look for OtaUpdates when ``ota_updates`` is omitted.
             Default: - the dashboard's Stage: the app's stacks (those of the Stage it is in).
         :param dashboard_name: Default: - a name CloudFormation generates.
@@ -57,25 +63,69 @@ class RolloutDashboard(Construct):
         :param period: the period of every metric. Default: 5 minutes.
         """
         super().__init__(scope, id)
-        if ota_updates is None:
-            where = find_in if find_in is not None else Stage.of(self) or self.node.root
-            found = [c for c in where.node.find_all() if isinstance(c, OtaUpdate)]
-            if not found:
-                raise OtaUpdateValidationError(
-                    f"{self.node.path}: ota_updates is omitted and no OtaUpdate is declared under "
-                    f"{where.node.path or 'the app'}: declare the dashboard after the OtaUpdates, "
-                    "or give ota_updates=[...] (or find_in=...)"
-                )
-            ota_updates = found
-        self.ota_updates: tuple[IOtaUpdate, ...] = _checked(self, ota_updates)
-        """The OTA updates shown, a row each, in order."""
+        # Given ones are checked now; found ones at synth (``_show``), with the same checks.
+        self._shown: tuple[IOtaUpdate, ...] | None = (
+            None if ota_updates is None else _checked(self, ota_updates)
+        )
+        self._where: IConstruct = (
+            find_in if find_in is not None else Stage.of(self) or self.node.root
+        )
+        self._period = period
         _check_name(self, dashboard_name)
         self.dashboard = cloudwatch.Dashboard(
             self, "Resource", dashboard_name=dashboard_name, start=start
         )
         """The CloudWatch dashboard."""
-        for ota in self.ota_updates:
-            self.dashboard.add_widgets(*_row(cast(JobMetrics, ota), period))
+        if self._shown is not None:
+            self._add_rows(self._shown)
+        else:  # the rows are added at synth, before the dashboard's body is rendered
+            Aspects.of(self).add(_ShowAtSynth(self))
+            add_stack_validation(self, self._none_found)
+
+    @property
+    def ota_updates(self) -> tuple[IOtaUpdate, ...]:
+        """The OTA updates shown, a row each, in order. Without ``ota_updates``: those synth
+        showed, or before synth every OtaUpdate under ``find_in`` so far (read after declaring
+        them all, the list synth will show)."""
+        return self._shown if self._shown is not None else self._found()
+
+    def _found(self) -> tuple[IOtaUpdate, ...]:
+        """Every OtaUpdate under ``find_in``, in construct-tree order (each once)."""
+        return tuple(c for c in self._where.node.find_all() if isinstance(c, OtaUpdate))
+
+    def _show(self) -> None:
+        """The rows of the OtaUpdates found, added once (at synth); none found is left to
+        ``_none_found``."""
+        if self._shown is None and (found := self._found()):
+            self._shown = _checked(self, found)
+            self._add_rows(self._shown)
+
+    def _add_rows(self, ota_updates: tuple[IOtaUpdate, ...]) -> None:
+        for ota in ota_updates:
+            self.dashboard.add_widgets(*_row(cast(JobMetrics, ota), self._period))
+
+    def _none_found(self) -> list[str]:
+        """The synth error of a dashboard without ``ota_updates`` that found no OtaUpdate."""
+        if self._shown is not None or self._found():
+            return []
+        return [
+            f"{self.node.path}: ota_updates is omitted and no OtaUpdate is declared under "
+            f"{self._where.node.path or 'the app'}: give ota_updates=[...] (or find_in=...)"
+        ]
+
+
+@jsii.implements(IAspect)
+class _ShowAtSynth:
+    """Adds a dashboard's rows of the OtaUpdates found when synth reaches it: every construct
+    exists by then, and the dashboard's body is rendered later (when the template is written)."""
+
+    def __init__(self, dashboard: RolloutDashboard) -> None:
+        self._dashboard = dashboard
+
+    def visit(self, node: IConstruct) -> None:
+        # jsii hands back the Python object itself: telling it costs no jsii call.
+        if node is self._dashboard:
+            self._dashboard._show()
 
 
 def _row(ota: JobMetrics, period: Duration | None) -> list[cloudwatch.IWidget]:
