@@ -544,20 +544,25 @@ def test_a_deletion_that_outlasts_the_invocation_is_handed_over(clock: Clock) ->
 
 @pytest.mark.parametrize(
     ("retry_seconds", "handed_over"),
-    [(1.2, True), (0.8, False)],
-    ids=["invocation-ends-first", "retries-end-first"],
+    [(1.2, True), (0.8, False), (1.0, False)],
+    ids=["invocation-ends-first", "retries-end-first", "both-end-together"],
 )
 def test_a_throttled_deletion_hands_over_when_the_invocation_ends_before_its_retries(
-    clock: Clock, retry_seconds: float, handed_over: bool
+    clock: Clock, caplog: pytest.LogCaptureFixture, retry_seconds: float, handed_over: bool
 ) -> None:
     """Backoff of 0.5 s then 1 s: the second retry would come at 1.5 s, past both bounds; which
-    ends first decides (the invocation stops waiting at 1 s)."""
+    ends first decides (the invocation stops waiting at 1 s). Retries that end with the
+    invocation have ended within it: the request fails rather than hand over."""
     iot = FakeIot(clock, "CREATE_COMPLETE")
     iot.fail("DeleteOTAUpdate", *[error("ThrottlingException", operation="DeleteOTAUpdate")] * 9)
     within = budget(1.0, retry_seconds=retry_seconds)
 
     if handed_over:
         assert lifecycle.delete(iot, ID, {}, OWNER, within) == lifecycle.Outcome(ID, settled=False)
+        assert caplog.records[-1].getMessage() == (
+            f"{ID}: DeleteOTAUpdate failed (ThrottlingException: Rate exceeded), handing over "
+            "to the next invocation"
+        )
     else:
         with pytest.raises(lifecycle.Failure, match=r"^ThrottlingException: .*still failing"):
             lifecycle.delete(iot, ID, {}, OWNER, within)
@@ -697,6 +702,126 @@ def test_a_request_of_unknown_age_is_waited_for() -> None:
     sent = lifecycle.Sent("Delete", STACK_ID, LOGICAL_ID, None, 3600)
 
     assert lifecycle.unwaited(None, sent, budget()) is None
+
+
+class FakeCloudFormation:
+    """DescribeStackResource of the request's resource: ``answers`` one by one (an exception is
+    raised; a detail is ``(status, seconds after START it last changed)``)."""
+
+    def __init__(self, *answers: tuple[str, float] | Exception) -> None:
+        self.answers = list(answers)
+        self.calls: list[dict[str, str]] = []
+
+    def describe_stack_resource(self, **kwargs: str) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        status, changed = answer
+        stamp = datetime.fromtimestamp(START + changed, timezone.utc)
+        return {"StackResourceDetail": {"ResourceStatus": status, "LastUpdatedTimestamp": stamp}}
+
+
+def sent_at(request_type: str, at: float | None = 0.0) -> lifecycle.Sent:
+    """A request sent ``at`` seconds after START (None: the URL does not say when)."""
+    return lifecycle.Sent(
+        request_type, STACK_ID, LOGICAL_ID, None if at is None else START + at, 3600
+    )
+
+
+@pytest.mark.parametrize("request_type", ["Create", "Update"])
+def test_a_create_or_update_is_waited_for_while_its_resource_is_in_progress_since_it_was_sent(
+    clock: Clock, request_type: str
+) -> None:
+    """Changed up to the signing time's precision (2 s) after the request: still this request."""
+    status = lifecycle.IN_PROGRESS[request_type]
+    cloudformation = FakeCloudFormation((status, api.SIGNING_PRECISION_SECONDS))
+
+    assert lifecycle.unwaited(cloudformation, sent_at(request_type), budget()) is None
+    assert cloudformation.calls == [{"StackName": STACK_ID, "LogicalResourceId": LOGICAL_ID}]
+
+
+@pytest.mark.parametrize(
+    ("request_type", "answer", "sent", "why"),
+    [
+        (
+            "Create",
+            ("CREATE_IN_PROGRESS", 2.5),
+            0.0,
+            f"{LOGICAL_ID} is CREATE_IN_PROGRESS for a later request",
+        ),
+        (
+            "Update",
+            ("UPDATE_IN_PROGRESS", 60),
+            0.0,
+            f"{LOGICAL_ID} is UPDATE_IN_PROGRESS for a later request",
+        ),
+        ("Update", ("UPDATE_IN_PROGRESS", 60), None, None),  # of unknown age: this one's
+        ("Create", ("CREATE_FAILED", 0), 0.0, f"{LOGICAL_ID} is CREATE_FAILED"),
+        ("Update", ("CREATE_IN_PROGRESS", 0), 0.0, f"{LOGICAL_ID} is CREATE_IN_PROGRESS"),
+        (
+            "Update",
+            ("UPDATE_ROLLBACK_IN_PROGRESS", 0),
+            None,
+            f"{LOGICAL_ID} is UPDATE_ROLLBACK_IN_PROGRESS",
+        ),
+    ],
+)
+def test_what_cloudformation_shows_of_the_resource_says_whether_it_still_waits(
+    clock: Clock,
+    request_type: str,
+    answer: tuple[str, float],
+    sent: float | None,
+    why: str | None,
+) -> None:
+    cloudformation = FakeCloudFormation(answer)
+
+    assert lifecycle.unwaited(cloudformation, sent_at(request_type, sent), budget()) == why
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"Stack with id {STACK_ID} does not exist",
+        f"Resource {LOGICAL_ID} does not exist for stack Firmware",
+    ],
+)
+def test_a_stack_or_resource_gone_is_no_longer_waited_for(clock: Clock, message: str) -> None:
+    cloudformation = FakeCloudFormation(error("ValidationError", message, "DescribeStackResource"))
+
+    assert lifecycle.unwaited(cloudformation, sent_at("Create"), budget()) == (
+        f"the stack or its resource {LOGICAL_ID} no longer exists"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("ValidationError", "1 validation error detected: Value at 'logicalResourceId'"),
+        ("AccessDenied", "User is not authorized to perform: cloudformation:DescribeStackResource"),
+    ],
+)
+def test_describe_stack_resource_refused_fails_the_request_saying_why(
+    clock: Clock, code: str, message: str
+) -> None:
+    """Not knowing whether CloudFormation waits is no reason to go on as if it did not."""
+    cloudformation = FakeCloudFormation(error(code, message, "DescribeStackResource"))
+
+    with pytest.raises(lifecycle.Failure) as failed:
+        lifecycle.unwaited(cloudformation, sent_at("Update"), budget())
+
+    assert str(failed.value) == (
+        f"{code}: {message} (DescribeStackResource of {LOGICAL_ID}: the provider cannot tell "
+        "whether CloudFormation still waits for this request)"
+    )
+
+
+def test_describe_stack_resource_throttled_is_retried(clock: Clock) -> None:
+    throttled = error("Throttling", "Rate exceeded", "DescribeStackResource")
+    cloudformation = FakeCloudFormation(throttled, ("CREATE_IN_PROGRESS", 0))
+
+    assert lifecycle.unwaited(cloudformation, sent_at("Create"), budget()) is None
+    assert len(cloudformation.calls) == 2
 
 
 # ---------------------------------------------------------------------------------------------
