@@ -1423,6 +1423,17 @@ def test_a_failed_creation_whose_deletion_outlasts_the_invocation_is_handed_over
     assert len(iot.called("DeleteOTAUpdate")) == 1
 
 
+def test_retries_past_the_last_invocation_fail_rather_than_hand_over(clock: Clock) -> None:
+    """The invocation that may not hand over (20 hand-overs spent) stops at its end with the
+    retries' Reason, however long the retries could have gone on."""
+    iot = FakeIot(clock, "CREATE_COMPLETE")
+    iot.fail("DeleteOTAUpdate", *[error("ThrottlingException", operation="DeleteOTAUpdate")] * 9)
+
+    with pytest.raises(lifecycle.Failure, match=r"^ThrottlingException: .*still failing"):
+        lifecycle.delete(iot, ID, {}, OWNER, budget(1.0, retry_seconds=100, handovers=20))
+    assert clock.sleeps == [0.5]
+
+
 @pytest.mark.parametrize(("handovers", "handed_over"), [(0, True), (20, False)])
 def test_a_pause_before_deleting_again_that_does_not_fit_the_invocation_hands_over(
     clock: Clock, handovers: int, handed_over: bool
