@@ -63,7 +63,7 @@ class RolloutDashboard(Construct):
         :param period: the period of every metric. Default: 5 minutes.
         """
         super().__init__(scope, id)
-        # Given ones are checked now; found ones at synth (``_show``), with the same checks.
+        # Given ones are checked now; found ones at synth (``_add_found_rows``), the same way.
         self._shown: tuple[IOtaUpdate, ...] | None = (
             None if ota_updates is None else _checked(self, ota_updates)
         )
@@ -93,7 +93,7 @@ class RolloutDashboard(Construct):
         """Every OtaUpdate under ``find_in``, in construct-tree order (each once)."""
         return tuple(c for c in self._where.node.find_all() if isinstance(c, OtaUpdate))
 
-    def _show(self) -> None:
+    def _add_found_rows(self) -> None:
         """The rows of the OtaUpdates found, added once (at synth); none found is left to
         ``_none_found``."""
         if self._shown is None and (found := self._found()):
@@ -125,7 +125,7 @@ class _ShowAtSynth:
     def visit(self, node: IConstruct) -> None:
         # jsii hands back the Python object itself: telling it costs no jsii call.
         if node is self._dashboard:
-            self._dashboard._show()
+            self._dashboard._add_found_rows()
 
 
 def _row(ota: JobMetrics, period: Duration | None) -> list[cloudwatch.IWidget]:
