@@ -65,6 +65,8 @@ DEFAULT_TESTS: dict[str, list[str]] = {
         "tests/contract/test_api.py",
         "tests/contract/test_api_rules.py",
         "tests/contract/test_model_cache.py",  # the contract's part of the model, the Lambda's copy
+        "tests/contract/test_time_budget.py",
+        "tests/handler/test_lifecycle.py",  # the bounds the lifecycle reads from the contract
         "tests/construct/test_rollout_gate.py",
         *(
             f"tests/emulation/test_emulation.py::{name}"
