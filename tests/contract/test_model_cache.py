@@ -94,6 +94,62 @@ def test_no_cache_while_aws_data_path_may_bring_another_model(
     assert _cached_files(temp_dir) == []
 
 
+def test_a_model_in_aws_data_path_is_the_one_read(
+    temp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore's search path, AWS_DATA_PATH first: an IoT model there (a newer one, say) is the
+    contract's and every other operation's."""
+    data = json.loads(json.dumps(api._model_data()))
+    data["shapes"]["OTAUpdateId"]["max"] = 32
+    data["shapes"]["StreamId"]["max"] = 16
+    version = temp_dir / "models" / "iot" / data["metadata"]["apiVersion"]
+    version.mkdir(parents=True)
+    (version / "service-2.json").write_text(json.dumps(data))
+    monkeypatch.setenv("AWS_DATA_PATH", str(temp_dir / "models"))
+    api._model_data.cache_clear()
+    api._service_model.cache_clear()
+
+    try:
+        members = api.create_request_shape().members
+        assert members["otaUpdateId"].metadata["max"] == 32
+        assert api.operation_input("CreateStream").members["streamId"].metadata["max"] == 16
+    finally:
+        api._model_data.cache_clear()
+        api._service_model.cache_clear()
+
+
+def test_the_contract_part_keeps_its_operations_errors() -> None:
+    part = api.contract_model_data(api._model_data())
+    errors = {
+        ref["shape"]
+        for operation in part["operations"].values()
+        for ref in operation.get("errors", ())
+    }
+
+    assert {"InvalidRequestException", "ThrottlingException"} <= errors <= part["shapes"].keys()
+
+
+def test_the_contract_part_of_a_model_with_shapes_that_refer_to_themselves_ends() -> None:
+    looped = {
+        "type": "structure",
+        "members": {"next": {"shape": "Node"}, "all": {"shape": "Nodes"}},
+    }
+    nodes = {"type": "list", "member": {"shape": "Node"}}
+    data: dict[str, Any] = {
+        "operations": {name: {"input": {"shape": "Node"}} for name in api.CONTRACT_OPERATIONS},
+        "shapes": {
+            "Node": looped,
+            "Nodes": nodes,
+            "Unused": {"type": "string"},
+        },
+    }
+
+    assert api.contract_model_data(data)["shapes"] == {
+        "Node": looped,
+        "Nodes": nodes,
+    }
+
+
 def test_other_operations_come_from_the_whole_model(temp_dir: Path) -> None:
     assert "streamId" in api.operation_input("CreateStream").members
 

@@ -66,3 +66,18 @@ def test_a_signing_time_written_as_a_response_url_date_reads_back() -> None:
     assert api.response_url_signed_at(
         f"https://h/p?X-Amz-Date={api.response_url_date(SIGNED)}"
     ) == (SIGNED)
+
+
+@pytest.mark.parametrize("gate_seconds", [0, 600])
+def test_the_longest_gate_leaves_the_creation_its_wait_whatever_gate_the_budget_holds(
+    gate_seconds: float,
+) -> None:
+    """The gate's rule is of the creation's wait (1,545 s with the default timeout), not of a gate
+    the budget already counts."""
+    rules = api.gate_rules(api.TimeBudget(gate_seconds=gate_seconds))
+    rule = rules[f"{api.ROLLOUT_GATE}.{api.GATE_TIMEOUT_SECONDS}"]
+    creation = api.TimeBudget().service_timeout_seconds
+
+    assert rule.maximum == api.SERVICE_TIMEOUT_MAX - creation
+    assert rule.why is not None
+    assert f"the creation's wait takes {creation} s of it" in rule.why
