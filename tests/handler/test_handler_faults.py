@@ -255,6 +255,22 @@ def test_handed_over_wait_hands_over_again_while_the_creation_goes_on(
 
 
 @pytest.mark.parametrize("client", ["_iot", "_cloudformation"])
+def test_the_clients_are_of_the_region_lambda_runs_the_function_in(
+    client: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``AWS_REGION`` (Lambda's), whatever ``AWS_DEFAULT_REGION`` a packaged config says."""
+    import index
+
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    index._client.cache_clear()
+    try:
+        assert getattr(index, client)().meta.region_name == "eu-central-1"
+    finally:
+        index._client.cache_clear()
+
+
+@pytest.mark.parametrize("client", ["_iot", "_cloudformation"])
 def test_each_call_and_the_hand_over_margin_are_bounded_as_documented(
     cloudformation: CloudFormation, client: str
 ) -> None:
