@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -46,14 +45,13 @@ from cdk_ota_update.rehearse.host import (
     URL_SECRET,
     Event,
     LambdaProcess,
-    QuietHandler,
+    LambdaService,
     ResponseServer,
     StackService,
     StatusRecorder,
     boto3_runtime,
     generated_physical_id,
     resigned,
-    serve_http,
     stringify,
 )
 from cdk_ota_update.rehearse.lambda_runtime import ACCOUNT, FUNCTION_NAME, REGION, LambdaContext
@@ -102,57 +100,6 @@ class Response:
     data: dict[str, Any]
     seconds: float
     body: dict[str, Any]
-
-
-class LambdaService:
-    """Lambda's Invoke API over HTTP on 127.0.0.1 (``AWS_ENDPOINT_URL_LAMBDA``): asynchronous
-    invocations are queued for :meth:`CloudFormation.run_handovers`, or refused on demand."""
-
-    PATH = "/2015-03-31/functions/"
-
-    def __init__(self) -> None:
-        self._queued: list[tuple[str, Event]] = []
-        self._refusals: list[str] = []  # error codes for the next invocations
-        self._lock = threading.Lock()
-        service = self
-
-        class Handler(QuietHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                status, code = service._take(self.path, self.headers, body)
-                payload = json.dumps({"message": code}).encode() if code else b""
-                self.reply(status, payload, {"x-amzn-ErrorType": code} if code else None)
-
-        self._server, self.url = serve_http(Handler)
-
-    def _take(self, path: str, headers: Any, body: bytes) -> tuple[int, str]:
-        if not path.startswith(self.PATH) or headers.get("X-Amz-Invocation-Type") != "Event":
-            return 400, "InvalidRequestContentException"
-        name = path[len(self.PATH) :].split("/")[0]
-        with self._lock:
-            if self._refusals:
-                return 403, self._refusals.pop(0)
-            self._queued.append((name, json.loads(body)))
-        return 202, ""
-
-    def refuse(self, *codes: str) -> None:
-        """Refuse the next invocations with these error codes (HTTP 403)."""
-        with self._lock:
-            self._refusals.extend(codes)
-
-    def take(self) -> list[tuple[str, Event]]:
-        """The queued invocations (function name, event), emptying the queue."""
-        with self._lock:
-            queued, self._queued = self._queued, []
-        return queued
-
-    def reset(self) -> None:
-        with self._lock:
-            self._queued, self._refusals = [], []
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 class InProcess:

@@ -3,7 +3,8 @@ are simulated devices, so that a rollout gate passes or fails and an abort confi
 job as on such a fleet, in simulated time.
 
 One app, one synth (module fixture); each fleet is one rehearsal through the console script, its
-report read as JSON and as the table.
+report read as JSON and as the table. The rollout gates of the Slow and Bounded stacks outlast an
+invocation of their provider (its shortest timeout): they are rehearsed on their own, slowly.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from cdk_ota_update import (
     OtaTarget,
     OtaUpdate,
     OtaUpdateFile,
+    OtaUpdateProvider,
     RolloutGate,
+    api,
 )
 from cdk_ota_update.rehearse import cli
 
@@ -39,6 +42,11 @@ DEVICES = 10  # things per OTA update
 HEALTHY = ["--fleet", "succeeded=100%"]
 FAILING = ["--fleet", "succeeded=60%,failed=40%", "--fleet-seed", "3"]
 GATED, AFTER_GATED, ABORTING = "Gated/Release", "Gated/Fleet", "Aborting/Release"
+SLOW, BOUNDED = "Slow/Release", "Bounded/Release"
+FIRST_STACKS = ["--stack", "Gated", "--stack", "Aborting"]
+# Devices that take 11 minutes: the provider's 3-minute invocations wait about 2 minutes each.
+SLOW_FLEET = ["--fleet", "succeeded=100%", "--fleet-pace", "start=60,finish=600"]
+BOUND = 1  # the Bounded provider's OTA_MAX_HANDOVERS
 
 
 def _devices(stack: cdk.Stack, prefix: str, count: int = DEVICES) -> list[str]:
@@ -81,6 +89,18 @@ def build(outdir: Path) -> None:
             ]
         ),
     )
+    for name, bound in (("Slow", None), ("Bounded", BOUND)):
+        stack = cdk.Stack(app, name)
+        OtaUpdateProvider.configure(stack, timeout=cdk.Duration.minutes(3))
+        OtaUpdate(
+            stack,
+            "Release",
+            targets=_devices(stack, name.lower(), 2),
+            files=files,
+            rollout_gate=RolloutGate(min_succeeded_percentage=90, timeout=cdk.Duration.minutes(30)),
+        )
+        if bound is not None:
+            OtaUpdateProvider.of(stack).function.add_environment(api.MAX_HANDOVERS_ENV, str(bound))
     app.synth()
 
 
@@ -133,12 +153,23 @@ def rehearsal(assembly: Path) -> Rehearse:
 
 @pytest.fixture(scope="module")
 def healthy(rehearsal: Rehearse) -> Run:
-    return rehearsal(*HEALTHY, "--teardown")
+    return rehearsal(*FIRST_STACKS, *HEALTHY, "--teardown")
 
 
 @pytest.fixture(scope="module")
 def failing(rehearsal: Rehearse) -> Run:
-    return rehearsal(*FAILING, "--fleet-pace", "start=30,finish=120")
+    return rehearsal(*FIRST_STACKS, *FAILING, "--fleet-pace", "start=30,finish=120")
+
+
+@pytest.fixture(scope="module")
+def slow(rehearsal: Rehearse) -> Run:
+    """(A rehearsal of its own: another gate waiting meanwhile would move the one clock on.)"""
+    return rehearsal("--stack", "Slow", *SLOW_FLEET, "--teardown")
+
+
+@pytest.fixture(scope="module")
+def bounded(rehearsal: Rehearse) -> Run:
+    return rehearsal("--stack", "Bounded", *SLOW_FLEET)
 
 
 def test_a_gated_ota_update_passes_its_gate_on_a_healthy_fleet(healthy: Run) -> None:
@@ -201,6 +232,53 @@ def test_an_abort_config_cancels_the_job_once_failures_pass_its_threshold(failin
         "failed 4 of 10 executions (40.0%), canceled 2 of 10 executions (20.0%)"
     )
     assert failing.row(ABORTING).endswith(aborting["rollout"])
+
+
+def test_a_gate_longer_than_an_invocation_passes_after_hand_overs(slow: Run) -> None:
+    """The simulated minutes use up the invocation's time (its monotonic clock) as in Lambda: each
+    3-minute invocation waits until the margin before its end, then hands the wait over to the next
+    one, which the rehearsal runs. The devices report after 660 simulated seconds; an invocation
+    waits at most 180 - 57 = 123 s, and at least 36 s less (its last read may be one gate interval,
+    30 s +- 20%, before it stops): 6 to 8 invocations, then the passing read, maybe in one more."""
+    gated = slow.ota_update(SLOW)
+    create, teardown = gated["steps"]
+    window = api.MIN_FUNCTION_TIMEOUT_SECONDS - api.HANDOVER_MARGIN_SECONDS
+
+    assert (api.MIN_FUNCTION_TIMEOUT_SECONDS, window) == (180, 123)
+    assert slow.exit_status == 0
+    assert (create["request"], create["status"], create["purpose"]) == ("Create", "SUCCESS", "")
+    assert 5 <= create["handovers"] <= 8
+    assert (teardown["request"], teardown["status"], teardown["purpose"]) == (
+        "Delete",
+        "SUCCESS",
+        "teardown",
+    )
+    assert "handovers" not in teardown
+    assert gated["rollout"] == "gate passed; job COMPLETED: succeeded 2 of 2 executions (100.0%)"
+    # Torn down: nothing left.
+    assert gated["status"] == "DELETE_COMPLETE"
+    assert slow.row(SLOW).split()[4] == "DELETE_COMPLETE"
+
+
+def test_a_gate_that_outlasts_the_hand_overs_bound_fails_naming_it(bounded: Run) -> None:
+    """After 2 invocations (about 4 of the 11 simulated minutes), the wait may not be handed over
+    again: the gate fails, naming the bound, and its job is cancelled."""
+    gated = bounded.ota_update(BOUNDED)
+    ota_id = gated["otaUpdateId"]
+
+    assert bounded.exit_status == 1
+    assert gated["status"] == "CREATE_FAILED"
+    assert gated["reason"] == (
+        "not yet: succeeded>=90% does not hold: 0 of 2 executions (0.0%) (rollout gate of OTA "
+        f"update {ota_id} gave up after {BOUND} hand-overs ({api.MAX_HANDOVERS_ENV}={BOUND}); its "
+        f"job AFR_OTA-{ota_id} cancelled; CloudFormation's rollback deletes it with its job)"
+    )
+    # CloudFormation's rollback deleted the OTA update and its job: nothing left to roll out.
+    assert [
+        (s["request"], s["status"], s["purpose"], s.get("handovers")) for s in gated["steps"]
+    ] == [("Create", "FAILED", "", BOUND), ("Delete", "SUCCESS", "rollback", None)]
+    assert gated["rollout"] is None
+    assert bounded.row(BOUNDED).split()[4] == "CREATE_FAILED"
 
 
 def test_without_a_fleet_the_report_is_unchanged(rehearsal: Rehearse) -> None:

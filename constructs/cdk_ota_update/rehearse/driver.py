@@ -11,6 +11,10 @@ logged it. CloudFormation's record of each
 resource's status (``CREATE_IN_PROGRESS`` before the Create, ``CREATE_COMPLETE`` once answered, ...)
 is kept in a :class:`~.host.StackService`, which the handler reaches through
 ``AWS_ENDPOINT_URL_CLOUDFORMATION`` to ask whether CloudFormation still waits for an answer.
+A wait longer than one invocation is handed over as in Lambda: the handler's asynchronous Invoke
+of itself reaches a :class:`~.host.LambdaService` (``AWS_ENDPOINT_URL_LAMBDA``), and the driver
+runs each hand-over of a request in the function's processes once the invocation returned, until
+one answers or none is handed over; a step counts its hand-overs (:attr:`~.report.Step.handovers`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .bringup import Deployment, Environment, Function
 from .host import (
     Event,
     LambdaProcess,
+    LambdaService,
     ResponseServer,
     StackService,
     StatusRecorder,
@@ -137,13 +142,16 @@ class Driver:
     _pools: dict[str, LambdaPool] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _statuses: StatusRecorder = field(init=False)
+    _lambda: LambdaService = field(init=False)  # where the handler's hand-overs arrive
 
     def __post_init__(self) -> None:
         self._statuses = StatusRecorder(self.stack_service)
+        self._lambda = LambdaService()
 
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
+        self._lambda.close()
 
     # -- running events -------------------------------------------------------------------------
     def _pool(self, ota: OtaResource, token: str) -> tuple[LambdaPool, Function]:
@@ -184,6 +192,7 @@ class Driver:
             ACCOUNT_VARIABLE: environment.account,
             "SSL_CERT_FILE": str(self.ca_file),
             "AWS_ENDPOINT_URL_CLOUDFORMATION": self.stack_service.url,
+            "AWS_ENDPOINT_URL_LAMBDA": self._lambda.url,
             **({FLEET_CLOCK_VARIABLE: "1"} if self.clock else {}),
         }
 
@@ -220,8 +229,16 @@ class Driver:
         self._statuses.sent(event)
         started = time.monotonic()
         logged: list[str] = []
+        handovers = 0
         try:
             logged = pool.invoke(json.loads(json.dumps(event)), function.timeout)
+            # Lambda runs each hand-over the invocation queued (it queues them before returning).
+            while handed_over := self._lambda.take(request_id):
+                for name, next_event in handed_over:
+                    if name != function.name:  # the handler invokes only itself
+                        raise Unresolved(f"the Lambda function {name} (invoked by the handler)")
+                    handovers += 1
+                    logged += pool.invoke(next_event, function.timeout)
             arrival = self.responses.wait(event["ResponseURL"], ANSWER_GRACE_SECONDS)
             silence = "the handler returned without answering CloudFormation"
         except RuntimeError as ended:
@@ -229,7 +246,13 @@ class Driver:
         if arrival is None:
             self._statuses.abandoned(event, physical_id)  # CloudFormation's ServiceTimeout
             step = Step(
-                request, "NO_ANSWER", physical_id, time.monotonic() - started, silence, purpose
+                request,
+                "NO_ANSWER",
+                physical_id,
+                time.monotonic() - started,
+                silence,
+                purpose,
+                handovers,
             )
         else:
             arrived, body = arrival
@@ -251,6 +274,7 @@ class Driver:
                 arrived - started,
                 whole(body.get("Reason", ""), logged),
                 purpose,
+                handovers,
             )
         ota.outcome.steps.append(step)
         return step

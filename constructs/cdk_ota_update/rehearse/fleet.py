@@ -7,14 +7,17 @@ fails, and an abort configuration cancels a job, as they would on such a fleet.
 Lambda process of its own, sleeping between its reads of the job. With a fleet, that process runs on
 the fleet's clock (``lambda_runtime.py``, when :data:`~.lambda_runtime.FLEET_CLOCK_VARIABLE` is
 set): its ``time.sleep(seconds)`` asks the rehearsal to move the fleet's clock on to the moment the
-sleeper wakes (:meth:`FleetClock.sleep`) and returns at once, and its ``time.time()`` is the wall
-clock plus the simulated seconds that passed. So the handler polls exactly as it would in the
-account (the same intervals, the gate's timeout measured on the time the fleet lives in), the
-handler itself unchanged, and a gate that waits simulated minutes takes the rehearsal moments.
-``time.monotonic()`` stays real: it bounds the invocation (Lambda's timeout), which simulated time
-does not use up, so a gate's wait is never handed over in a rehearsal (hand-overs keep its bound,
-so the verdict is the same). Several Lambda processes share the one clock: each wakes at the time
-it saw plus what it slept, and the clock moves on only when a sleeper's wake-up is past it.
+sleeper wakes (:meth:`FleetClock.sleep`) and returns at once, and its ``time.time()`` and
+``time.monotonic()`` are the wall clock and the monotonic clock plus the simulated seconds that
+passed. So the handler polls exactly as it would in the account (the same intervals, the gate's
+timeout measured on the time the fleet lives in), the handler itself unchanged, and a gate that
+waits simulated minutes takes the rehearsal moments. The invocation's time runs out in that time
+too (its remaining time and the handler's deadlines are read on the monotonic clock): a gate's
+wait longer than an invocation is handed over to the next one, which the rehearsal runs (on the
+same clock, from its time), at most ``OTA_MAX_HANDOVERS`` times, as in Lambda; the report counts
+each step's hand-overs. Several Lambda processes share the one clock: each wakes at the time it
+saw plus what it slept, the clock moves on only when a sleeper's wake-up is past it, and each
+invocation starts at the clock's time.
 
 Once every OTA update is deployed (before ``--teardown``), the rehearsal lets the fleet finish:
 the clock moves on until each job's executions have ended, at most :data:`RUN_OUT_SECONDS`; the

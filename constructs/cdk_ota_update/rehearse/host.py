@@ -8,7 +8,8 @@ the URLs carry the signing time and lifetime of CloudFormation's pre-signed S3 U
 :class:`StatusRecorder` keeps as CloudFormation does while it sends events and reads answers.
 :class:`LambdaProcess` runs ``index.handler`` of a Lambda asset folder in a separate Python
 process whose path holds only that folder and boto3 (``lambda_runtime.py``), as AWS Lambda's
-Python runtime does. Used by the rehearsal and by the project's own handler tests.
+Python runtime does; :class:`LambdaService` takes the asynchronous invocations a handler makes of
+itself (its hand-overs). Used by the rehearsal and by the project's own handler tests.
 """
 
 from __future__ import annotations
@@ -472,6 +473,60 @@ class StatusRecorder:
         )
 
 
+class LambdaService:
+    """Lambda's Invoke API over HTTP on 127.0.0.1 (``AWS_ENDPOINT_URL_LAMBDA``): asynchronous
+    invocations (a handler's hand-overs to itself) are queued for whoever plays Lambda (the
+    rehearsal's driver, the tests' ``CloudFormation.run_handovers``), or refused on demand."""
+
+    PATH = "/2015-03-31/functions/"
+
+    def __init__(self) -> None:
+        self._queued: list[tuple[str, Event]] = []
+        self._refusals: list[str] = []  # error codes for the next invocations
+        self._lock = threading.Lock()
+        service = self
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                status, code = service._take(self.path, self.headers, body)
+                payload = json.dumps({"message": code}).encode() if code else b""
+                self.reply(status, payload, {"x-amzn-ErrorType": code} if code else None)
+
+        self._server, self.url = serve_http(Handler)
+
+    def _take(self, path: str, headers: Any, body: bytes) -> tuple[int, str]:
+        if not path.startswith(self.PATH) or headers.get("X-Amz-Invocation-Type") != "Event":
+            return 400, "InvalidRequestContentException"
+        name = path[len(self.PATH) :].split("/")[0]
+        with self._lock:
+            if self._refusals:
+                return 403, self._refusals.pop(0)
+            self._queued.append((name, json.loads(body)))
+        return 202, ""
+
+    def refuse(self, *codes: str) -> None:
+        """Refuse the next invocations with these error codes (HTTP 403)."""
+        with self._lock:
+            self._refusals.extend(codes)
+
+    def take(self, request_id: str | None = None) -> list[tuple[str, Event]]:
+        """The queued invocations (function name, event), taken off the queue: all of them, or
+        those of the request ``request_id`` (the hand-overs of its wait)."""
+        with self._lock:
+            taken = [q for q in self._queued if request_id in (None, q[1].get("RequestId"))]
+            self._queued = [q for q in self._queued if q not in taken]
+        return taken
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queued, self._refusals = [], []
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 class LambdaProcess:
     """Runs ``index.handler`` of a Lambda asset folder in a separate Python process.
 
@@ -480,7 +535,8 @@ class LambdaProcess:
     invocations (a warm Lambda); its log goes to ``log`` (this process's stderr by default), and
     :meth:`invoke` also returns the messages an invocation logged. With a ``clock`` (and the
     runtime's ``FLEET_CLOCK_VARIABLE`` in ``env``), the handler's sleeps are answered by
-    ``clock(seen, seconds)``: the simulated fleet's clock (``cdk_ota_update.rehearse.fleet``).
+    ``clock(seen, seconds)``: the simulated fleet's clock (``cdk_ota_update.rehearse.fleet``),
+    and each invocation starts at its time (``clock(0, 0)``, which moves nothing).
     """
 
     def __init__(
@@ -509,7 +565,10 @@ class LambdaProcess:
     def invoke(self, event: Event, timeout: float) -> list[str]:
         """Invoke the handler with ``event``; the messages it logged meanwhile."""
         assert self._process.stdin and self._process.stdout
-        self._process.stdin.write(json.dumps({"event": event, "timeout": timeout}) + "\n")
+        invocation: dict[str, Any] = {"event": event, "timeout": timeout}
+        if self._clock is not None:  # it starts at the clock's time (the clock stays)
+            invocation["clock"] = self._clock(0.0, 0.0)
+        self._process.stdin.write(json.dumps(invocation) + "\n")
         self._process.stdin.flush()
         logged: list[str] = []
         for line in self._process.stdout:  # what the handler prints itself is skipped

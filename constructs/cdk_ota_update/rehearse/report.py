@@ -28,6 +28,7 @@ class Step:
     seconds: float
     reason: str = ""  # whole, as the handler logged it (CloudFormation shows 256 characters)
     purpose: str = ""  # "rollback", "replaced", "removed", "teardown" or "" (the change itself)
+    handovers: int = 0  # how many times the wait was handed over to a next invocation
 
 
 @dataclass
@@ -105,7 +106,8 @@ class Report:
         return OK
 
     def to_json(self) -> dict[str, Any]:
-        """The report for machines; ``fleet`` and each OTA update's ``rollout`` with a fleet."""
+        """The report for machines; ``fleet`` and each OTA update's ``rollout`` with a fleet, a
+        step's ``handovers`` when it handed over."""
         left_out = ("steps",) if self.fleet else ("steps", "rollout")
         return {
             "exitStatus": self.exit_status,
@@ -116,7 +118,7 @@ class Report:
                     **_camel({k: v for k, v in asdict(o).items() if k not in left_out}),
                     "seconds": round(o.seconds, 3),
                     "steps": [
-                        {**_camel(asdict(s)), "seconds": round(s.seconds, 3)} for s in o.steps
+                        {**_camel(_step(s)), "seconds": round(s.seconds, 3)} for s in o.steps
                     ],
                 }
                 for o in self.outcomes
@@ -178,6 +180,12 @@ class Report:
             f"{failed} failed, exit status {self.exit_status}"
         )
         return "\n".join(lines)
+
+
+def _step(step: Step) -> dict[str, Any]:
+    """A step's fields; ``handovers`` only when its wait was handed over (a step without
+    hand-overs is written as before they were counted)."""
+    return {k: v for k, v in asdict(step).items() if k != "handovers" or v}
 
 
 def _camel(fields: dict[str, Any]) -> dict[str, Any]:
