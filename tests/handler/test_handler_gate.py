@@ -90,7 +90,11 @@ def test_the_gate_passes_on_a_healthy_fleet(
 
 
 def test_the_gates_wait_is_handed_over_with_its_own_bound(
-    cloudformation: CloudFormation, world: World, fleet: list[str], short_invocations: None
+    cloudformation: CloudFormation,
+    world: World,
+    fleet: list[str],
+    short_invocations: None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     assert cloudformation.lambda_service is not None
     gate: dict[str, Any] = {"minSucceededPercentage": 90, "timeoutSeconds": 600}
@@ -109,6 +113,7 @@ def test_the_gates_wait_is_handed_over_with_its_own_bound(
         "timeoutSeconds": "600",
     }
     assert testing.calls("DescribeJob") == 1  # once CREATE_COMPLETE, once per invocation
+    assert f"{ID}: waiting for its rollout gate" in caplog.messages
     assert world.status(ID) == "CREATE_COMPLETE"
 
 
