@@ -36,6 +36,16 @@ def test_the_readme_states_the_time_budget_as_the_contract_computes_it() -> None
     assert [text for text in stated if text not in README] == []
 
 
+def test_the_response_urls_query_names_are_s3s_presigned_urls() -> None:
+    """SigV4's signing time and lifetime, SigV2's expiry: what the handler reads and the
+    rehearsal writes into the ResponseURLs it makes."""
+    assert (api.RESPONSE_URL_SIGNED_AT, api.RESPONSE_URL_LIFETIME, api.RESPONSE_URL_EXPIRES) == (
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "Expires",
+    )
+
+
 def test_cloudformations_own_figures_are_its_documentations() -> None:
     """A custom resource's ServiceTimeout: 3600 s when not given, and at most; a ResponseURL
     presigned with SigV2 expires 2 hours after CloudFormation signed it."""
