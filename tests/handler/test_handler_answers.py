@@ -327,6 +327,28 @@ def test_retries_back_off_exponentially_with_jitter(index: Any, host: ResponseUr
         assert low - 0.05 <= gap <= high + 0.3, (gaps, bounds)
 
 
+def test_each_backoff_is_drawn_between_half_and_all_of_its_delay(
+    index: Any, host: ResponseUrl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full jitter's upper half: 0.5 to 1 times the exponential delay, drawn afresh each time
+    (here the shortest: half of 0.5, 1 and 2 s)."""
+    drawn: list[tuple[float, float]] = []
+
+    def shortest(low: float, high: float) -> float:
+        drawn.append((low, high))
+        return low
+
+    monkeypatch.setattr(index.random, "uniform", shortest)
+    host.statuses = [500, 500, 500]
+
+    assert _put(index, host.url, within=30)[0]
+
+    gaps = [b - a for a, b in zip(host.arrivals, host.arrivals[1:], strict=False)]
+    assert drawn == [(0.5, 1)] * 3
+    for gap, shortest_delay in zip(gaps, [0.25, 0.5, 1.0], strict=True):
+        assert shortest_delay - 0.05 <= gap <= shortest_delay + 0.3, gaps
+
+
 # ---------------------------------------------------------------------------------------------
 # A refused event is answered with the invocation's time, less a second
 # ---------------------------------------------------------------------------------------------
