@@ -94,6 +94,36 @@ def test_the_ota_jobs_executions_are_the_targeted_things_and_the_groups_things(
     assert job(world)["jobProcessDetails"]["numberOfQueuedThings"] == 4
 
 
+def test_a_thing_groups_job_runs_on_the_things_of_its_child_groups_at_every_depth(
+    world: World,
+) -> None:
+    """AWS sends a thing group's job to every thing in the group and in its child groups."""
+    things(world, 1)
+    for group, parent in (("eu", "fleet"), ("eu-west", "eu"), ("us", "fleet"), ("other", None)):
+        world.iot.create_thing_group(
+            thingGroupName=group, **({"parentGroupName": parent} if parent else {})
+        )
+        world.iot.create_thing(thingName=f"in-{group}")
+        world.iot.add_thing_to_thing_group(thingGroupName=group, thingName=f"in-{group}")
+
+    world.create(targets=[world.group_arn])
+
+    assert statuses(world) == dict.fromkeys(["thing-01", "in-eu", "in-eu-west", "in-us"], "QUEUED")
+    assert job(world)["jobProcessDetails"]["numberOfQueuedThings"] == 4
+
+
+def test_a_thing_joining_a_child_group_of_a_continuous_jobs_group_is_taken(world: World) -> None:
+    testing.simulate_fleet(pace=testing.Pace(start_after=60, finish_after=60))
+    release(world, 1, targetSelection="CONTINUOUS")
+    world.iot.create_thing_group(thingGroupName="site", parentGroupName="fleet")
+
+    world.iot.create_thing(thingName="late")
+    world.iot.add_thing_to_thing_group(thingGroupName="site", thingName="late")
+    testing.advance_fleet(3600)
+
+    assert statuses(world) == {"thing-01": "SUCCEEDED", "late": "SUCCEEDED"}
+
+
 def test_a_fleet_gives_a_moto_job_of_a_thing_group_an_execution_per_thing(world: World) -> None:
     things(world, 2)
     testing.simulate_fleet()

@@ -573,16 +573,28 @@ class OtaBackend:
 
 def target_things(iot: IoTBackend, targets: Iterable[str]) -> dict[str, str]:
     """The things a job with these targets runs on, name -> ARN, in the targets' order: each
-    thing ARN, and the things of each thing group ARN (its members; not its child groups')."""
+    thing ARN, and the things of each thing group ARN and of its child groups, at every depth
+    ("jobs that are sent to and executed on every thing in a group and its child groups": the
+    AWS IoT Developer Guide, "Static thing groups"), each thing once."""
     things: dict[str, str] = {}
     for arn in targets:
         group = iot.thing_groups.get(arn)
         if group is None:
             things.setdefault(arn.split("/")[-1], arn)
-        else:
-            for thing_arn, thing in group.things.items():
+            continue
+        for member in (group, *_descendants(iot, group.thing_group_name)):
+            for thing_arn, thing in member.things.items():
                 things.setdefault(thing.thing_name, thing_arn)
     return things
+
+
+def _descendants(iot: IoTBackend, name: str) -> list[Any]:
+    """The thing groups below the group ``name``, depth first, each level in creation order."""
+    below: list[Any] = []
+    for child in iot.thing_groups.values():
+        if child.parent_group_name == name:
+            below += [child, *_descendants(iot, child.thing_group_name)]
+    return below
 
 
 def job_executions(iot: IoTBackend, job_id: str) -> dict[str, FakeJobExecution]:
