@@ -112,18 +112,6 @@ def test_a_thing_groups_job_runs_on_the_things_of_its_child_groups_at_every_dept
     assert job(world)["jobProcessDetails"]["numberOfQueuedThings"] == 4
 
 
-def test_a_thing_joining_a_child_group_of_a_continuous_jobs_group_is_taken(world: World) -> None:
-    testing.simulate_fleet(pace=testing.Pace(start_after=60, finish_after=60))
-    release(world, 1, targetSelection="CONTINUOUS")
-    world.iot.create_thing_group(thingGroupName="site", parentGroupName="fleet")
-
-    world.iot.create_thing(thingName="late")
-    world.iot.add_thing_to_thing_group(thingGroupName="site", thingName="late")
-    testing.advance_fleet(3600)
-
-    assert statuses(world) == {"thing-01": "SUCCEEDED", "late": "SUCCEEDED"}
-
-
 def test_a_fleet_gives_a_moto_job_of_a_thing_group_an_execution_per_thing(world: World) -> None:
     things(world, 2)
     testing.simulate_fleet()
@@ -478,15 +466,17 @@ def test_a_completed_release_is_deleted_without_forcing(world: World) -> None:
     assert world.iot.list_ota_updates()["otaUpdates"] == []
 
 
+@pytest.mark.parametrize("joined", ["fleet", "site"])  # the targeted group, or its child group
 def test_a_thing_leaving_the_group_is_removed_and_a_continuous_job_takes_newcomers(
-    world: World,
+    world: World, joined: str
 ) -> None:
     testing.simulate_fleet(pace=testing.Pace(start_after=60, finish_after=60))
     release(world, 2, targetSelection="CONTINUOUS")
+    world.iot.create_thing_group(thingGroupName="site", parentGroupName="fleet")
 
     world.iot.remove_thing_from_thing_group(thingGroupName="fleet", thingName="thing-01")
     world.iot.create_thing(thingName="late")
-    world.iot.add_thing_to_thing_group(thingGroupName="fleet", thingName="late")
+    world.iot.add_thing_to_thing_group(thingGroupName=joined, thingName="late")
     testing.advance_fleet(3600)
 
     assert statuses(world) == {"thing-01": "REMOVED", "thing-02": "SUCCEEDED", "late": "SUCCEEDED"}
