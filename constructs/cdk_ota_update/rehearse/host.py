@@ -513,9 +513,13 @@ class LambdaService:
     def take(self, request_id: str | None = None) -> list[tuple[str, Event]]:
         """The queued invocations (function name, event), taken off the queue: all of them, or
         those of the request ``request_id`` (the hand-overs of its wait)."""
+        taken: list[tuple[str, Event]] = []
+        kept: list[tuple[str, Event]] = []
         with self._lock:
-            taken = [q for q in self._queued if request_id in (None, q[1].get("RequestId"))]
-            self._queued = [q for q in self._queued if q not in taken]
+            for queued in self._queued:
+                ours = request_id in (None, queued[1].get("RequestId"))
+                (taken if ours else kept).append(queued)
+            self._queued = kept
         return taken
 
     def reset(self) -> None:

@@ -576,24 +576,27 @@ def target_things(iot: IoTBackend, targets: Iterable[str]) -> dict[str, str]:
     thing ARN, and the things of each thing group ARN and of its child groups, at every depth
     ("jobs that are sent to and executed on every thing in a group and its child groups": the
     AWS IoT Developer Guide, "Static thing groups"), each thing once."""
+    children: dict[str | None, list[Any]] = {}
+    for each in iot.thing_groups.values():
+        children.setdefault(each.parent_group_name, []).append(each)
     things: dict[str, str] = {}
     for arn in targets:
         group = iot.thing_groups.get(arn)
         if group is None:
             things.setdefault(arn.split("/")[-1], arn)
             continue
-        for member in (group, *_descendants(iot, group.thing_group_name)):
+        for member in (group, *_descendants(children, group.thing_group_name)):
             for thing_arn, thing in member.things.items():
                 things.setdefault(thing.thing_name, thing_arn)
     return things
 
 
-def _descendants(iot: IoTBackend, name: str) -> list[Any]:
-    """The thing groups below the group ``name``, depth first, each level in creation order."""
+def _descendants(children: Mapping[str | None, list[Any]], name: str) -> list[Any]:
+    """The thing groups below the group ``name`` (``children``: each group's, by its name),
+    depth first, each level in creation order."""
     below: list[Any] = []
-    for child in iot.thing_groups.values():
-        if child.parent_group_name == name:
-            below += [child, *_descendants(iot, child.thing_group_name)]
+    for child in children.get(name, ()):
+        below += [child, *_descendants(children, child.thing_group_name)]
     return below
 
 
