@@ -9,6 +9,12 @@ TIMED_OUT, or after 30 minutes. The fleet OTA update (CONTINUOUS) depends on the
 CloudFormation creates it only after the gate passed; a failed gate rolls the stack back (the
 canary's job cancelled, the OTA update deleted with it), and the fleet never gets the firmware.
 
+Rehearse it before deploying (``REHEARSE``, in the synth step): the thing groups of registered
+devices are given with how many devices each has, simulated with the outcomes ``--fleet`` draws.
+With ``--fleet succeeded=100%`` the gate passes and the fleet's job starts; with
+``--fleet succeeded=70%,failed=30%`` the gate fails, the canary is rolled back and the fleet's OTA
+update is never created (exit status 1).
+
 Context: ``firmwareBucket``, ``firmwareVersion``.
 """
 
@@ -26,6 +32,14 @@ from cdk_ota_update import (
     OtaUpdateFile,
     RolloutGate,
     TargetSelection,
+)
+
+# The rehearsal of a release: what it refers to and does not declare, the devices of its groups.
+REHEARSE = (
+    "cdk-ota-update rehearse cdk.out --exists thinggroup/thermostat-canary=20 "
+    "--exists thinggroup/thermostats=50 "
+    "--exists s3://acme-thermostat-firmware/thermostat/5.2.0/fw.bin "
+    "--fleet succeeded=100% --teardown"
 )
 
 

@@ -239,3 +239,51 @@ def test_the_pipelines_rehearsal_gate_passes_on_its_release(
     (release,) = report["otaUpdates"]
     assert release["status"] == "DELETE_COMPLETE"  # created, then torn down (--teardown)
     assert [(s["request"], s["status"]) for s in release["steps"]][:1] == [("Create", "SUCCESS")]
+
+
+def _rehearse_canary(
+    example: Synthesized, fleet: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The example's rehearsal command with that ``--fleet``: exit status, report, the canary's
+    and the fleet's OTA updates in it."""
+    program, command, cdk_out, *options = shlex.split(load("canary_gate").REHEARSE)
+    assert (program, command, cdk_out) == ("cdk-ota-update", "rehearse", "cdk.out")
+    options[options.index("--fleet") + 1] = fleet
+    status = main([command, str(example.outdir), *options, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    canary, fleet_ota = (
+        next(o for o in report["otaUpdates"] if o["logicalId"].startswith(name))
+        for name in ("ThermostatCanary", "ThermostatFleet")
+    )
+    assert report["warnings"] == []
+    return status, report, canary, fleet_ota
+
+
+@pytest.mark.parametrize("example", ["canary_gate"], indirect=True)
+def test_the_canarys_gate_passes_on_healthy_devices_then_the_fleet_is_created(
+    example: Synthesized, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, report, canary, fleet = _rehearse_canary(example, "succeeded=100%", capsys)
+
+    assert status == 0, report
+    assert canary["rollout"] == "gate passed; job COMPLETED: succeeded 20 of 20 executions (100.0%)"
+    assert fleet["rollout"] == "job IN_PROGRESS: succeeded 50 of 50 executions (100.0%)"
+    assert [(s["request"], s["status"], s["purpose"]) for s in canary["steps"]] == [
+        ("Create", "SUCCESS", ""),
+        ("Delete", "SUCCESS", "teardown"),
+    ]
+
+
+@pytest.mark.parametrize("example", ["canary_gate"], indirect=True)
+def test_the_canarys_gate_fails_on_failing_devices_and_the_fleet_is_never_created(
+    example: Synthesized, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, canary, fleet = _rehearse_canary(example, "succeeded=70%,failed=30%", capsys)
+
+    assert status == 1
+    assert canary["reason"].startswith("failed>5% holds: ")
+    assert [(s["request"], s["status"], s["purpose"]) for s in canary["steps"]] == [
+        ("Create", "FAILED", ""),
+        ("Delete", "SUCCESS", "rollback"),
+    ]
+    assert (fleet["status"], fleet["steps"]) == ("NOT_REHEARSED", [])

@@ -35,6 +35,7 @@ from cdk_ota_update import (
     api,
 )
 from cdk_ota_update.rehearse import cli
+from cdk_ota_update.rehearse.bringup import devices, parse_exists
 
 ACCOUNT = "123456789012"
 FIRMWARE = str(ROOT / "firmware" / "sensor-fw.bin")
@@ -42,6 +43,7 @@ DEVICES = 10  # things per OTA update
 HEALTHY = ["--fleet", "succeeded=100%"]
 FAILING = ["--fleet", "succeeded=60%,failed=40%", "--fleet-seed", "3"]
 GATED, AFTER_GATED, ABORTING = "Gated/Release", "Gated/Fleet", "Aborting/Release"
+GROUP_CANARY, GROUP_FLEET = "Grouped/Canary", "Grouped/Fleet"  # thing groups given by --exists
 SLOW, BOUNDED = "Slow/Release", "Bounded/Release"
 FIRST_STACKS = ["--stack", "Gated", "--stack", "Aborting"]
 # Devices that take 11 minutes: the provider's 3-minute invocations wait about 2 minutes each.
@@ -89,6 +91,17 @@ def build(outdir: Path) -> None:
             ]
         ),
     )
+    grouped = cdk.Stack(app, "Grouped")  # the devices are registered: no stack declares them
+    group_canary = OtaUpdate(
+        grouped,
+        "Canary",
+        targets=[OtaTarget.thing_group("canary")],
+        files=files,
+        rollout_gate=RolloutGate(min_succeeded_percentage=90, min_executions=3),
+    )
+    OtaUpdate(
+        grouped, "Fleet", targets=[OtaTarget.thing_group("fleet")], files=files
+    ).node.add_dependency(group_canary)
     for name, bound in (("Slow", None), ("Bounded", BOUND)):
         stack = cdk.Stack(app, name)
         OtaUpdateProvider.configure(stack, timeout=cdk.Duration.minutes(3))
@@ -279,6 +292,101 @@ def test_a_gate_that_outlasts_the_hand_overs_bound_fails_naming_it(bounded: Run)
     ] == [("Create", "FAILED", "", BOUND), ("Delete", "SUCCESS", "rollback", None)]
     assert gated["rollout"] is None
     assert bounded.row(BOUNDED).split()[4] == "CREATE_FAILED"
+
+
+@pytest.mark.parametrize(
+    ("canary", "devices"),
+    [("thinggroup/canary=12", 12), (f"arn:aws:iot:us-east-1:{ACCOUNT}:thinggroup/canary=3", 3)],
+)
+def test_a_thing_group_given_with_n_devices_is_rolled_out_to_them(
+    rehearsal: Rehearse, canary: str, devices: int
+) -> None:
+    """``--exists thinggroup/NAME=N``: the thing group of registered devices, which no stack
+    declares (CloudFormation cannot put a thing in a thing group), has N simulated ones."""
+    run = rehearsal(
+        *("--stack", "Grouped", "--exists", canary, "--exists", "thinggroup/fleet=5"),
+        *HEALTHY,
+    )
+
+    assert run.exit_status == 0, run.table
+    assert run.ota_update(GROUP_CANARY)["rollout"] == (
+        f"gate passed; job COMPLETED: succeeded {devices} of {devices} executions (100.0%)"
+    )
+    assert run.ota_update(GROUP_FLEET)["rollout"] == (
+        "job COMPLETED: succeeded 5 of 5 executions (100.0%)"
+    )
+    assert run.report["warnings"] == []
+
+
+def test_a_gate_on_a_thing_group_without_devices_fails_and_the_group_is_named(
+    rehearsal: Rehearse,
+) -> None:
+    """Without ``=N`` the group has no thing: its job completes with no execution, the gate
+    fails on the figures, and a warning names the group and the fix. The OTA update left out
+    after the failed gate still refers to its thing group: no "unused --exists" warning."""
+    run = rehearsal(
+        *("--stack", "Grouped", "--exists", "thinggroup/canary"),
+        *("--exists", "thinggroup/fleet=5", *HEALTHY),
+    )
+    canary = run.ota_update(GROUP_CANARY)
+
+    assert run.exit_status == 1
+    assert canary["reason"].startswith(
+        "the job is COMPLETED: succeeded>=90% does not hold: 0 of 0 executions (rollout gate of "
+    )
+    assert run.ota_update(GROUP_FLEET)["status"] == "NOT_REHEARSED"
+    assert run.report["warnings"] == [
+        f"--fleet: thing group canary ({ACCOUNT}/us-east-1) has no devices, so a job has no "
+        f"executions there (targeted by Grouped/{canary['logicalId']}); --exists "
+        "thinggroup/canary=N gives it N simulated devices"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("exists", "named", "where", "count"),
+    [
+        ("thinggroup/canary=12", "thinggroup/canary", None, 12),
+        (
+            f"arn:aws:iot:eu-west-1:{ACCOUNT}:thinggroup/canary=3",
+            "thinggroup/canary",
+            (ACCOUNT, "eu-west-1"),
+            3,
+        ),
+        ("thinggroup/canary", "thinggroup/canary", None, 0),
+        ("s3://firmware/fw/v=1.2/fw.bin", "s3://firmware/fw/v=1.2/fw.bin", None, 0),  # a key's '='
+    ],
+)
+def test_exists_names_the_resource_and_the_devices_of_a_thing_group(
+    exists: str, named: str, where: tuple[str, str] | None, count: int
+) -> None:
+    assert parse_exists(exists) == (named, where)
+    assert devices(exists) == count
+
+
+@pytest.mark.parametrize(
+    ("exists", "message"),
+    [
+        (
+            "thinggroup/canary=0",
+            "'0' is not a number of devices: expected thinggroup/NAME=N with N from 1 to 1000",
+        ),
+        ("thinggroup/canary=1001", "'1001' is not a number of devices: expected thinggroup/NAME=N"),
+        ("thinggroup/canary=ten", "'ten' is not a number of devices: expected thinggroup/NAME=N"),
+        ("thinggroup/canary=", "'' is not a number of devices: expected thinggroup/NAME=N"),
+        ("thinggroup/canary=-2", "'-2' is not a number of devices: expected thinggroup/NAME=N"),
+        (
+            "thing/door=3",
+            "only a thing group (=N devices) or a signing profile (=PLATFORM) takes '='",
+        ),
+    ],
+)
+def test_a_bad_number_of_devices_stops_the_rehearsal_before_it_starts(
+    assembly: Path, exists: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = cli.main(["rehearse", str(assembly), "--stack", "Grouped", "--exists", exists])
+
+    assert status == 2
+    assert f"cdk-ota-update rehearse: --exists {exists!r}: {message}" in capsys.readouterr().err
 
 
 def test_without_a_fleet_the_report_is_unchanged(rehearsal: Rehearse) -> None:

@@ -39,16 +39,23 @@ Resource = Mapping[str, Any]
 PLACEHOLDER_BODY = b"(an object given with --exists: its content is not known to the rehearsal)"
 SIGNING_PLATFORM = "AmazonFreeRTOS-Default"
 EXISTS_KINDS = ("thinggroup/", "thing/", "signing-profile/", "s3://")
+MAX_DEVICES = 1000  # the simulated devices one --exists thinggroup/NAME=N may put in its group
+EXISTS_FORMS = (
+    f"thinggroup/NAME[=N] (with N devices, at most {MAX_DEVICES}), thing/NAME, "
+    "signing-profile/NAME[=PLATFORM], s3://BUCKET or s3://BUCKET/KEY (made in every account and "
+    "Region the stacks deploy to), or the ARN of a thing group, thing or signing profile (made "
+    "in its own)"
+)
 
 
 def parse_exists(name: str) -> tuple[str, tuple[str, str] | None]:
     """What ``--exists NAME`` names (``thinggroup/x``...) and, for an ARN, its account, Region
-    (a signing profile's ``=PLATFORM``, see :func:`signing_platform`, left out)."""
+    (a signing profile's ``=PLATFORM`` and a thing group's ``=N``, see :func:`signing_platform`
+    and :func:`devices`, left out)."""
     where: tuple[str, str] | None = None
-    name = _without_platform(name)
-    resource = name
-    if name.startswith("arn:"):
-        parts = name.split(":", 5)
+    resource, option = _split_option(name)
+    if resource.startswith("arn:"):
+        parts = resource.split(":", 5)
         if len(parts) == 6 and parts[2] == "iot" and parts[5].startswith(("thinggroup/", "thing/")):
             resource, where = parts[5], (parts[4], parts[3])
         elif len(parts) == 6 and parts[2] == "signer" and parts[5].startswith("/signing-profiles/"):
@@ -56,27 +63,50 @@ def parse_exists(name: str) -> tuple[str, tuple[str, str] | None]:
         else:
             resource = ""
     if not resource.startswith(EXISTS_KINDS) or (where is not None and not all(where)):
+        raise RehearsalError(f"--exists {name!r}: expected {EXISTS_FORMS}")
+    if option is not None and resource.startswith("thinggroup/"):
+        devices(name)  # a bad N is refused before anything is made
+    elif option is not None and not resource.startswith("signing-profile/"):
         raise RehearsalError(
-            f"--exists {name!r}: expected thinggroup/NAME, thing/NAME, "
-            "signing-profile/NAME[=PLATFORM], s3://BUCKET or s3://BUCKET/KEY (made in every "
-            "account and Region the stacks deploy to), or the ARN of a thing group, thing or "
-            "signing profile (made in its own)"
+            f"--exists {name!r}: only a thing group (=N devices) or a signing profile "
+            f"(=PLATFORM) takes '='; expected {EXISTS_FORMS}"
         )
     return resource, where
 
 
-def _is_signing_profile(name: str) -> bool:
-    return name.startswith("signing-profile/") or (name.startswith("arn:") and ":signer:" in name)
-
-
-def _without_platform(name: str) -> str:
-    return name.partition("=")[0] if _is_signing_profile(name) else name
+def _split_option(name: str) -> tuple[str, str | None]:
+    """``--exists``'s resource and what follows its ``=`` (None without one). IoT's and Signer's
+    names and ARNs have no ``=``; an S3 key may, and takes no option."""
+    if name.startswith("s3://"):
+        return name, None
+    resource, equals, option = name.partition("=")
+    return resource, option if equals else None
 
 
 def signing_platform(name: str) -> str:
     """The platform of the signing profile ``--exists signing-profile/NAME=PLATFORM`` (or its
     ARN form) names; :data:`SIGNING_PLATFORM` when none is given."""
-    return name.partition("=")[2] or SIGNING_PLATFORM
+    return _split_option(name)[1] or SIGNING_PLATFORM
+
+
+def devices(name: str) -> int:
+    """How many simulated devices ``--exists thinggroup/NAME=N`` (or its ARN form) puts in the
+    thing group: N, from 1 to :data:`MAX_DEVICES`; 0 without ``=N``. CloudFormation cannot put a
+    thing in a thing group, so a group of the stacks or of ``--exists`` has no other."""
+    option = _split_option(name)[1]
+    if option is None:
+        return 0
+    if not option.isdecimal() or not 1 <= int(option) <= MAX_DEVICES:
+        raise RehearsalError(
+            f"--exists {name!r}: {option!r} is not a number of devices: expected "
+            f"thinggroup/NAME=N with N from 1 to {MAX_DEVICES}, the devices the thing group has"
+        )
+    return int(option)
+
+
+def device_names(group: str, count: int) -> list[str]:
+    """The things ``--exists thinggroup/GROUP=COUNT`` makes: ``GROUP-1`` to ``GROUP-COUNT``."""
+    return [f"{group[:120]}-{index}" for index in range(1, count + 1)]
 
 
 def partition_of(region: str) -> str:
@@ -256,9 +286,7 @@ class Deployment:
                         Bucket=bucket, Key=key, Body=PLACEHOLDER_BODY
                     )
             elif kind == "thinggroup":
-                iot = self.emulation.client("iot", account, region)
-                with contextlib.suppress(iot.exceptions.ResourceAlreadyExistsException):
-                    iot.create_thing_group(thingGroupName=value)
+                self._thing_group(value, devices(name), account, region)
             elif kind == "thing":
                 iot = self.emulation.client("iot", account, region)
                 with contextlib.suppress(iot.exceptions.ResourceAlreadyExistsException):
@@ -270,6 +298,16 @@ class Deployment:
         self.given.add(resource)
 
     # -- helpers ------------------------------------------------------------------------------
+    def _thing_group(self, name: str, count: int, account: str, region: str) -> None:
+        """The thing group ``name`` with ``count`` things in it, the simulated devices."""
+        iot = self.emulation.client("iot", account, region)
+        with contextlib.suppress(iot.exceptions.ResourceAlreadyExistsException):
+            iot.create_thing_group(thingGroupName=name)
+        for thing in device_names(name, count):
+            with contextlib.suppress(iot.exceptions.ResourceAlreadyExistsException):
+                iot.create_thing(thingName=thing)
+            iot.add_thing_to_thing_group(thingGroupName=name, thingName=thing)
+
     def _bucket(self, name: str, account: str, region: str) -> None:
         s3 = self.emulation.client("s3", account, region)
         options = (

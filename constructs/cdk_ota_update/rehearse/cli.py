@@ -57,10 +57,11 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="RESOURCE",
         help="something the stacks refer to but do not declare, that exists at "
-        "deploy: thinggroup/NAME, thing/NAME, signing-profile/NAME[=PLATFORM], s3://BUCKET or "
-        "s3://BUCKET/KEY (in every account and Region the stacks deploy to), or the ARN of a "
-        "thing group, thing or signing profile (in its own); repeatable; one that no OTA update "
-        "refers to is warned about",
+        "deploy: thinggroup/NAME[=N] (N things in it, the devices --fleet simulates), "
+        "thing/NAME, signing-profile/NAME[=PLATFORM], s3://BUCKET or s3://BUCKET/KEY (in every "
+        "account and Region the stacks deploy to), or the ARN of a thing group (=N too), thing or "
+        "signing profile (in its own); repeatable; one that no OTA update refers to is warned "
+        "about",
     )
     run.add_argument(
         "--from",

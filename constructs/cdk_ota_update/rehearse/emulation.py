@@ -114,3 +114,13 @@ def load_aws_managed_policy(account: str, arn: str) -> bool:
     policy = AWSManagedPolicy.from_data(name, account, "us-east-1", data)
     backend.managed_policies[policy.arn] = policy
     return policy.arn == arn
+
+
+def devices(account: str, region: str, group_arn: str) -> int:
+    """How many things a job of the thing group ``group_arn`` runs on: its own and its child
+    groups', as the emulation gives executions."""
+    from moto.iot.models import iot_backends
+
+    from cdk_ota_update.testing.backend import target_things
+
+    return len(target_things(iot_backends[account][region], [group_arn]))

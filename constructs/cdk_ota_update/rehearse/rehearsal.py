@@ -15,9 +15,10 @@ from .assembly import Assembly, RehearsalError, read_assembly
 from .bringup import Deployment, Made, parse_exists
 from .cleanup import clean_up
 from .driver import Driver, OtaResource, Progress, dependencies, run_graph
-from .emulation import Emulation
+from .emulation import Emulation, devices
 from .fleet import Fleet, FleetClock, gate_passed, rollout_of
 from .host import CertificateAuthority, ResponseServer, StackService
+from .intrinsics import Scope, Unresolved, resolve
 from .report import NOT_REHEARSED, NotUploaded, Outcome, Report
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account
@@ -64,11 +65,12 @@ def rehearse(
     ``stacks``: the stacks to rehearse (with those they depend on), all when empty: hierarchical
     ids (``Pipeline/Eu/Release``, as ``cdk ls`` prints them), stack names or globs of either, as
     ``cdk deploy`` takes them; ``account``, ``region``: where stacks without an environment of
-    their own deploy; ``exists``: what exists already (``thinggroup/NAME``, ``thing/NAME``,
-    ``signing-profile/NAME``, ``s3://BUCKET[/KEY]``, in every account and Region the stacks deploy
-    to; or an ARN, in its own); ``previous``: the assembly deployed before (it is deployed first,
-    then updated to ``cdk_out`` as CloudFormation would: what is unchanged is kept, the OTA updates
-    that changed get their Update, then the cleanup deletes the replaced and removed ones);
+    their own deploy; ``exists``: what exists already (``thinggroup/NAME[=N]``, with N devices,
+    ``thing/NAME``, ``signing-profile/NAME[=PLATFORM]``, ``s3://BUCKET[/KEY]``, in every account
+    and Region the stacks deploy to; or an ARN, in its own); ``previous``: the assembly deployed
+    before (it is deployed first, then updated to ``cdk_out`` as CloudFormation would: what is
+    unchanged is kept, the OTA updates that changed get their Update, then the cleanup deletes the
+    replaced and removed ones);
     ``teardown``: Delete every OTA update at the end; ``concurrency``: invocations at once per
     Lambda function; ``workdir``: where the handler's logs go (a temporary folder by default);
     ``fleet``: the targets of the OTA updates created are simulated devices that do what it says
@@ -77,6 +79,8 @@ def rehearse(
     """
     started = time.monotonic()
     given = list(exists)
+    for name in given:
+        parse_exists(name)  # a bad one stops the rehearsal before anything starts
     new, old = _assemblies(Path(cdk_out), Path(previous) if previous else None, stacks)
     with tempfile.TemporaryDirectory(prefix="cdk-ota-rehearsal-") as temporary:
         work = Path(workdir) if workdir is not None else Path(temporary)
@@ -157,6 +161,7 @@ def _run(
     run = _Run(first, first) if old is None else _updated(driver, first, new)
     if clock is not None:
         _run_out(driver, run.final, clock)
+        run.warnings += _deviceless({**run.first.resources, **run.final.resources}.values())
     if teardown:
         _teardown(driver, run.final)
     return run
@@ -256,6 +261,24 @@ def _run_out(driver: Driver, final: _Phase, clock: FleetClock) -> None:
         ota.outcome.rollout = rollout_of(jobs[key], gate_passed(ota.outcome, ota.properties))
 
 
+def _deviceless(otas: Iterable[OtaResource]) -> list[str]:
+    """Under ``--fleet``, a warning for each thing group an OTA update created targets that has
+    no thing, nor its child groups: its job has no executions there, and a gate on it fails."""
+    targeted: dict[tuple[str, str, str], set[str]] = {}
+    for ota in otas:
+        e = ota.environment
+        for target in (ota.properties or {}).get("targets") or []:  # sent: a Create or Update
+            if ":thinggroup/" in str(target):
+                targeted.setdefault((e.account, e.region, str(target)), set()).add(ota.outcome.path)
+    return [
+        f"--fleet: thing group {arn.rsplit('/', 1)[-1]} ({account}/{region}) has no devices, "
+        f"so a job has no executions there (targeted by {', '.join(sorted(paths))}); --exists "
+        f"thinggroup/{arn.rsplit('/', 1)[-1]}=N gives it N simulated devices"
+        for (account, region, arn), paths in sorted(targeted.items())
+        if not devices(account, region, arn)
+    ]
+
+
 def _teardown(driver: Driver, final: _Phase) -> None:
     """``cdk destroy``: Delete every OTA update that exists, each after those that need it."""
     dependents = {k: {d for d, n in final.needs.items() if k in n} for k in final.resources}
@@ -305,8 +328,31 @@ def _bucket_of(deployment: Deployment, account: str, name: str) -> Made | None:
 def _references(phase: _Phase) -> Iterable[tuple[str, str, str, OtaResource]]:
     """What each OTA update refers to, where: (account, Region, name, the OTA update)."""
     for ota in phase.resources.values():
-        for name in sorted(set(_referred(ota.properties or {}))):
+        for name in sorted(set(_referred(_referable(ota)))):
             yield ota.environment.account, ota.environment.region, name, ota
+
+
+def _referable(ota: OtaResource) -> dict[str, Any]:
+    """Its properties as last sent; for one never sent (NOT_REHEARSED: it depends on one that
+    failed, or refers to what is not there), what of its template's properties resolves, each
+    property (and each item of a list) on its own."""
+    if ota.properties is not None:
+        return ota.properties
+    scope, found = ota.environment.scope, {}
+    for key, value in (ota.resource.get("Properties") or {}).items():
+        if isinstance(value, list):
+            found[key] = [r for r in (_resolved(item, scope) for item in value) if r is not None]
+        else:
+            found[key] = _resolved(value, scope)
+    return found
+
+
+def _resolved(value: Any, scope: Scope) -> Any:
+    """``value`` resolved in ``scope``, or None where it cannot be."""
+    try:
+        return resolve(value, scope)
+    except Unresolved:
+        return None
 
 
 def _referred(properties: dict[str, Any]) -> Iterable[str]:
