@@ -984,13 +984,16 @@ def test_server_help_names_each_operation_the_emulation_adds(
     [
         "-H HOST, --host HOST the address to listen on (default: 127.0.0.1)",
         "-p PORT, --port PORT the port to listen on (default: $MOTO_PORT if set, else 5000)",
-        "are Python functions acting on the process that calls them: they cannot reach this "
-        "server.",
+        "this server answers them over HTTP: POST /moto-api/cdk-ota-update/CONTROL with a JSON "
+        "object of its keyword arguments,",
         "POST /moto-api/reset wipes moto's state, the emulation's OTA updates, streams and tags "
-        "included.",
-        "No simulated fleet runs here: the jobs' executions stay as they are created.",
+        "included, and its controls (a --fleet is simulated again).",
+        "--fleet OUTCOME=N%[,...] the things of every job (an OTA update's, or moto's CreateJob) "
+        "are simulated devices,",
+        "--fleet-speed X with --fleet: the simulated seconds the fleet's clock moves on per real "
+        "second (default 1; 60: a minute a second; 0: only the advance_fleet control moves it)",
     ],
-    ids=["default-host", "default-port", "controls-in-process", "reset", "no-fleet"],
+    ids=["default-host", "default-port", "controls-over-http", "reset", "fleet", "fleet-speed"],
 )
 def test_server_help_states(server_help: str, statement: str) -> None:
     assert statement in server_help

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from cdk_ota_update.status import cli as status_cli
 
 from .assembly import RehearsalError
-from .fleet import RUN_OUT_SECONDS, Fleet, FleetError, parse_mix, parse_pace
+from .fleet import RUN_OUT_SECONDS, Fleet, FleetError, option_type, parse_mix, parse_pace
 from .rehearsal import DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY, DEFAULT_REGION, rehearse
 from .report import CANNOT_RUN, Outcome
 
@@ -84,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--fleet",
-        type=_argument(parse_mix),
+        type=option_type(parse_mix),
         metavar="OUTCOME=N%[,...]",
         help="the targets of each OTA update created are simulated devices, each ending its "
         "execution in one of these outcomes, drawn in these shares: succeeded=95%%,failed=5%% "
@@ -102,7 +102,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--fleet-pace",
-        type=_argument(parse_pace),
+        type=option_type(parse_pace),
         metavar="start=S,finish=S,jitter=F",
         help="with --fleet: a device starts its execution `start` simulated seconds after being "
         "notified and reports `finish` seconds later, each duration varied by up to `jitter` "
@@ -115,18 +115,6 @@ def parser() -> argparse.ArgumentParser:
         )
     )
     return top
-
-
-def _argument(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """An argparse type of ``parse``, whose :class:`FleetError` is the option's error."""
-
-    def parsed(text: str) -> Any:
-        try:
-            return parse(text)
-        except FleetError as error:
-            raise argparse.ArgumentTypeError(str(error)) from error
-
-    return parsed
 
 
 def _fleet(arguments: argparse.Namespace) -> Fleet | None:

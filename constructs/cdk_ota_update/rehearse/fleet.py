@@ -26,8 +26,9 @@ report then shows each job's status and figures (:func:`rollout_of`).
 
 from __future__ import annotations
 
+import argparse
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -129,6 +130,18 @@ def parse_pace(text: str) -> dict[str, float]:
             raise FleetError(f"{part.strip()!r} is not a pace; {PACE_FORMS}")
         pace[PACE_NAMES[name]] = number
     return pace
+
+
+def option_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type of ``parse``, whose :class:`FleetError` is the option's error."""
+
+    def parsed(text: str) -> Any:
+        try:
+            return parse(text)
+        except FleetError as error:
+            raise argparse.ArgumentTypeError(str(error)) from error
+
+    return parsed
 
 
 class FleetClock:

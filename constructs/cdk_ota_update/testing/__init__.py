@@ -4,7 +4,8 @@ Call :func:`install` once; moto then answers CreateOTAUpdate, GetOTAUpdate, List
 DeleteOTAUpdate, CreateStream, DescribeStream, ListStreams, UpdateStream, DeleteStream and
 ListTagsForResource / TagResource / UntagResource (for OTA update and stream ARNs), in-process
 (``mock_aws()``) and over HTTP (``ThreadedMotoServer``; ``python -m cdk_ota_update.testing`` runs a
-``moto_server`` with the emulation installed). Plain boto3 is all a test needs afterwards.
+``moto_server`` with the emulation installed, the controls over HTTP and, with ``--fleet``, a
+simulated fleet). Plain boto3 is all a test needs afterwards.
 
 The state lives in moto's IoT backend and resets with it. The test controls are the functions
 re-exported below (see :mod:`.controls`); what is checked when is described in :mod:`.backend`.
@@ -36,6 +37,7 @@ require_moto()
 from moto.iot.models import IoTBackend
 from moto.iot.responses import IoTResponse
 
+from . import http_controls
 from .backend import advance
 from .controls import (
     LOCK,
@@ -75,13 +77,15 @@ def install() -> None:
     """Teach moto's IoT the OTA update and stream operations; calling it again does nothing.
 
     Also makes moto's reset of its IoT backend (``mock_aws()`` starting, ``/moto-api/reset``)
-    call :func:`reset_controls`.
+    call :func:`reset_controls`, and gives the moto servers started afterwards the controls over
+    HTTP (``POST /moto-api/cdk-ota-update/<control>``, :mod:`.http_controls`).
     """
     with LOCK:
         if getattr(IoTResponse, "call_action", None) is RESPONSES["call_action"]:
             return
         for name, function in RESPONSES.items():
             setattr(IoTResponse, name, function)
+        http_controls.register()
         moto_reset = IoTBackend.reset
 
         def reset(backend: IoTBackend) -> None:

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
 
 from moto.server import main as moto_server
 
-from . import install
+from cdk_ota_update.rehearse.fleet import option_type, parse_mix, parse_pace
+
+from . import advance_fleet, install, simulate_fleet
+from .controls import on_reset
+from .fleet import Pace
+from .http_controls import CONTROLS, PREFIX
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
+TICK_SECONDS = 0.5  # how often, in real time, --fleet-speed moves the fleet's clock on
 
 DESCRIPTION = """\
 An HTTP server answering every AWS service moto emulates (moto_server), with what
@@ -20,16 +31,22 @@ UpdateStream, DeleteStream) and their tags (ListTagsForResource, TagResource, Un
 Point any AWS SDK or the AWS CLI at http://HOST:PORT, with any region and credentials.
 moto_server's other options (-r, -s, -c, -k) are accepted too."""
 
-EPILOG = """\
-test controls: the emulation's (set_lifecycle_delay, set_manual_lifecycle, advance, throttle,
-fail, simulate_fleet, advance_fleet, ... of cdk_ota_update.testing) are Python functions acting
-on the process that calls them: they cannot reach this server. For them, run moto in the test's
-own process: mock_aws(), or a ThreadedMotoServer started after testing.install(). No simulated
-fleet runs here: the jobs' executions stay as they are created. This server has moto's own
-HTTP controls, under /moto-api/: POST /moto-api/reset wipes moto's state, the emulation's OTA
-updates, streams and tags included. OTA updates follow the emulation's default lifecycle
-(CREATE_PENDING, then the final status at the next call), not moto's state manager
-(/moto-api/state-manager/)."""
+EPILOG = textwrap.fill(
+    "test controls: the emulation's are Python functions of cdk_ota_update.testing, acting on "
+    f"the process that calls them; this server answers them over HTTP: POST {PREFIX}CONTROL with "
+    f"a JSON object of its keyword arguments, for the controls {', '.join(CONTROLS)} (pace: an "
+    'object of Pace\'s members). The answer is {"result": ...}, or {"error": ...} with '
+    "status 400 (or the IoT error's). Example: curl -X POST "
+    f"localhost:5000{PREFIX}advance_fleet -d '{{\"seconds\": 600}}'. This server has moto's own "
+    "HTTP controls too, under /moto-api/: POST /moto-api/reset wipes moto's state, the "
+    "emulation's OTA updates, streams and tags included, and its controls (a --fleet is "
+    "simulated again). OTA updates follow the emulation's default lifecycle (CREATE_PENDING, "
+    "then the final status at the next call), not moto's state manager "
+    "(/moto-api/state-manager/).",
+    width=79,
+    break_on_hyphens=False,
+    break_long_words=False,
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -49,12 +66,88 @@ def parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("MOTO_PORT", DEFAULT_PORT)),
         help=f"the port to listen on (default: $MOTO_PORT if set, else {DEFAULT_PORT})",
     )
+    options.add_argument(
+        "--fleet",
+        type=option_type(parse_mix),
+        metavar="OUTCOME=N%[,...]",
+        help="the things of every job (an OTA update's, or moto's CreateJob) are simulated "
+        "devices, each ending its execution in one of these outcomes, drawn in these shares: "
+        "succeeded=95%%,failed=5%% (outcomes: succeeded, failed, rejected, timed-out: a device "
+        "that never reports; the shares add up to 100%%), under the job's rollout, abort and "
+        "timeout configurations; DescribeJob, ListJobExecutionsForJob and the AWS/IoT job "
+        "metrics report what they did",
+    )
+    options.add_argument(
+        "--fleet-seed",
+        type=int,
+        metavar="N",
+        help="with --fleet: the same seed draws the same outcomes and durations (default 0)",
+    )
+    options.add_argument(
+        "--fleet-pace",
+        type=option_type(parse_pace),
+        metavar="start=S,finish=S,jitter=F",
+        help="with --fleet: a device starts its execution `start` simulated seconds after being "
+        "notified and reports `finish` seconds later, each duration varied by up to `jitter` "
+        "times itself (0 to 1); any of them, the others as cdk_ota_update.testing.Pace has them",
+    )
+    options.add_argument(
+        "--fleet-speed",
+        type=float,
+        metavar="X",
+        help="with --fleet: the simulated seconds the fleet's clock moves on per real second "
+        "(default 1; 60: a minute a second; 0: only the advance_fleet control moves it)",
+    )
     return options
 
 
+def fleet_of(
+    options: argparse.ArgumentParser, args: argparse.Namespace
+) -> Callable[[], None] | None:
+    """The call that makes every job's things the devices ``--fleet`` asks for (None without
+    it; an argparse error for a fleet option without ``--fleet``, or a pace or speed that is not
+    one)."""
+    if args.fleet is None:
+        given = [n for n in ("seed", "pace", "speed") if getattr(args, f"fleet_{n}") is not None]
+        if given:
+            options.error(f"--fleet-{given[0]} needs --fleet")
+        return None
+    try:
+        pace = Pace(**(args.fleet_pace or {}))
+    except (TypeError, ValueError) as error:
+        options.error(f"--fleet-pace: {error}")
+    if args.fleet_speed is not None and not args.fleet_speed >= 0:
+        options.error(f"--fleet-speed: {args.fleet_speed:g} is not 0 or more simulated seconds")
+    return partial(simulate_fleet, outcomes=args.fleet, seed=args.fleet_seed or 0, pace=pace)
+
+
+def follow_real_time(speed: float) -> threading.Thread:
+    """A daemon thread moving the fleet's clock on ``speed`` simulated seconds per real second."""
+
+    def run() -> None:
+        last = time.monotonic()
+        while True:
+            time.sleep(TICK_SECONDS)
+            now = time.monotonic()
+            advance_fleet((now - last) * speed)
+            last = now
+
+    thread = threading.Thread(target=run, name="fleet-clock", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv: list[str] | None = None) -> None:
-    args, moto_options = parser().parse_known_args(argv)
+    options = parser()
+    args, moto_options = options.parse_known_args(argv)
+    fleet = fleet_of(options, args)
     install()
+    if fleet is not None:
+        fleet()
+        on_reset(fleet)  # the server's fleet outlives moto's reset
+        speed = 1.0 if args.fleet_speed is None else args.fleet_speed
+        if speed:
+            follow_real_time(speed)
     moto_server(["--host", args.host, "--port", str(args.port), *moto_options])
 
 

@@ -1,7 +1,8 @@
 """Test controls of the emulation: lifecycle timing, fault injection and call counts.
 
 Plain module state of this process: it reaches moto in-process (``mock_aws()``) and a
-``ThreadedMotoServer`` started by the same process, not a ``moto_server`` running elsewhere.
+``ThreadedMotoServer`` started by the same process; a ``moto_server`` running elsewhere takes them
+over HTTP (:mod:`.http_controls`).
 Everything here is cleared by :func:`reset_controls`, which moto's reset of its IoT backend calls
 too (``mock_aws()`` starting, ``/moto-api/reset``).
 """
