@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 REGION = "us-east-1"
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
@@ -125,3 +133,37 @@ def error(caught: ClientError) -> tuple[str, int]:
     """The error code and HTTP status of a failed call."""
     response = caught.response
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@contextlib.contextmanager
+def serve(*options: str) -> Iterator[Aws]:
+    """``python -m cdk_ota_update.testing`` with ``options``, on a free port, up; stopped after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    constructs = Path(__file__).resolve().parent.parent / "constructs"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cdk_ota_update.testing", "-p", str(port), *options],
+        env={**os.environ, "PYTHONPATH": str(constructs)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    aws = Aws(endpoint=f"http://127.0.0.1:{port}")
+    try:
+        when_up(lambda: aws.client("iot").list_streams())
+        yield aws
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def when_up(call: Any, timeout: float = 60) -> Any:
+    """``call()`` once the server accepts connections (polled)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except EndpointConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

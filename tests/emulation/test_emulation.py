@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -13,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
-from emulation_support import REGION, Aws, World, error, make_world
+from botocore.exceptions import ClientError
+from emulation_support import REGION, Aws, World, error, make_world, serve
 
 from cdk_ota_update import testing
 from cdk_ota_update.api import MAX_TAGS_PER_RESOURCE
@@ -932,22 +931,8 @@ def test_python_m_runs_a_moto_server_with_the_emulation_on_the_default_host(
 ) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "cdk_ota_update.testing", "-p", str(port)]
-    server = subprocess.Popen(
-        command,
-        env={**os.environ, "PYTHONPATH": "constructs"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    iot = Aws(endpoint=f"http://127.0.0.1:{port}").client("iot")
-    try:
-        streams = _when_up(lambda: iot.list_streams()["streams"])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with serve() as aws:
+        streams = aws.client("iot").list_streams()["streams"]
 
     assert streams == []
 
@@ -997,15 +982,3 @@ def test_server_help_names_each_operation_the_emulation_adds(
 )
 def test_server_help_states(server_help: str, statement: str) -> None:
     assert statement in server_help
-
-
-def _when_up(call: Any, timeout: float = 60) -> Any:
-    """``call()`` once the server accepts connections (polled)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return call()
-        except EndpointConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)

@@ -5,10 +5,6 @@ another process, or another language, than the emulation's, as the in-process te
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -16,9 +12,8 @@ from typing import Any
 
 import pytest
 import requests
-from botocore.exceptions import ClientError, EndpointConnectionError
-from cdk_support import ROOT
-from emulation_support import MOTO_API, Aws, World, error, make_world, things
+from botocore.exceptions import ClientError
+from emulation_support import MOTO_API, Aws, World, error, make_world, serve, things
 
 from cdk_ota_update.testing import __main__ as server_main
 
@@ -165,39 +160,15 @@ def test_a_control_that_does_not_exist_is_not_found(aws: Aws) -> None:
 # ---------------------------------------------------------------------------------------------
 # python -m cdk_ota_update.testing --fleet ...: a server of its own process
 # ---------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _serve(*options: str) -> Iterator[Aws]:
-    """``python -m cdk_ota_update.testing`` with ``options``, up; stopped after."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cdk_ota_update.testing", "-p", str(port), *options],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "constructs")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    aws = Aws(endpoint=f"http://127.0.0.1:{port}")
-    try:
-        _when_up(lambda: aws.client("iot").list_streams())
-        yield aws
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 @pytest.fixture
 def held_fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """A server whose fleet moves only when told to (``--fleet-speed 0``)."""
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
-    yield from _serve(
+    with serve(
         "--fleet", "succeeded=75%,failed=25%", "--fleet-seed", "5", "--fleet-speed", "0"
-    )
+    ) as aws:
+        yield aws
 
 
 @pytest.fixture
@@ -205,18 +176,8 @@ def running_fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """A server whose fleet lives 10 simulated minutes a real second."""
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
-    yield from _serve("--fleet", "succeeded=100%", "--fleet-speed", "600")
-
-
-def _when_up(call: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return call()
-        except EndpointConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    with serve("--fleet", "succeeded=100%", "--fleet-speed", "600") as aws:
+        yield aws
 
 
 def test_the_servers_fleet_works_a_job_through_when_its_clock_is_advanced(held_fleet: Aws) -> None:

@@ -16,7 +16,7 @@ from typing import TextIO
 from cdk_ota_update.status import cli as status_cli
 
 from .assembly import RehearsalError
-from .fleet import RUN_OUT_SECONDS, Fleet, FleetError, option_type, parse_mix, parse_pace
+from .fleet import MIX_HELP, RUN_OUT_SECONDS, Fleet, FleetError, add_fleet_arguments
 from .rehearsal import DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY, DEFAULT_REGION, rehearse
 from .report import CANNOT_RUN, Outcome
 
@@ -82,31 +82,13 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_CONCURRENCY,
         help=f"handler invocations at once per Lambda function (default {DEFAULT_CONCURRENCY})",
     )
-    run.add_argument(
-        "--fleet",
-        type=option_type(parse_mix),
-        metavar="OUTCOME=N%[,...]",
-        help="the targets of each OTA update created are simulated devices, each ending its "
-        "execution in one of these outcomes, drawn in these shares: succeeded=95%%,failed=5%% "
-        "(outcomes: succeeded, failed, rejected, timed-out: a device that never reports; the "
-        "shares add up to 100%%). A rollout gate then passes or fails, and an abort configuration "
+    add_fleet_arguments(
+        run,
+        f"the targets of each OTA update created are simulated devices, {MIX_HELP}. A rollout "
+        "gate then passes or fails, and an abort configuration "
         "cancels the job, as on such a fleet (simulated time: seconds, not minutes); the devices "
         "finish their jobs after the deploy (at most a simulated "
         f"{RUN_OUT_SECONDS / 3600:g} hours) and the report shows each job's status and figures",
-    )
-    run.add_argument(
-        "--fleet-seed",
-        type=int,
-        metavar="N",
-        help="with --fleet: the same seed draws the same outcomes and durations (default 0)",
-    )
-    run.add_argument(
-        "--fleet-pace",
-        type=option_type(parse_pace),
-        metavar="start=S,finish=S,jitter=F",
-        help="with --fleet: a device starts its execution `start` simulated seconds after being "
-        "notified and reports `finish` seconds later, each duration varied by up to `jitter` "
-        "times itself (0 to 1); any of them, the others as cdk_ota_update.testing.Pace has them",
     )
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     status_cli.add_arguments(

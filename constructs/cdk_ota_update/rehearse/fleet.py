@@ -46,6 +46,11 @@ MIX_FORMS = (
     "(succeeded=95%,failed=5%); OUTCOME is succeeded, failed, rejected or timed-out (a device "
     "that never reports)"
 )
+MIX_HELP = (
+    "each ending its execution in one of these outcomes, drawn in these shares: "
+    "succeeded=95%%,failed=5%% (outcomes: succeeded, failed, rejected, timed-out: a device that "
+    "never reports; the shares add up to 100%%)"
+)
 PACE_FORMS = (
     "accepted form: start=SECONDS,finish=SECONDS,jitter=FRACTION, any of them (start=30,finish=120)"
 )
@@ -142,6 +147,28 @@ def option_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(str(error)) from error
 
     return parsed
+
+
+def add_fleet_arguments(parser: argparse.ArgumentParser, fleet_help: str) -> None:
+    """``--fleet`` (what the devices do, ``fleet_help``), ``--fleet-seed`` and ``--fleet-pace``,
+    as ``rehearse`` and the emulation's server take them."""
+    parser.add_argument(
+        "--fleet", type=option_type(parse_mix), metavar="OUTCOME=N%[,...]", help=fleet_help
+    )
+    parser.add_argument(
+        "--fleet-seed",
+        type=int,
+        metavar="N",
+        help="with --fleet: the same seed draws the same outcomes and durations (default 0)",
+    )
+    parser.add_argument(
+        "--fleet-pace",
+        type=option_type(parse_pace),
+        metavar="start=S,finish=S,jitter=F",
+        help="with --fleet: a device starts its execution `start` simulated seconds after being "
+        "notified and reports `finish` seconds later, each duration varied by up to `jitter` "
+        "times itself (0 to 1); any of them, the others as cdk_ota_update.testing.Pace has them",
+    )
 
 
 class FleetClock:

@@ -72,6 +72,8 @@ __all__ = [
     "throttle",
 ]
 
+CONTROLS = {name: globals()[name] for name in __all__ if name not in ("Pace", "install")}
+
 
 def install() -> None:
     """Teach moto's IoT the OTA update and stream operations; calling it again does nothing.
@@ -85,7 +87,7 @@ def install() -> None:
             return
         for name, function in RESPONSES.items():
             setattr(IoTResponse, name, function)
-        http_controls.register()
+        http_controls.register(CONTROLS)
         moto_reset = IoTBackend.reset
 
         def reset(backend: IoTBackend) -> None:

@@ -12,12 +12,12 @@ from functools import partial
 
 from moto.server import main as moto_server
 
-from cdk_ota_update.rehearse.fleet import option_type, parse_mix, parse_pace
+from cdk_ota_update.rehearse.fleet import MIX_HELP, add_fleet_arguments
 
-from . import advance_fleet, install, simulate_fleet
+from . import CONTROLS, advance_fleet, install, simulate_fleet
 from .controls import on_reset
 from .fleet import Pace
-from .http_controls import CONTROLS, PREFIX
+from .http_controls import PREFIX
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
@@ -66,30 +66,11 @@ def parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("MOTO_PORT", DEFAULT_PORT)),
         help=f"the port to listen on (default: $MOTO_PORT if set, else {DEFAULT_PORT})",
     )
-    options.add_argument(
-        "--fleet",
-        type=option_type(parse_mix),
-        metavar="OUTCOME=N%[,...]",
-        help="the things of every job (an OTA update's, or moto's CreateJob) are simulated "
-        "devices, each ending its execution in one of these outcomes, drawn in these shares: "
-        "succeeded=95%%,failed=5%% (outcomes: succeeded, failed, rejected, timed-out: a device "
-        "that never reports; the shares add up to 100%%), under the job's rollout, abort and "
-        "timeout configurations; DescribeJob, ListJobExecutionsForJob and the AWS/IoT job "
-        "metrics report what they did",
-    )
-    options.add_argument(
-        "--fleet-seed",
-        type=int,
-        metavar="N",
-        help="with --fleet: the same seed draws the same outcomes and durations (default 0)",
-    )
-    options.add_argument(
-        "--fleet-pace",
-        type=option_type(parse_pace),
-        metavar="start=S,finish=S,jitter=F",
-        help="with --fleet: a device starts its execution `start` simulated seconds after being "
-        "notified and reports `finish` seconds later, each duration varied by up to `jitter` "
-        "times itself (0 to 1); any of them, the others as cdk_ota_update.testing.Pace has them",
+    add_fleet_arguments(
+        options,
+        "the things of every job (an OTA update's, or moto's CreateJob) are simulated devices, "
+        f"{MIX_HELP}, under the job's rollout, abort and timeout configurations; DescribeJob, "
+        "ListJobExecutionsForJob and the AWS/IoT job metrics report what they did",
     )
     options.add_argument(
         "--fleet-speed",

@@ -26,45 +26,18 @@ from urllib.parse import urlparse
 from moto.core.exceptions import JsonRESTError
 from moto.moto_api._internal import urls as moto_api_urls
 
-from .backend import advance
-from .controls import (
-    calls,
-    fail,
-    fail_next_creation,
-    fail_next_deletion,
-    reset_controls,
-    set_lifecycle_delay,
-    set_manual_lifecycle,
-    throttle,
-)
-from .fleet import Pace, advance_fleet, fleet_time, simulate_fleet
-from .strict_iam import set_strict_iam
+from .fleet import Pace
 
 PREFIX = "/moto-api/cdk-ota-update/"
-CONTROLS: dict[str, Callable[..., Any]] = {
-    control.__name__: control
-    for control in (
-        set_lifecycle_delay,
-        set_manual_lifecycle,
-        advance,
-        throttle,
-        fail,
-        fail_next_creation,
-        fail_next_deletion,
-        calls,
-        set_strict_iam,
-        simulate_fleet,
-        advance_fleet,
-        fleet_time,
-        reset_controls,
-    )
-}
+CONTROLS: dict[str, Callable[..., Any]] = {}  # by name: what register() was given
 Answer = tuple[int, dict[str, str], str]
 
 
-def register() -> None:
-    """Add the routes to moto's ``/moto-api/`` (read when a server first answers there)."""
-    for name in CONTROLS:
+def register(controls: Mapping[str, Callable[..., Any]]) -> None:
+    """Answer ``controls`` (the test controls, by name) under moto's ``/moto-api/``: routes that
+    a moto server reads when it first answers there."""
+    CONTROLS.update(controls)
+    for name in controls:
         moto_api_urls.url_paths["{0}" + PREFIX + name + "$"] = answer
 
 
