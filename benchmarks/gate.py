@@ -32,8 +32,8 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 from cdk_ota_update import api, rollout, testing  # noqa: E402
 
 OPERATIONS = ("DescribeJob", "ListJobExecutionsForJob", "CancelJob")
-# DescribeJob's, ListJobExecutionsForJob's and CancelJob's default, per account and Region: AWS IoT's
-# "AWS IoT Throttling Limits" table (awsdocs/aws-iot-docs, developerguide/limits-iot.md at b946d0b).
+# DescribeJob's, ListJobExecutionsForJob's and CancelJob's default, per account and Region: the
+# "AWS IoT Throttling Limits" table (awsdocs/aws-iot-docs, developerguide/limits-iot.md, b946d0b).
 QUOTA_PER_SECOND = 10
 THINGS = 10
 
