@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from emulation_support import MOTO_API, Aws, World, error, make_world, serve, things
+from emulation_support import (
+    FAKE_CREDENTIALS,
+    MOTO_API,
+    Aws,
+    World,
+    error,
+    make_world,
+    serve,
+    things,
+)
 
 from cdk_ota_update.testing import __main__ as server_main
 
@@ -163,7 +172,7 @@ def test_a_control_that_does_not_exist_is_not_found(aws: Aws) -> None:
 @pytest.fixture
 def held_fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """A server whose fleet moves only when told to (``--fleet-speed 0``)."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     with serve(
         "--fleet", "succeeded=75%,failed=25%", "--fleet-seed", "5", "--fleet-speed", "0"
@@ -174,7 +183,7 @@ def held_fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 @pytest.fixture
 def running_fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """A server whose fleet lives 10 simulated minutes a real second."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     with serve("--fleet", "succeeded=100%", "--fleet-speed", "600") as aws:
         yield aws

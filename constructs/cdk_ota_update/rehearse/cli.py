@@ -16,7 +16,7 @@ from typing import TextIO
 from cdk_ota_update.status import cli as status_cli
 
 from .assembly import RehearsalError
-from .fleet import MIX_HELP, RUN_OUT_SECONDS, Fleet, FleetError, add_fleet_arguments
+from .fleet import MIX_HELP, RUN_OUT_SECONDS, add_fleet_arguments, fleet_of
 from .rehearsal import DEFAULT_ACCOUNT, DEFAULT_CONCURRENCY, DEFAULT_REGION, rehearse
 from .report import CANNOT_RUN, Outcome
 
@@ -99,17 +99,6 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _fleet(arguments: argparse.Namespace) -> Fleet | None:
-    """The simulated fleet the options ask for (None without --fleet; :class:`FleetError` for
-    its other options without it)."""
-    if arguments.fleet is None:
-        for option in ("fleet_seed", "fleet_pace"):
-            if getattr(arguments, option) is not None:
-                raise FleetError(f"--{option.replace('_', '-')} needs --fleet")
-        return None
-    return Fleet(arguments.fleet, arguments.fleet_seed or 0, arguments.fleet_pace or {})
-
-
 class ProgressLine:
     """One line on stderr, rewritten as OTA updates finish (a line each when not a terminal)."""
 
@@ -142,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status_cli.run(arguments, status_cli.Environment())
     progress = ProgressLine(sys.stderr)
     try:
-        fleet = _fleet(arguments)
+        fleet = fleet_of(arguments)
         report = rehearse(
             arguments.cdk_out,
             stacks=arguments.stack,

@@ -116,7 +116,7 @@ def load_aws_managed_policy(account: str, arn: str) -> bool:
     return policy.arn == arn
 
 
-def devices(account: str, region: str, group_arn: str) -> int:
+def things_targeted(account: str, region: str, group_arn: str) -> int:
     """How many things a job of the thing group ``group_arn`` runs on: its own and its child
     groups', as the emulation gives executions."""
     from moto.iot.models import iot_backends

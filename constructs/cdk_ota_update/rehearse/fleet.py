@@ -81,8 +81,9 @@ class Fleet:
         pace = ",".join(f"{names[m]}={v:g}" for m, v in self.pace.items())
         return f"{mix} (seed {self.seed}{', pace ' + pace if pace else ''})"
 
-    def simulate(self) -> FleetClock:
-        """Make the devices of every job the rehearsal creates simulated ones: their clock."""
+    def start(self) -> None:
+        """Make the things of every job (those in progress and those created later) these
+        simulated devices, in the emulation of this process."""
         from cdk_ota_update import testing
 
         try:
@@ -93,7 +94,23 @@ class Fleet:
             testing.simulate_fleet(outcomes=dict(self.outcomes), seed=self.seed, pace=pace)
         except ValueError as error:
             raise FleetError(f"--fleet: {error}") from None
+
+    def simulate(self) -> FleetClock:
+        """Make the devices of every job the rehearsal creates simulated ones: their clock."""
+        self.start()
         return FleetClock()
+
+
+def fleet_of(arguments: argparse.Namespace, *also: str) -> Fleet | None:
+    """The simulated fleet ``--fleet``, ``--fleet-seed`` and ``--fleet-pace`` ask for (None
+    without --fleet; :class:`FleetError` for one of the others, or of the options ``also``
+    names, without it)."""
+    if arguments.fleet is None:
+        for option in ("fleet_seed", "fleet_pace", *also):
+            if getattr(arguments, option) is not None:
+                raise FleetError(f"--{option.replace('_', '-')} needs --fleet")
+        return None
+    return Fleet(arguments.fleet, arguments.fleet_seed or 0, arguments.fleet_pace or {})
 
 
 def parse_mix(text: str) -> dict[str, float]:

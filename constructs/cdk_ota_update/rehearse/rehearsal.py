@@ -15,7 +15,7 @@ from .assembly import Assembly, RehearsalError, read_assembly
 from .bringup import Deployment, Made, parse_exists
 from .cleanup import clean_up
 from .driver import Driver, OtaResource, Progress, dependencies, run_graph
-from .emulation import Emulation, devices
+from .emulation import Emulation, things_targeted
 from .fleet import Fleet, FleetClock, gate_passed, rollout_of
 from .host import CertificateAuthority, ResponseServer, StackService
 from .intrinsics import Scope, Unresolved, resolve
@@ -275,7 +275,7 @@ def _deviceless(otas: Iterable[OtaResource]) -> list[str]:
         f"so a job has no executions there (targeted by {', '.join(sorted(paths))}); --exists "
         f"thinggroup/{arn.rsplit('/', 1)[-1]}=N gives it N simulated devices"
         for (account, region, arn), paths in sorted(targeted.items())
-        if not devices(account, region, arn)
+        if not things_targeted(account, region, arn)
     ]
 
 

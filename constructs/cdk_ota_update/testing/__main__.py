@@ -8,15 +8,13 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 
 from moto.server import main as moto_server
 
-from cdk_ota_update.rehearse.fleet import MIX_HELP, add_fleet_arguments
+from cdk_ota_update.rehearse.fleet import MIX_HELP, FleetError, add_fleet_arguments, fleet_of
 
-from . import CONTROLS, advance_fleet, install, simulate_fleet
+from . import CONTROLS, advance_fleet, install
 from .controls import on_reset
-from .fleet import Pace
 from .http_controls import PREFIX
 
 DEFAULT_HOST = "127.0.0.1"
@@ -82,24 +80,21 @@ def parser() -> argparse.ArgumentParser:
     return options
 
 
-def fleet_of(
+def fleet_of_options(
     options: argparse.ArgumentParser, args: argparse.Namespace
 ) -> Callable[[], None] | None:
-    """The call that makes every job's things the devices ``--fleet`` asks for (None without
-    it; an argparse error for a fleet option without ``--fleet``, or a pace or speed that is not
-    one)."""
-    if args.fleet is None:
-        given = [n for n in ("seed", "pace", "speed") if getattr(args, f"fleet_{n}") is not None]
-        if given:
-            options.error(f"--fleet-{given[0]} needs --fleet")
-        return None
-    try:
-        pace = Pace(**(args.fleet_pace or {}))
-    except (TypeError, ValueError) as error:
-        options.error(f"--fleet-pace: {error}")
+    """What makes every job's things the devices ``--fleet`` asks for, done once now (None
+    without it; an argparse error for a fleet option without ``--fleet``, or a pace or speed that
+    is not one)."""
     if args.fleet_speed is not None and not args.fleet_speed >= 0:
         options.error(f"--fleet-speed: {args.fleet_speed:g} is not 0 or more simulated seconds")
-    return partial(simulate_fleet, outcomes=args.fleet, seed=args.fleet_seed or 0, pace=pace)
+    try:
+        fleet = fleet_of(args, "fleet_speed")
+        if fleet is not None:
+            fleet.start()
+    except FleetError as error:
+        options.error(str(error))
+    return None if fleet is None else fleet.start
 
 
 def follow_real_time(speed: float) -> threading.Thread:
@@ -121,10 +116,9 @@ def follow_real_time(speed: float) -> threading.Thread:
 def main(argv: list[str] | None = None) -> None:
     options = parser()
     args, moto_options = options.parse_known_args(argv)
-    fleet = fleet_of(options, args)
     install()
+    fleet = fleet_of_options(options, args)
     if fleet is not None:
-        fleet()
         on_reset(fleet)  # the server's fleet outlives moto's reset
         speed = 1.0 if args.fleet_speed is None else args.fleet_speed
         if speed:
