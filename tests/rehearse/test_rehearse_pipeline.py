@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pipeline_support import ACCOUNT, PIPELINE, REGIONS, SIGNER, Release, left_in, synth
 
-from cdk_ota_update.rehearse import Outcome, Report, cli, rehearse
+from cdk_ota_update.rehearse import Fleet, Outcome, Report, cli, rehearse
 
 EXISTS = [f"signing-profile/{SIGNER}"]  # a name: given in both Regions
 UNUSED = "thinggroup/legacy-fleet"
@@ -184,3 +184,32 @@ def test_a_pattern_that_selects_no_stack_exits_2_listing_the_stacks(
         PIPELINE,
         *(f"{PIPELINE}/{stage}/{stack} ({stage}-{stack})" for stage in REGIONS for stack in STACKS),
     ]
+
+
+def test_each_regions_group_gets_its_own_devices_in_the_update_under_a_fleet(
+    assemblies: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``--exists`` of a thing group's ARN with ``=N``: N devices in that Region only; the
+    release deployed over the previous one rolls out to them, in each Region its own count."""
+    devices = {"eu-west-1": 3, "us-east-1": 2}
+    report = rehearse(
+        assemblies[1],
+        previous=assemblies[0],
+        exists=[
+            *EXISTS,
+            *(
+                f"arn:aws:iot:{region}:{ACCOUNT}:thinggroup/fleet-{region}-gateways={count}"
+                for region, count in devices.items()
+            ),
+        ],
+        fleet=Fleet({"SUCCEEDED": 100}),
+        workdir=tmp_path_factory.mktemp("devices"),
+    )
+
+    assert report.exit_status == 0, report.table()
+    rolled_out = {(o.region, o.rollout) for o in report.outcomes if o.rollout}
+    assert rolled_out == {
+        (region, f"job COMPLETED: succeeded {count} of {count} executions (100.0%)")
+        for region, count in devices.items()
+    }
+    assert report.warnings == []
